@@ -1,0 +1,34 @@
+"""The account: one document per person, unique by lower-cased email."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from beanie import Document
+from pymongo import ASCENDING, IndexModel
+
+
+def utc_now() -> datetime:
+    # Mongo keeps milliseconds; truncating here makes what we answer equal what we store.
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class User(Document):
+    # Stored lower-cased: the unique index, not a collation, makes emails case-insensitive.
+    email: str
+    password_hash: str
+    first_name: str
+    last_name: str
+    phone: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "users"
+        use_revision = False
+        indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
+
+    @classmethod
+    async def by_email(cls, email: str) -> User | None:
+        return await cls.find_one(cls.email == email)

@@ -1,0 +1,17 @@
+"""Outgoing mail: the messages authql sends and the mailers that deliver them."""
+
+from .console import ConsoleMailer
+from .errors import MailUnavailable
+from .message import Mailer, MailMessage
+from .messages import account_exists_message, registration_code_message
+from .smtp import SmtpMailer
+
+__all__ = [
+    "ConsoleMailer",
+    "MailMessage",
+    "MailUnavailable",
+    "Mailer",
+    "SmtpMailer",
+    "account_exists_message",
+    "registration_code_message",
+]

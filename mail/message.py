@@ -1,0 +1,22 @@
+"""What a mail is, and what anything that can send one looks like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """A ready-to-send mail: both parts are rendered, nothing is left to fill in."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    """Anything that can deliver a `MailMessage` (SMTP in production, stdout in dev)."""
+
+    async def send(self, message: MailMessage) -> None: ...

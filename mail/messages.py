@@ -1,0 +1,29 @@
+"""The mails authql sends during registration.
+
+Both messages share one subject: an observer who sees only the subject (or the
+fact that a mail went out) cannot tell whether the address already has an account.
+"""
+
+from __future__ import annotations
+
+from .message import MailMessage
+from .render import render
+
+SUBJECT = "Your authql verification code"
+
+
+def registration_code_message(
+    to: str, code: str, expires_in_minutes: int
+) -> MailMessage:
+    """The one-time code for a new registration; the code stays out of the subject."""
+    text, markup = render(
+        "registration_code",
+        {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
+    )
+    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup)
+
+
+def account_exists_message(to: str) -> MailMessage:
+    """Sent instead of a code when the address already has an account; it holds no code."""
+    text, markup = render("account_exists", {"to": to})
+    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup)

@@ -1,0 +1,82 @@
+"""Deliver mail through an SMTP server with aiosmtplib."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+import aiosmtplib
+
+from .errors import MailUnavailable
+from .message import MailMessage
+
+logger = logging.getLogger("authql.mail")
+
+SECURITY_MODES = ("none", "starttls", "tls")
+
+
+class SmtpMailer:
+    """Production mailer: one SMTP connection per message, bounded by `timeout`."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None,
+        password: str | None,
+        security: str,
+        timeout: float,
+        sender: str,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(
+                f"security must be one of {SECURITY_MODES}, not {security!r}"
+            )
+        self._host = host
+        self._port = port
+        self._username = username
+        self._password = password
+        self._security = security
+        self._timeout = timeout
+        self._sender = sender
+        # make_msgid() without a domain calls socket.getfqdn(), which can block on DNS.
+        self._msgid_domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+    def _build(self, message: MailMessage) -> EmailMessage:
+        mime = EmailMessage()
+        mime["From"] = self._sender
+        mime["To"] = message.to
+        mime["Subject"] = message.subject
+        mime["Date"] = format_datetime(datetime.now(UTC))
+        mime["Message-ID"] = make_msgid(domain=self._msgid_domain)
+        mime.set_content(message.text)
+        mime.add_alternative(message.html, subtype="html")
+        return mime
+
+    async def send(self, message: MailMessage) -> None:
+        """Send `message` or raise `MailUnavailable`; the error never carries the body."""
+        mime = self._build(message)
+        try:
+            # aiosmtplib's timeout is per operation; this one bounds the whole exchange,
+            # so a server that accepts the connection and then stalls cannot hang us.
+            async with asyncio.timeout(self._timeout):
+                await aiosmtplib.send(
+                    mime,
+                    hostname=self._host,
+                    port=self._port,
+                    username=self._username,
+                    password=self._password,
+                    use_tls=self._security == "tls",
+                    # False, not None: None would let aiosmtplib upgrade opportunistically.
+                    start_tls=self._security == "starttls",
+                    timeout=self._timeout,
+                )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise MailUnavailable(
+                f"SMTP server at {self._host}:{self._port} unavailable: {type(exc).__name__}"
+            ) from None
+        logger.info("mail sent to %s: %s", message.to, message.subject)

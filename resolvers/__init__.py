@@ -1,0 +1,1 @@
+"""One module per flow: validate input, run the flow, answer a union member."""

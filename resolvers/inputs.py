@@ -1,0 +1,73 @@
+"""The rules for what people type: emails, names, phones and passwords.
+
+Syntax is left to well-kept libraries (email-validator, phonenumbers); these
+functions only turn their verdicts into messages a person can act on.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+NAME_MAX = 100
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+EMAIL_MAX = 254
+
+
+class InvalidValue(ValueError):
+    """The value cannot be used; str(error) says why, for the person who typed it."""
+
+
+def normalize_email(raw: str) -> str:
+    """Trimmed, syntax-checked (no DNS) and lower-cased: the form we store and compare."""
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidValue("Enter an email address.")
+    if len(candidate) > EMAIL_MAX:
+        raise InvalidValue(f"An email address has at most {EMAIL_MAX} characters.")
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidValue(str(error)) from None
+    return checked.normalized.lower()
+
+
+def clean_name(raw: str) -> str:
+    """A first or last name, trimmed; 1 to 100 characters, no control characters."""
+    name = raw.strip()
+    if not name:
+        raise InvalidValue("Must not be empty.")
+    if len(name) > NAME_MAX:
+        raise InvalidValue(f"Must be at most {NAME_MAX} characters.")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise InvalidValue("Must not contain control characters.")
+    return name
+
+
+def normalize_phone(raw: str) -> str:
+    """A phone number in international form, stored as E.164."""
+    try:
+        number = phonenumbers.parse(raw.strip(), None)
+    except phonenumbers.NumberParseException:
+        raise InvalidValue("Enter the number in international form, e.g. +14155550123.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue("This is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def password_problems(password: str, email: str) -> list[str]:
+    """Every reason the password is refused; empty when it is acceptable."""
+    reasons = []
+    if len(password) < PASSWORD_MIN:
+        reasons.append(f"Use at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        reasons.append(f"Use at most {PASSWORD_MAX} characters.")
+    local_part = email.partition("@")[0].lower()
+    lowered = password.lower()
+    # A one- or two-letter local part would forbid half the alphabet; equality still counts.
+    if lowered == local_part or (len(local_part) >= 3 and local_part in lowered):
+        reasons.append("Do not use your email address in your password.")
+    return reasons

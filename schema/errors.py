@@ -1,0 +1,77 @@
+"""The one place that decides what a client sees of an error.
+
+Errors we raise on purpose (UNAUTHENTICATED) pass as they are; request errors
+(syntax, validation) get a code; a backend that is down or hung becomes
+SERVICE_UNAVAILABLE; anything else is masked as INTERNAL_SERVER_ERROR and its
+traceback goes to the server log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from strawberry.extensions import SchemaExtension
+
+from mail import MailUnavailable
+
+logger = logging.getLogger("authql.errors")
+
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    MailUnavailable,
+    TimeoutError,
+)
+
+
+def is_backend_failure(error: BaseException | None) -> bool:
+    """True if `error`, or anything it was raised from, is a backend outage."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, BACKEND_ERRORS):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+        return _with_code(error, error.message, code)
+    if isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions:
+        return error
+    if is_backend_failure(original):
+        logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
+        return _with_code(error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE")
+    logger.error("unexpected error at %s", error.path, exc_info=original)
+    return _with_code(error, "Internal server error", "INTERNAL_SERVER_ERROR")
+
+
+def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(error) for error in result.errors]

@@ -1,0 +1,23 @@
+"""Field guards: protected fields need a valid access token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from schema.context import Context, Unauthenticated
+
+
+class IsAuthenticated(BasePermission):
+    message = "A valid access token is required."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        # Backend failures propagate, so a Redis or Mongo outage is not reported as a bad token.
+        try:
+            await info.context.current_user()
+        except Unauthenticated:
+            return False
+        return True

@@ -1,0 +1,87 @@
+"""The schema root: Query and Mutation bound to their resolvers, and the Schema
+with its extensions. Only server.py (and tests) import this module."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from resolvers import login, profile, registration
+from schema.errors import ErrorCodes
+from schema.login import LoginResult
+from schema.permissions import IsAuthenticated
+from schema.profile import UpdateProfileResult
+from schema.registration import (
+    CompleteRegistrationResult,
+    ResendRegistrationCodeResult,
+    SetRegistrationPasswordResult,
+    StartRegistrationResult,
+    VerifyRegistrationCodeResult,
+)
+from schema.user import User
+
+CACHE_SIZE = 512
+
+
+
+@strawberry.type
+class Query:
+    me: User = strawberry.field(
+        resolver=profile.me,
+        permission_classes=[IsAuthenticated],
+        description="The signed-in user. Without a valid access token: top-level error UNAUTHENTICATED.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    start_registration: StartRegistrationResult = strawberry.mutation(
+        resolver=registration.start_registration
+    )
+    resend_registration_code: ResendRegistrationCodeResult = strawberry.mutation(
+        resolver=registration.resend_registration_code
+    )
+    verify_registration_code: VerifyRegistrationCodeResult = strawberry.mutation(
+        resolver=registration.verify_registration_code
+    )
+    set_registration_password: SetRegistrationPasswordResult = strawberry.mutation(
+        resolver=registration.set_registration_password
+    )
+    complete_registration: CompleteRegistrationResult = strawberry.mutation(
+        resolver=registration.complete_registration
+    )
+    login: LoginResult = strawberry.mutation(resolver=login.login)
+    update_profile: UpdateProfileResult = strawberry.mutation(
+        resolver=profile.update_profile,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token (top-level UNAUTHENTICATED otherwise).",
+    )
+
+
+class AuthqlSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logging is ErrorCodes' job: it logs unexpected errors once, with traceback."""
+
+
+def build_schema() -> strawberry.Schema:
+    # Factories give each request fresh extension objects while the parse and
+    # validation LRU caches live at module level, shared by every request.
+    return AuthqlSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ErrorCodes,
+            partial(ParserCache, maxsize=CACHE_SIZE),
+            partial(ValidationCache, maxsize=CACHE_SIZE),
+        ],
+    )
+
+
+schema: Any = build_schema()

@@ -1,0 +1,1 @@
+"""Passwords, access tokens and one-time codes: plain async Python, no GraphQL."""

@@ -1,0 +1,269 @@
+"""authql's composition root: settings, backends, routes, and the `python server.py` entry.
+
+`server:app` only connects to MONGO_URL and REDIS_URL, so `uvicorn server:app
+--workers 4` works against real services. `python server.py` first starts the
+embedded services that are not configured (nx-27017, redis-server) as children,
+then serves the same app on HOST:PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from beanie import init_beanie
+from cross_web import HTTPException
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from documents import DOCUMENT_MODELS
+from mail import ConsoleMailer, Mailer, SmtpMailer
+from resolvers.signin import user_for_token
+from schema.root import schema
+from schema.context import Context
+from security.codes import CodeFlows
+from security.passwords import Passwords
+from security.tokens import Tokens
+from settings import ConfigurationError, Settings, load_settings
+
+logger = logging.getLogger("authql")
+
+
+@dataclass
+class Backends:
+    """Everything a request needs, built once per process at start-up."""
+
+    settings: Settings
+    mongo: AsyncMongoClient[Any]
+    redis: Redis
+    passwords: Passwords
+    tokens: Tokens
+    registrations: CodeFlows
+    mailer: Mailer
+
+    async def close(self) -> None:
+        self.passwords.close()
+        await self.redis.aclose()
+        await self.mongo.close()
+
+
+async def open_backends(settings: Settings) -> Backends:
+    if settings.mongo_url is None or settings.redis_url is None or settings.jwt_secret is None:
+        raise ConfigurationError(
+            "server:app needs MONGO_URL, REDIS_URL and JWT_SECRET; "
+            "run `python server.py` for the embedded default"
+        )
+    timeout_ms = int(settings.backend_timeout_seconds * 1000)
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+    )
+    await init_beanie(database=mongo[settings.mongo_db], document_models=DOCUMENT_MODELS)
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.backend_timeout_seconds,
+        socket_connect_timeout=settings.backend_timeout_seconds,
+        # One immediate retry on a dropped connection (Redis restarted); a hung
+        # Redis times out once instead of several times over.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
+    )
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        workers=settings.password_workers,
+    )
+    tokens = Tokens(
+        secret=settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    registrations = CodeFlows(
+        redis,
+        prefix="reg",
+        secret=settings.jwt_secret.encode(),
+        code_length=settings.code_length,
+        code_ttl_seconds=settings.code_ttl_seconds,
+        max_attempts=settings.code_max_attempts,
+        resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
+        codes_per_address_per_hour=settings.codes_per_address_per_hour,
+        flow_ttl_seconds=settings.registration_ttl_seconds,
+    )
+    return Backends(settings, mongo, redis, passwords, tokens, registrations, build_mailer(settings))
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host is None:
+        return ConsoleMailer()
+    return SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        security=settings.smtp_security.value,
+        timeout=settings.smtp_timeout_seconds,
+        sender=settings.mail_from,
+    )
+
+
+class GraphQLEndpoint(GraphQL):
+    """Strawberry's ASGI view, with JSON error bodies and a per-request Context."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = error_response(error.status_code, error.reason, "BAD_REQUEST")
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        backends: Backends = request.app.state.backends
+        return Context(
+            request=request,
+            settings=backends.settings,
+            registrations=backends.registrations,
+            passwords=backends.passwords,
+            tokens=backends.tokens,
+            mailer=backends.mailer,
+            authenticate=partial(user_for_token, backends.tokens),
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if not request.app.state.backends.settings.graphiql:
+            return error_response(404, "GraphiQL is turned off (GRAPHIQL=false).", "NOT_FOUND")
+        return await super().render_graphql_ide(request)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and is_request_error(response_data):
+            response.status_code = 400
+        return response
+
+
+def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
+    """A syntax or validation error: nothing ran, so the request itself was bad."""
+    errors = response_data.get("errors") or []
+    return response_data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
+
+
+def error_response(status_code: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code)
+
+
+async def live(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """200 when Mongo and Redis both answer in time, else 503 naming who did not."""
+    backends: Backends = request.app.state.backends
+    checks = {
+        "mongo": backends.mongo.admin.command("ping"),
+        "redis": backends.redis.ping(),
+    }
+    results = await asyncio.gather(
+        *(asyncio.wait_for(check, backends.settings.backend_timeout_seconds) for check in checks.values()),
+        return_exceptions=True,
+    )
+    failed = [name for name, result in zip(checks, results) if isinstance(result, BaseException)]
+    if failed:
+        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app; without `settings` it reads the environment at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        backends = await open_backends(settings or load_settings())
+        app.state.backends = backends
+        try:
+            yield
+        finally:
+            await backends.close()
+
+    graphql = GraphQLEndpoint(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/health/live", live),
+        Route("/health/ready", ready),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+app = create_app()
+
+
+def embedded_jwt_secret(data_dir: Path) -> str:
+    """A secret generated once and kept under DATA_DIR, so restarts keep tokens valid."""
+    path = data_dir / "jwt_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def main() -> None:
+    """Start the embedded services that are not configured, then serve until Ctrl-C."""
+    from embedded import start_services, stop_services  # noqa: PLC0415 - only this entry spawns
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        sys.exit(f"authql: {error}")
+    data_dir = settings.data_dir.resolve()
+    services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
+    try:
+        overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
+        for service in services:
+            logger.info(
+                "embedded %s at %s (log %s); set %s_URL to use a real server",
+                service.name, service.url, service.log_path, service.name.upper(),
+            )
+        if settings.jwt_secret is None:
+            overrides["jwt_secret"] = embedded_jwt_secret(data_dir)
+            logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
+        if settings.smtp_host is None:
+            logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
+        application = create_app(settings.model_copy(update=overrides))
+        uvicorn.run(application, host=settings.host, port=settings.port)
+    finally:
+        stop_services(services)
+
+
+if __name__ == "__main__":
+    main()

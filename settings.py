@@ -1,0 +1,95 @@
+"""Every knob of authql, read from the environment (and `.env`), with safe bounds.
+
+Bounds guard security, not convenience: a test may shorten the resend cooldown to
+one second, but nobody may configure 4-digit codes, unlimited guesses or codes
+that live for a day. A value out of bounds stops the server at start-up with a
+message that names the variable.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SmtpSecurity(str, Enum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class ConfigurationError(Exception):
+    """Raised at start-up when a variable is missing or out of its safe bounds."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("var")
+
+    mongo_url: str | None = None
+    mongo_db: str = Field("authql", min_length=1, max_length=63)
+    redis_url: str | None = None
+
+    jwt_secret: str | None = None
+    jwt_issuer: str = Field("authql", min_length=1)
+    jwt_audience: str = Field("authql", min_length=1)
+    access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    mail_from: str = "authql <no-reply@localhost>"
+
+    code_length: int = Field(6, ge=6, le=10)
+    code_ttl_seconds: int = Field(600, ge=60, le=3600)
+    code_max_attempts: int = Field(5, ge=1, le=10)
+    code_resend_cooldown_seconds: int = Field(60, ge=1, le=3600)
+    codes_per_address_per_hour: int = Field(5, ge=1, le=50)
+    registration_ttl_seconds: int = Field(1800, ge=300, le=86_400)
+
+    argon2_time_cost: int = Field(3, ge=2, le=20)
+    argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
+    argon2_parallelism: int = Field(4, ge=1, le=16)
+    password_workers: int = Field(2, ge=1, le=64)
+
+    backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    graphiql: bool = True
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Settings:
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes")
+        if self.mongo_url is not None and self.jwt_secret is None:
+            raise ValueError(
+                "JWT_SECRET is required when MONGO_URL is set "
+                "(only the embedded default may generate one)"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when authql runs on its own child services (no MONGO_URL given)."""
+        return self.mongo_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning pydantic's report into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]).upper() if item["loc"] else "configuration"
+            problems.append(f"{name}: {item['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,139 @@
+"""Real parts for every test: redis-server, a MongoDB-wire server (nx-27017) and an
+aiosmtpd SMTP sink, started once per session; or the servers named by
+AUTHQL_TEST_MONGO_URL / AUTHQL_TEST_REDIS_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from asgi_lifespan import LifespanManager
+
+from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
+from server import create_app
+from settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP sink received, read the way a person reads their inbox."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    port: int = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def received(self, to: str) -> list[EmailMessage]:
+        return [message for message in self.messages if message["To"] == to]
+
+    async def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> EmailMessage:
+        """The `count`-th message sent to `to`, waiting for it to arrive."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.received(to)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no mail #{count} for {to}")
+            await asyncio.sleep(0.02)
+        return self.received(to)[count - 1]
+
+    async def code_for(self, to: str, count: int = 1) -> str:
+        message = await self.wait_for(to, count)
+        match = re.search(r"^\s*(\d{6,10})\s*$", text_of(message), re.MULTILINE)
+        assert match, "the mail holds no code"
+        return match.group(1)
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("authql")
+
+
+@pytest.fixture(scope="session")
+def backend_urls(data_dir: Path) -> Iterator[dict[str, str]]:
+    started: list[EmbeddedService] = []
+    mongo_url = os.environ.get("AUTHQL_TEST_MONGO_URL")
+    redis_url = os.environ.get("AUTHQL_TEST_REDIS_URL")
+    try:
+        if not mongo_url:
+            started.append(start_mongo(data_dir))
+            mongo_url = started[-1].url
+        if not redis_url:
+            started.append(start_redis(data_dir))
+            redis_url = started[-1].url
+        yield {"mongo_url": mongo_url, "redis_url": redis_url}
+    finally:
+        stop_services(started)
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(backend_urls: dict[str, str], mailbox: Mailbox) -> Settings:
+    return test_settings(backend_urls, mailbox)
+
+
+def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: Any) -> Settings:
+    """Settings aimed at the test services; one database per test session."""
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "mongo_db": "authql_test_" + SESSION_TAG,
+        "jwt_secret": TEST_SECRET,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mailbox.port,
+        "smtp_security": "none",
+        "smtp_timeout_seconds": 3,
+        "backend_timeout_seconds": 2,
+        **backend_urls,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+SESSION_TAG = secrets.token_hex(4)
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with `settings`, started and reached over ASGI by httpx."""
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 4711))
+        async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings) as client:
+        yield client
