@@ -85,3 +85,8 @@ def build_schema() -> strawberry.Schema:
 
 
 schema: Any = build_schema()
+
+
+if __name__ == "__main__":
+    # `python -m schema.root > schema.graphql` refreshes the exported schema.
+    print(schema.as_str())

@@ -1,0 +1,22 @@
+"""The live schema honours the public contract and matches the exported schema.graphql."""
+
+from pathlib import Path
+
+from graphql import build_schema, find_breaking_changes
+
+from schema.root import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = ROOT.parent / "shared" / "api" / "core.graphql"
+
+
+def test_live_schema_is_a_compatible_superset_of_the_core_contract():
+    contract = build_schema(CONTRACT.read_text())
+    assert find_breaking_changes(contract, schema._schema) == []
+
+
+def test_exported_schema_graphql_matches_the_code():
+    exported = (ROOT / "schema.graphql").read_text()
+    assert exported.strip() == schema.as_str().strip(), (
+        "schema.graphql is stale: run `uv run python -m schema.root > schema.graphql`"
+    )
