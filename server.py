@@ -34,12 +34,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from documents import DOCUMENT_MODELS
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from resolvers.signin import user_for_token
 from schema.root import schema
 from schema.context import Context
+from schema.errors import classify
 from security.codes import CodeFlows
 from security.passwords import Passwords
 from security.tokens import Tokens
@@ -60,10 +62,18 @@ class Backends:
     registrations: CodeFlows
     mailer: Mailer
 
+    async def bind_documents(self) -> None:
+        await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
+
     async def close(self) -> None:
         self.passwords.close()
         await self.redis.aclose()
         await self.mongo.close()
+
+
+# Beanie binds document classes per process, to the last initialised database. When
+# one of several apps in a process (tests do this) stops, the others rebind.
+live_backends: list[Backends] = []
 
 
 async def open_backends(settings: Settings) -> Backends:
@@ -80,7 +90,6 @@ async def open_backends(settings: Settings) -> Backends:
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,
     )
-    await init_beanie(database=mongo[settings.mongo_db], document_models=DOCUMENT_MODELS)
     redis = Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.backend_timeout_seconds,
@@ -161,6 +170,11 @@ class GraphQLEndpoint(GraphQL):
             return error_response(404, "GraphiQL is turned off (GRAPHIQL=false).", "NOT_FOUND")
         return await super().render_graphql_ide(request)
 
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [classify(error) for error in result.errors]
+        return await super().process_result(request, result)
+
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
@@ -207,11 +221,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends = await open_backends(settings or load_settings())
+        await backends.bind_documents()
+        live_backends.append(backends)
         app.state.backends = backends
         try:
             yield
         finally:
+            live_backends.remove(backends)
             await backends.close()
+            if live_backends:
+                await live_backends[-1].bind_documents()
 
     graphql = GraphQLEndpoint(schema, graphql_ide="graphiql", allow_queries_via_get=True)
     routes = [

@@ -1,4 +1,5 @@
-"""The one place that decides what a client sees of an error.
+"""The one place that decides what a client sees of an error (the HTTP view calls it
+on every result, so parse errors are covered too).
 
 Errors we raise on purpose (UNAUTHENTICATED) pass as they are; request errors
 (syntax, validation) get a code; a backend that is down or hung becomes
@@ -9,13 +10,11 @@ traceback goes to the server log, never to the client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from strawberry.extensions import SchemaExtension
 
 from mail import MailUnavailable
 
@@ -43,14 +42,14 @@ def is_backend_failure(error: BaseException | None) -> bool:
 
 
 def classify(error: GraphQLError) -> GraphQLError:
+    """The error as the client may see it, with an `extensions.code` in every case."""
     original = error.original_error
-    if original is None:
-        if error.extensions and "code" in error.extensions:
-            return error
+    if error.extensions and "code" in error.extensions:
+        return error
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        # Nothing ran: a syntax error, a validation error or a bad variable.
         code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
         return _with_code(error, error.message, code)
-    if isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions:
-        return error
     if is_backend_failure(original):
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
         return _with_code(error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE")
@@ -67,11 +66,3 @@ def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
         path=error.path,
         extensions={"code": code},
     )
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [classify(error) for error in result.errors]

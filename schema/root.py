@@ -12,7 +12,6 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from resolvers import login, profile, registration
-from schema.errors import ErrorCodes
 from schema.login import LoginResult
 from schema.permissions import IsAuthenticated
 from schema.profile import UpdateProfileResult
@@ -67,7 +66,7 @@ class AuthqlSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Logging is ErrorCodes' job: it logs unexpected errors once, with traceback."""
+        """Logging is `schema.errors.classify`'s job: unexpected errors once, with traceback."""
 
 
 def build_schema() -> strawberry.Schema:
@@ -77,7 +76,6 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            ErrorCodes,
             partial(ParserCache, maxsize=CACHE_SIZE),
             partial(ValidationCache, maxsize=CACHE_SIZE),
         ],
