@@ -39,9 +39,9 @@ from strawberry.types import ExecutionResult
 from documents import DOCUMENT_MODELS
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from resolvers.signin import user_for_token
-from schema.root import schema
 from schema.context import Context
 from schema.errors import classify
+from schema.root import schema
 from security.codes import CodeFlows
 from security.passwords import Passwords
 from security.tokens import Tokens
@@ -209,7 +209,7 @@ async def ready(request: Request) -> JSONResponse:
         *(asyncio.wait_for(check, backends.settings.backend_timeout_seconds) for check in checks.values()),
         return_exceptions=True,
     )
-    failed = [name for name, result in zip(checks, results) if isinstance(result, BaseException)]
+    failed = [name for name, result in zip(checks, results, strict=True) if isinstance(result, BaseException)]
     if failed:
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
     return JSONResponse({"status": "ok"})
@@ -271,7 +271,10 @@ def main() -> None:
         for service in services:
             logger.info(
                 "embedded %s at %s (log %s); set %s_URL to use a real server",
-                service.name, service.url, service.log_path, service.name.upper(),
+                service.name,
+                service.url,
+                service.log_path,
+                service.name.upper(),
             )
         if settings.jwt_secret is None:
             overrides["jwt_secret"] = embedded_jwt_secret(data_dir)

@@ -8,14 +8,14 @@ message that names the variable.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class SmtpSecurity(str, Enum):
+class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
@@ -26,9 +26,7 @@ class ConfigurationError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -72,8 +70,7 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be at least 32 bytes")
         if self.mongo_url is not None and self.jwt_secret is None:
             raise ValueError(
-                "JWT_SECRET is required when MONGO_URL is set "
-                "(only the embedded default may generate one)"
+                "JWT_SECRET is required when MONGO_URL is set (only the embedded default may generate one)"
             )
         return self
 

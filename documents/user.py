@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from beanie import Document
 from pymongo import ASCENDING, IndexModel
@@ -10,7 +10,7 @@ from pymongo import ASCENDING, IndexModel
 
 def utc_now() -> datetime:
     # Mongo keeps milliseconds; truncating here makes what we answer equal what we store.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

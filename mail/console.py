@@ -24,11 +24,6 @@ class ConsoleMailer:
         # Resolved now, not in __init__, so redirected or captured stdout is honoured.
         stream = self._stream if self._stream is not None else sys.stdout
         stream.write(
-            f"{RULE}\n"
-            f"To: {message.to}\n"
-            f"Subject: {message.subject}\n"
-            f"\n"
-            f"{message.text.rstrip()}\n"
-            f"{RULE}\n"
+            f"{RULE}\nTo: {message.to}\nSubject: {message.subject}\n\n{message.text.rstrip()}\n{RULE}\n"
         )
         stream.flush()

@@ -12,9 +12,7 @@ from .render import render
 SUBJECT = "Your authql verification code"
 
 
-def registration_code_message(
-    to: str, code: str, expires_in_minutes: int
-) -> MailMessage:
+def registration_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
     """The one-time code for a new registration; the code stays out of the subject."""
     text, markup = render(
         "registration_code",

@@ -33,9 +33,7 @@ class SmtpMailer:
         sender: str,
     ) -> None:
         if security not in SECURITY_MODES:
-            raise ValueError(
-                f"security must be one of {SECURITY_MODES}, not {security!r}"
-            )
+            raise ValueError(f"security must be one of {SECURITY_MODES}, not {security!r}")
         self._host = host
         self._port = port
         self._username = username

@@ -75,9 +75,7 @@ async def resend_registration_code(
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
     await _mail_code(context, issued)
-    return RegistrationCodeSent(
-        expires_at=issued.expires_at, resend_available_at=issued.resend_available_at
-    )
+    return RegistrationCodeSent(expires_at=issued.expires_at, resend_available_at=issued.resend_available_at)
 
 
 async def verify_registration_code(
@@ -88,7 +86,9 @@ async def verify_registration_code(
     except FlowNotFound:
         return flow_expired()
     except WrongCode as error:
-        message = "Wrong or expired code." if error.attempts_left else "Wrong code; too many attempts, start again."
+        message = (
+            "Wrong or expired code." if error.attempts_left else "Wrong code; too many attempts, start again."
+        )
         return InvalidCode(message=message, attempts_left=error.attempts_left)
     return RegistrationVerified(registration_token=token, expires_at=flow.expires_at)
 

@@ -24,9 +24,7 @@ class Unauthenticated(GraphQLError):
     """A protected field was asked for without a valid access token."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "A valid access token is required.", extensions={"code": "UNAUTHENTICATED"}
-        )
+        super().__init__("A valid access token is required.", extensions={"code": "UNAUTHENTICATED"})
 
 
 @dataclass

@@ -48,11 +48,17 @@ def classify(error: GraphQLError) -> GraphQLError:
         return error
     if error.path is None and (original is None or isinstance(original, GraphQLError)):
         # Nothing ran: a syntax error, a validation error or a bad variable.
-        code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if error.message.startswith("Syntax Error")
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
         return _with_code(error, error.message, code)
     if is_backend_failure(original):
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
-        return _with_code(error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE")
+        return _with_code(
+            error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE"
+        )
     logger.error("unexpected error at %s", error.path, exc_info=original)
     return _with_code(error, "Internal server error", "INTERNAL_SERVER_ERROR")
 

@@ -9,6 +9,4 @@ import strawberry
 from schema.problems import InvalidCredentials, RateLimited
 from schema.user import AuthPayload
 
-LoginResult = Annotated[
-    AuthPayload | InvalidCredentials | RateLimited, strawberry.union("LoginResult")
-]
+LoginResult = Annotated[AuthPayload | InvalidCredentials | RateLimited, strawberry.union("LoginResult")]

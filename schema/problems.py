@@ -35,9 +35,7 @@ class InvalidCode(Problem):
     )
 
 
-@strawberry.type(
-    description="The flow is unknown, expired, used up, or burnt by too many wrong codes."
-)
+@strawberry.type(description="The flow is unknown, expired, used up, or burnt by too many wrong codes.")
 class FlowExpired(Problem):
     pass
 

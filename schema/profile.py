@@ -22,6 +22,4 @@ class ProfileUpdated:
     user: User
 
 
-UpdateProfileResult = Annotated[
-    ProfileUpdated | InvalidInput, strawberry.union("UpdateProfileResult")
-]
+UpdateProfileResult = Annotated[ProfileUpdated | InvalidInput, strawberry.union("UpdateProfileResult")]

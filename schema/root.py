@@ -27,7 +27,6 @@ from schema.user import User
 CACHE_SIZE = 512
 
 
-
 @strawberry.type
 class Query:
     me: User = strawberry.field(

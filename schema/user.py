@@ -20,9 +20,7 @@ class User:
 
 @strawberry.type
 class AuthPayload:
-    access_token: str = strawberry.field(
-        description="JWT; send as Authorization: Bearer <accessToken>"
-    )
+    access_token: str = strawberry.field(description="JWT; send as Authorization: Bearer <accessToken>")
     token_type: str = strawberry.field(description='Always "Bearer".')
     expires_in: int = strawberry.field(description="Seconds until accessToken expires.")
     user: User

@@ -17,9 +17,7 @@ class Passwords:
     """
 
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int) -> None:
-        self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
-        )
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         # A real hash of a random password: verifying against it costs exactly what
         # verifying a real user's password costs, so unknown emails are not faster.

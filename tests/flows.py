@@ -6,7 +6,6 @@ import secrets
 from typing import Any
 
 import httpx
-
 from conftest import Mailbox
 
 PASSWORD = "correct horse battery staple"
@@ -19,7 +18,8 @@ USER_FIELDS = "id email firstName lastName phone createdAt updatedAt"
 AUTH = f"... on AuthPayload {{ __typename accessToken tokenType expiresIn user {{ {USER_FIELDS} }} }}"
 
 START = f"""mutation($email: String!) {{ startRegistration(email: $email) {{
-  __typename ... on RegistrationStarted {{ registrationId expiresAt resendAvailableAt codeLength }} {PROBLEM} {RATE} {INVALID} }} }}"""
+  __typename ... on RegistrationStarted {{ registrationId expiresAt resendAvailableAt codeLength }}
+  {PROBLEM} {RATE} {INVALID} }} }}"""
 RESEND = f"""mutation($id: ID!) {{ resendRegistrationCode(registrationId: $id) {{
   __typename ... on RegistrationCodeSent {{ expiresAt resendAvailableAt }} {PROBLEM} {RATE} }} }}"""
 VERIFY = f"""mutation($id: ID!, $code: String!) {{ verifyRegistrationCode(registrationId: $id, code: $code) {{
@@ -27,9 +27,11 @@ VERIFY = f"""mutation($id: ID!, $code: String!) {{ verifyRegistrationCode(regist
   ... on InvalidCode {{ attemptsLeft }} }} }}"""
 SET_PASSWORD = f"""mutation($token: String!, $password: String!) {{
   setRegistrationPassword(registrationToken: $token, password: $password) {{
-  __typename ... on RegistrationPasswordSet {{ expiresAt }} {PROBLEM} ... on WeakPassword {{ reasons }} }} }}"""
+  __typename ... on RegistrationPasswordSet {{ expiresAt }} {PROBLEM}
+  ... on WeakPassword {{ reasons }} }} }}"""
 COMPLETE = f"""mutation($token: String!, $profile: ProfileInput!) {{
-  completeRegistration(registrationToken: $token, profile: $profile) {{ __typename {AUTH} {PROBLEM} {INVALID} }} }}"""
+  completeRegistration(registrationToken: $token, profile: $profile) {{
+  __typename {AUTH} {PROBLEM} {INVALID} }} }}"""
 LOGIN = f"""mutation($email: String!, $password: String!) {{
   login(email: $email, password: $password) {{ __typename {AUTH} {PROBLEM} {RATE} }} }}"""
 ME = f"query {{ me {{ {USER_FIELDS} }} }}"
@@ -46,12 +48,16 @@ async def gql(
 ) -> dict[str, Any]:
     """POST one operation; the whole JSON body (data and errors)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == expect_status, response.text
     return response.json()
 
 
-async def data(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+async def data(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> Any:
     """The single root field's value, asserting the call raised no top-level error."""
     body = await gql(client, query, variables, token)
     assert not body.get("errors"), body
@@ -77,7 +83,9 @@ async def verified(client: httpx.AsyncClient, mailbox: Mailbox, email: str) -> s
     return result["registrationToken"]
 
 
-async def password_set(client: httpx.AsyncClient, mailbox: Mailbox, email: str, password: str = PASSWORD) -> str:
+async def password_set(
+    client: httpx.AsyncClient, mailbox: Mailbox, email: str, password: str = PASSWORD
+) -> str:
     """Steps 1-3 done: the registration token."""
     token = await verified(client, mailbox, email)
     result = await data(client, SET_PASSWORD, {"token": token, "password": password})
@@ -85,7 +93,9 @@ async def password_set(client: httpx.AsyncClient, mailbox: Mailbox, email: str, 
     return token
 
 
-async def register(client: httpx.AsyncClient, mailbox: Mailbox, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+async def register(
+    client: httpx.AsyncClient, mailbox: Mailbox, email: str | None = None, password: str = PASSWORD
+) -> dict[str, Any]:
     """All four steps: the AuthPayload."""
     email = email or new_email()
     token = await password_set(client, mailbox, email, password)

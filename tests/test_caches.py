@@ -1,10 +1,10 @@
 """Parsing and validation are cached across requests (strawberry #4635: rules or
 options built per request would change the cache key and defeat the caches)."""
 
+from flows import LOGIN, gql, new_email
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from flows import LOGIN, gql, new_email
 from schema.root import CACHE_SIZE
 
 

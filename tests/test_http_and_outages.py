@@ -12,19 +12,29 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-
 from conftest import serve
-from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from documents import DOCUMENT_MODELS
+from conftest import (
+    test_settings as settings_with,  # renamed so pytest does not collect it
+)
+from flows import (
+    COMPLETE,
+    LOGIN,
+    PASSWORD,
+    PROFILE,
+    SET_PASSWORD,
+    START,
+    VERIFY,
+    data,
+    new_email,
+    register,
+)
+
 from embedded import free_port, start_mongo, start_redis
-from flows import COMPLETE, LOGIN, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, data, new_email, register
-from settings import Settings
 
 # Exception class names that would mean a backend error leaked to the client.
 LEAK_MARKERS = (
@@ -41,23 +51,6 @@ LEAK_MARKERS = (
 )
 
 
-@asynccontextmanager
-async def serve_aside(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """`serve(settings)` next to the session app, which gets its Mongo binding back afterwards.
-
-    Every app start binds the Beanie documents, process-wide, to *its* Mongo client, and
-    every app stop closes that client: without this, the session `client` fixture would
-    be left on a closed client (see test_stopping_a_second_app_leaves_the_first_working).
-    """
-    saved = {model: model._document_settings for model in DOCUMENT_MODELS}
-    try:
-        async with serve(settings) as client:
-            yield client
-    finally:
-        for model, document_settings in saved.items():
-            model._document_settings = document_settings
-
-
 def assert_service_unavailable(response: httpx.Response) -> None:
     """One top-level SERVICE_UNAVAILABLE error, no data, nothing internal in the body."""
     assert response.status_code in (200, 503), response.text
@@ -71,7 +64,9 @@ def assert_service_unavailable(response: httpx.Response) -> None:
         assert marker not in response.text, f"{marker!r} leaked to the client: {response.text}"
 
 
-async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> tuple[httpx.Response, float]:
+async def post(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any]
+) -> tuple[httpx.Response, float]:
     """POST one operation; the response and how long it took."""
     began = time.monotonic()
     response = await client.post("/graphql", json={"query": query, "variables": variables})
@@ -92,8 +87,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what:
 async def starts_ok(client: httpx.AsyncClient) -> bool:
     response = await client.post("/graphql", json={"query": START, "variables": {"email": new_email()}})
     body = response.json()
-    return response.status_code == 200 and not body.get("errors") and (
-        body["data"]["startRegistration"]["__typename"] == "RegistrationStarted"
+    return (
+        response.status_code == 200
+        and not body.get("errors")
+        and (body["data"]["startRegistration"]["__typename"] == "RegistrationStarted")
     )
 
 
@@ -171,7 +168,7 @@ async def test_graphiql_is_served_to_browsers(client):
 
 
 async def test_graphiql_turned_off_is_a_404_json_error(backend_urls, mailbox):
-    async with serve_aside(settings_with(backend_urls, mailbox, graphiql=False)) as client:
+    async with serve(settings_with(backend_urls, mailbox, graphiql=False)) as client:
         response = await client.get("/graphql", headers={"Accept": "text/html"})
         assert response.status_code == 404, response.text
         assert_json_error(response)
@@ -181,15 +178,10 @@ async def test_graphiql_turned_off_is_a_404_json_error(backend_urls, mailbox):
 
 async def test_stopping_a_second_app_leaves_the_first_working(client, backend_urls, mailbox):
     """Two apps in one process (tests, an embedding host): stopping one must not break the other."""
-    saved = {model: model._document_settings for model in DOCUMENT_MODELS}
-    try:
-        async with serve(settings_with(backend_urls, mailbox)) as other:
-            assert await starts_ok(other)
-        # The session app never stopped: its requests must still work.
-        await data(client, START, {"email": new_email()})
-    finally:
-        for model, document_settings in saved.items():
-            model._document_settings = document_settings
+    async with serve(settings_with(backend_urls, mailbox)) as other:
+        assert await starts_ok(other)
+    # The session app never stopped: its requests must still work.
+    await data(client, START, {"email": new_email()})
 
 
 # --- health -------------------------------------------------------------------------------
@@ -214,7 +206,7 @@ async def test_redis_down_fails_fast_and_recovers_on_its_own(backend_urls, mailb
     redis = start_redis(tmp_path)
     port = int(redis.url.rsplit(":", 1)[1].split("/")[0])
     try:
-        async with serve_aside(settings_with(backend_urls, mailbox, redis_url=redis.url)) as client:
+        async with serve(settings_with(backend_urls, mailbox, redis_url=redis.url)) as client:
             assert await starts_ok(client)
 
             redis.stop()
@@ -224,7 +216,9 @@ async def test_redis_down_fails_fast_and_recovers_on_its_own(backend_urls, mailb
             await assert_not_ready(client, "redis")
 
             redis = start_redis(tmp_path, port=port)
-            await eventually(lambda: starts_ok(client), 10, "startRegistration working again after Redis came back")
+            await eventually(
+                lambda: starts_ok(client), 10, "startRegistration working again after Redis came back"
+            )
             await eventually(lambda: is_ready(client), 10, "/health/ready 200 after Redis came back")
     finally:
         redis.stop()
@@ -241,7 +235,7 @@ async def test_hung_redis_fails_fast(backend_urls, mailbox):
     server = await asyncio.start_server(accept_and_stall, "127.0.0.1", port)
     try:
         settings = settings_with(backend_urls, mailbox, redis_url=f"redis://127.0.0.1:{port}/0")
-        async with serve_aside(settings) as client:
+        async with serve(settings) as client:
             response, took = await post(client, START, {"email": new_email()})
             assert took < 8, f"startRegistration took {took:.1f} s with Redis hung"
             assert_service_unavailable(response)
@@ -260,7 +254,7 @@ async def test_mongo_down_fails_fast_and_recovers_on_its_own(backend_urls, mailb
     mongo = start_mongo(tmp_path)
     port = int(mongo.url.rsplit(":", 1)[1])
     try:
-        async with serve_aside(settings_with(backend_urls, mailbox, mongo_url=mongo.url)) as client:
+        async with serve(settings_with(backend_urls, mailbox, mongo_url=mongo.url)) as client:
             email = (await register(client, mailbox))["user"]["email"]
             credentials = {"email": email, "password": PASSWORD}
 
@@ -284,7 +278,7 @@ async def test_mongo_down_fails_fast_and_recovers_on_its_own(backend_urls, mailb
 
 
 async def test_smtp_down_fails_fast(backend_urls, mailbox):
-    async with serve_aside(settings_with(backend_urls, mailbox, smtp_port=free_port())) as client:
+    async with serve(settings_with(backend_urls, mailbox, smtp_port=free_port())) as client:
         response, took = await post(client, START, {"email": new_email()})
         assert took < 5, f"startRegistration took {took:.1f} s with SMTP down"
         assert_service_unavailable(response)
@@ -310,7 +304,7 @@ async def test_secrets_never_reach_the_logs(client, mailbox, backend_urls, caplo
     wrong = await data(client, LOGIN, {"email": email, "password": WRONG_PASSWORD})
     assert wrong["__typename"] == "InvalidCredentials"
     # A code that could not be mailed: its mail body must not end up in a log either.
-    async with serve_aside(settings_with(backend_urls, mailbox, smtp_port=free_port())) as down:
+    async with serve(settings_with(backend_urls, mailbox, smtp_port=free_port())) as down:
         assert_service_unavailable((await post(down, START, {"email": new_email()}))[0])
 
     secrets = {

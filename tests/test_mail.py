@@ -41,9 +41,7 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[EmailMessage] = []
 
-    async def handle_DATA(
-        self, server: object, session: object, envelope: object
-    ) -> str:
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         raw = envelope.original_content or envelope.content  # type: ignore[attr-defined]
         self.received.append(email.message_from_bytes(raw, policy=email.policy.default))
         return "250 Message accepted for delivery"
@@ -101,9 +99,7 @@ async def test_code_message_is_delivered_as_text_and_html(
     assert CODE not in received["Subject"]
     assert received["Message-ID"] and received["Date"]
     text, markup = parts(received)
-    assert re.search(rf"^\s*{CODE}\s*$", text, re.MULTILINE), (
-        "code must stand on its own line"
-    )
+    assert re.search(rf"^\s*{CODE}\s*$", text, re.MULTILINE), "code must stand on its own line"
     assert "15 minutes" in text
     assert CODE in markup
     assert "15 minutes" in markup
@@ -145,9 +141,7 @@ async def test_smtp_down_raises_mail_unavailable_quickly() -> None:
     started = time.monotonic()
 
     with pytest.raises(MailUnavailable) as caught:
-        await mailer(port, timeout=2).send(
-            registration_code_message("a@example.com", CODE, 15)
-        )
+        await mailer(port, timeout=2).send(registration_code_message("a@example.com", CODE, 15))
 
     assert time.monotonic() - started < 3
     assert f"127.0.0.1:{port}" in str(caught.value)
@@ -181,9 +175,7 @@ async def test_smtp_hung_raises_mail_unavailable_within_timeout(
     started = time.monotonic()
 
     with pytest.raises(MailUnavailable) as caught:
-        await mailer(hung_server, timeout=1).send(
-            registration_code_message("a@example.com", CODE, 15)
-        )
+        await mailer(hung_server, timeout=1).send(registration_code_message("a@example.com", CODE, 15))
 
     assert time.monotonic() - started < 3
     assert CODE not in str(caught.value)
@@ -210,9 +202,7 @@ async def slow_server() -> AsyncIterator[int]:
         writer.write(line + b"\r\n")
         await writer.drain()
 
-    async def converse(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await reply(writer, b"220 slow ESMTP")
             while line := await reader.readline():
@@ -238,9 +228,7 @@ async def test_smtp_slow_is_bounded_by_timeout_as_a_whole(slow_server: int) -> N
     started = time.monotonic()
 
     with pytest.raises(MailUnavailable):
-        await mailer(slow_server, timeout=1).send(
-            registration_code_message("a@example.com", CODE, 15)
-        )
+        await mailer(slow_server, timeout=1).send(registration_code_message("a@example.com", CODE, 15))
 
     assert time.monotonic() - started < 2
 

@@ -15,9 +15,20 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from flows import (
+    COMPLETE,
+    LOGIN,
+    ME,
+    PASSWORD,
+    PROFILE,
+    SET_PASSWORD,
+    START,
+    VERIFY,
+    data,
+    new_email,
+)
 
 from embedded import free_port
-from flows import COMPLETE, LOGIN, ME, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, data, new_email
 
 ROOT = Path(__file__).resolve().parent.parent
 
