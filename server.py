@@ -38,12 +38,14 @@ from strawberry.types import ExecutionResult
 
 from documents import DOCUMENT_MODELS
 from mail import ConsoleMailer, Mailer, SmtpMailer
-from resolvers.signin import user_for_token
+from resolvers.signin import identity_for_token
 from schema.context import Context
 from schema.errors import classify
 from schema.root import schema
+from security.client_ip import client_ip
 from security.codes import CodeFlows
 from security.passwords import Passwords
+from security.sessions import Sessions
 from security.tokens import Tokens
 from settings import ConfigurationError, Settings, load_settings
 
@@ -59,7 +61,9 @@ class Backends:
     redis: Redis
     passwords: Passwords
     tokens: Tokens
+    sessions: Sessions
     registrations: CodeFlows
+    password_resets: CodeFlows
     mailer: Mailer
 
     async def bind_documents(self) -> None:
@@ -105,24 +109,36 @@ async def open_backends(settings: Settings) -> Backends:
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
     )
-    tokens = Tokens(
-        secret=settings.jwt_secret,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-    )
-    registrations = CodeFlows(
-        redis,
-        prefix="reg",
+    code_rules = dict(
         secret=settings.jwt_secret.encode(),
         code_length=settings.code_length,
         code_ttl_seconds=settings.code_ttl_seconds,
         max_attempts=settings.code_max_attempts,
         resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
         codes_per_address_per_hour=settings.codes_per_address_per_hour,
-        flow_ttl_seconds=settings.registration_ttl_seconds,
     )
-    return Backends(settings, mongo, redis, passwords, tokens, registrations, build_mailer(settings))
+    return Backends(
+        settings=settings,
+        mongo=mongo,
+        redis=redis,
+        passwords=passwords,
+        tokens=Tokens.from_settings(settings),
+        sessions=Sessions(
+            redis,
+            secret=settings.jwt_secret.encode(),
+            ttl_seconds=settings.refresh_token_ttl_seconds,
+            grace_seconds=settings.refresh_reuse_grace_seconds,
+            access_token_ttl_seconds=settings.access_token_ttl_seconds,
+        ),
+        # One machinery, two flows: same limits and attempt rules for both.
+        registrations=CodeFlows(
+            redis, prefix="reg", flow_ttl_seconds=settings.registration_ttl_seconds, **code_rules
+        ),
+        password_resets=CodeFlows(
+            redis, prefix="reset", flow_ttl_seconds=settings.password_reset_ttl_seconds, **code_rules
+        ),
+        mailer=build_mailer(settings),
+    )
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -155,14 +171,22 @@ class GraphQLEndpoint(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         backends: Backends = request.app.state.backends
+        settings = backends.settings
         return Context(
             request=request,
-            settings=backends.settings,
+            client_ip=client_ip(
+                request.client.host if request.client else None,
+                request.headers.getlist("x-forwarded-for"),
+                settings.trusted_proxy_networks,
+            ),
+            settings=settings,
             registrations=backends.registrations,
+            password_resets=backends.password_resets,
             passwords=backends.passwords,
             tokens=backends.tokens,
+            sessions=backends.sessions,
             mailer=backends.mailer,
-            authenticate=partial(user_for_token, backends.tokens),
+            authenticate=partial(identity_for_token, backends.tokens, backends.sessions),
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -192,6 +216,14 @@ def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
 
 def error_response(status_code: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code)
+
+
+async def jwks(request: Request) -> JSONResponse:
+    """The public signing keys; 404 with HS256, whose secret is never published."""
+    key_set = request.app.state.backends.tokens.jwks()
+    if key_set is None:
+        return error_response(404, "No public keys: tokens are signed with a shared secret.", "NOT_FOUND")
+    return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def live(request: Request) -> JSONResponse:
@@ -237,6 +269,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/health/live", live),
         Route("/health/ready", ready),
+        Route("/.well-known/jwks.json", jwks),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

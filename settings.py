@@ -9,9 +9,10 @@ message that names the variable.
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,12 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
+
+
+class JwtAlgorithm(StrEnum):
+    HS256 = "HS256"
+    EDDSA = "EdDSA"
+    ES256 = "ES256"
 
 
 class ConfigurationError(Exception):
@@ -40,6 +47,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("authql", min_length=1)
     jwt_audience: str = Field("authql", min_length=1)
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    jwt_algorithm: JwtAlgorithm = JwtAlgorithm.HS256
+    jwt_keys_dir: Path | None = None
+    refresh_token_ttl_seconds: int = Field(2_592_000, ge=3600, le=7_776_000)
+    refresh_reuse_grace_seconds: int = Field(10, ge=0, le=60)
+    trusted_proxies: str = ""
 
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
@@ -55,6 +67,7 @@ class Settings(BaseSettings):
     code_resend_cooldown_seconds: int = Field(60, ge=1, le=3600)
     codes_per_address_per_hour: int = Field(5, ge=1, le=50)
     registration_ttl_seconds: int = Field(1800, ge=300, le=86_400)
+    password_reset_ttl_seconds: int = Field(1800, ge=300, le=86_400)
 
     argon2_time_cost: int = Field(3, ge=2, le=20)
     argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
@@ -64,6 +77,12 @@ class Settings(BaseSettings):
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     graphiql: bool = True
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        proxy_networks(value)  # parsing is the check: a bad CIDR raises, naming it
+        return value
+
     @model_validator(mode="after")
     def _check_secret(self) -> Settings:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
@@ -72,12 +91,30 @@ class Settings(BaseSettings):
             raise ValueError(
                 "JWT_SECRET is required when MONGO_URL is set (only the embedded default may generate one)"
             )
+        if self.jwt_algorithm != JwtAlgorithm.HS256 and self.jwt_keys_dir is None:
+            raise ValueError(f"JWT_ALGORITHM={self.jwt_algorithm.value} needs JWT_KEYS_DIR")
         return self
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return proxy_networks(self.trusted_proxies)
 
     @property
     def embedded(self) -> bool:
         """True when authql runs on its own child services (no MONGO_URL given)."""
         return self.mongo_url is None
+
+
+def proxy_networks(value: str) -> list[IPv4Network | IPv6Network]:
+    """TRUSTED_PROXIES as networks: comma-separated CIDRs (or single addresses)."""
+    networks = []
+    for item in value.split(","):
+        if item.strip():
+            try:
+                networks.append(ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{item.strip()!r} is not an IP address or CIDR") from None
+    return networks
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,7 +1,8 @@
 """Beanie documents and their indexes."""
 
+from documents.session import Session
 from documents.user import User
 
-DOCUMENT_MODELS = [User]
+DOCUMENT_MODELS = [User, Session]
 
-__all__ = ["DOCUMENT_MODELS", "User"]
+__all__ = ["DOCUMENT_MODELS", "Session", "User"]

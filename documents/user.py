@@ -29,6 +29,9 @@ class User(Document):
         use_revision = False
         indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
 
+    async def replace_password_hash(self, password_hash: str) -> None:
+        await self.set({User.password_hash: password_hash, User.updated_at: utc_now()})
+
     @classmethod
     async def by_email(cls, email: str) -> User | None:
         return await cls.find_one(cls.email == email)

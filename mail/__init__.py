@@ -3,7 +3,12 @@
 from .console import ConsoleMailer
 from .errors import MailUnavailable
 from .message import Mailer, MailMessage
-from .messages import account_exists_message, registration_code_message
+from .messages import (
+    account_exists_message,
+    password_reset_code_message,
+    password_reset_no_account_message,
+    registration_code_message,
+)
 from .smtp import SmtpMailer
 
 __all__ = [
@@ -13,5 +18,7 @@ __all__ = [
     "Mailer",
     "SmtpMailer",
     "account_exists_message",
+    "password_reset_code_message",
+    "password_reset_no_account_message",
     "registration_code_message",
 ]

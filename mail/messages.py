@@ -25,3 +25,20 @@ def account_exists_message(to: str) -> MailMessage:
     """Sent instead of a code when the address already has an account; it holds no code."""
     text, markup = render("account_exists", {"to": to})
     return MailMessage(to=to, subject=SUBJECT, text=text, html=markup)
+
+
+RESET_SUBJECT = "Your authql password reset code"
+
+
+def password_reset_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
+    text, markup = render(
+        "password_reset_code",
+        {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
+    )
+    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup)
+
+
+def password_reset_no_account_message(to: str) -> MailMessage:
+    """Sent instead of a code when the address has no account; same subject, no code."""
+    text, markup = render("password_reset_no_account", {"to": to})
+    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup)

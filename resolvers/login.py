@@ -6,7 +6,7 @@ from strawberry.types import Info
 
 from documents.user import User
 from resolvers.inputs import InvalidValue, normalize_email
-from resolvers.signin import auth_payload
+from resolvers.signin import sign_in
 from schema.context import Context
 from schema.login import LoginResult
 from schema.problems import InvalidCredentials
@@ -25,4 +25,4 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
     if context.passwords.needs_rehash(user.password_hash):
         new_hash = await context.passwords.hash(password)
         await user.set({User.password_hash: new_hash})
-    return auth_payload(context.tokens, user)
+    return await sign_in(context, user)

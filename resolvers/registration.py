@@ -16,7 +16,7 @@ from strawberry.types import Info
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
 from resolvers.inputs import InvalidValue, clean_name, normalize_email, normalize_phone, password_problems
-from resolvers.signin import auth_payload
+from resolvers.signin import sign_in
 from schema.context import Context
 from schema.problems import (
     AccountExists,
@@ -145,7 +145,7 @@ async def complete_registration(
         await context.registrations.finish(flow)
         return AccountExists(message="An account with this email was created meanwhile; log in instead.")
     await context.registrations.finish(flow)
-    return auth_payload(context.tokens, user)
+    return await sign_in(context, user)
 
 
 def _checked(problems: dict[str, str], field: str, check, value: str) -> str:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # leaf layers, named for type hints only
     from mail import Mailer
     from security.codes import CodeFlows
     from security.passwords import Passwords
+    from security.sessions import Sessions
     from security.tokens import Tokens
     from settings import Settings
 
@@ -27,29 +28,47 @@ class Unauthenticated(GraphQLError):
         super().__init__("A valid access token is required.", extensions={"code": "UNAUTHENTICATED"})
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a valid access token speaks for: the user and the session it belongs to."""
+
+    user: UserDocument
+    session_id: str
+
+
 @dataclass
 class Context:
     request: Request
+    client_ip: str | None
     settings: Settings
     registrations: CodeFlows
+    password_resets: CodeFlows
     passwords: Passwords
     tokens: Tokens
+    sessions: Sessions
     mailer: Mailer
-    # Bearer token -> its user, or None when the token or the user is not valid.
-    authenticate: Callable[[str], Awaitable[UserDocument | None]]
-    _user: asyncio.Future[UserDocument] | None = field(default=None, init=False, repr=False)
+    # Bearer token -> who it speaks for, or None when the token, session or user is not valid.
+    authenticate: Callable[[str], Awaitable[Identity | None]]
+    _identity: asyncio.Future[Identity] | None = field(default=None, init=False, repr=False)
 
     async def current_user(self) -> UserDocument:
         """The signed-in user, or Unauthenticated; one load per request."""
-        if self._user is None:
-            self._user = asyncio.ensure_future(self._load_user())
-        return await asyncio.shield(self._user)
+        return (await self.identity()).user
 
-    async def _load_user(self) -> UserDocument:
+    async def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = asyncio.ensure_future(self._load_identity())
+        return await asyncio.shield(self._identity)
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.request.headers.get("user-agent")
+
+    async def _load_identity(self) -> Identity:
         scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated()
-        user = await self.authenticate(token.strip())
-        if user is None:
+        identity = await self.authenticate(token.strip())
+        if identity is None:
             raise Unauthenticated()
-        return user
+        return identity

@@ -74,3 +74,13 @@ def rate_limited(retry_after_seconds: int) -> RateLimited:
         message=f"Too many requests; retry in {retry_after_seconds} seconds.",
         retry_after_seconds=retry_after_seconds,
     )
+
+
+@strawberry.type
+class InvalidRefreshToken(Problem):
+    pass
+
+
+@strawberry.type
+class NotFound(Problem):
+    pass

@@ -11,8 +11,14 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
-from resolvers import login, profile, registration
+from resolvers import account, login, password, password_reset, profile, registration, sessions
+from schema.account import DeleteAccountResult
 from schema.login import LoginResult
+from schema.password_reset import (
+    CompletePasswordResetResult,
+    ResendPasswordResetCodeResult,
+    StartPasswordResetResult,
+)
 from schema.permissions import IsAuthenticated
 from schema.profile import UpdateProfileResult
 from schema.registration import (
@@ -22,6 +28,7 @@ from schema.registration import (
     StartRegistrationResult,
     VerifyRegistrationCodeResult,
 )
+from schema.sessions import ChangePasswordResult, LoggedOut, RefreshTokensResult, RevokeSessionResult, Session
 from schema.user import User
 
 CACHE_SIZE = 512
@@ -33,6 +40,11 @@ class Query:
         resolver=profile.me,
         permission_classes=[IsAuthenticated],
         description="The signed-in user. Without a valid access token: top-level error UNAUTHENTICATED.",
+    )
+    sessions: list[Session] = strawberry.field(
+        resolver=sessions.sessions,
+        permission_classes=[IsAuthenticated],
+        description="The signed-in user's live sessions, newest first. Requires a valid access token.",
     )
 
 
@@ -58,6 +70,36 @@ class Mutation:
         resolver=profile.update_profile,
         permission_classes=[IsAuthenticated],
         description="Requires a valid access token (top-level UNAUTHENTICATED otherwise).",
+    )
+    refresh_tokens: RefreshTokensResult = strawberry.mutation(resolver=sessions.refresh_tokens)
+    logout: LoggedOut = strawberry.mutation(
+        resolver=sessions.logout,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token.",
+    )
+    revoke_session: RevokeSessionResult = strawberry.mutation(
+        resolver=sessions.revoke_session,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token; only the user's own sessions are found.",
+    )
+    change_password: ChangePasswordResult = strawberry.mutation(
+        resolver=password.change_password,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token.",
+    )
+    start_password_reset: StartPasswordResetResult = strawberry.mutation(
+        resolver=password_reset.start_password_reset
+    )
+    resend_password_reset_code: ResendPasswordResetCodeResult = strawberry.mutation(
+        resolver=password_reset.resend_password_reset_code
+    )
+    complete_password_reset: CompletePasswordResetResult = strawberry.mutation(
+        resolver=password_reset.complete_password_reset
+    )
+    delete_account: DeleteAccountResult = strawberry.mutation(
+        resolver=account.delete_account,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token; deletes the user and every session.",
     )
 
 

@@ -24,3 +24,10 @@ class AuthPayload:
     token_type: str = strawberry.field(description='Always "Bearer".')
     expires_in: int = strawberry.field(description="Seconds until accessToken expires.")
     user: User
+    refresh_token: str = strawberry.field(
+        description="Opaque; exchange with refreshTokens. Rotates on every use."
+    )
+    refresh_expires_in: int = strawberry.field(
+        description="Seconds until the session ends if it is never refreshed."
+    )
+    session_id: strawberry.ID

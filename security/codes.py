@@ -204,6 +204,13 @@ class CodeFlows:
             resend_available_at=_datetime(now + self._cooldown_ms),
         )
 
+    async def pending(self, flow_id: str) -> str:
+        """The email of a flow still waiting for its code, without spending an attempt."""
+        fields = await self._load(flow_id)
+        if fields.get("stage") != CODE_SENT:
+            raise FlowNotFound()
+        return fields["email"]
+
     async def verify(self, flow_id: str, code: str) -> tuple[str, Flow]:
         """Check `code`; on success return a secret flow token and the verified flow.
 

@@ -1,15 +1,23 @@
-"""HS256 access tokens: issued with every registered claim, verified against an allow-list."""
+"""Access tokens: issued with every registered claim plus the session id (`sid`),
+verified against exactly one algorithm (the configured one) with every claim required.
+
+HS256 signs with JWT_SECRET; EdDSA and ES256 sign with the key ring of
+`security.keys`, so other services can verify tokens from the public JWK Set
+without holding a secret that could also mint them."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
-ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"]
+from security.keys import KeyRing
+from settings import ConfigurationError, JwtAlgorithm, Settings
+
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid"]
 
 
 class InvalidToken(Exception):
@@ -25,43 +33,113 @@ class IssuedToken:
 @dataclass(frozen=True)
 class Claims:
     subject: str
+    session_id: str
     token_id: str
     expires_at: int
 
 
 class Tokens:
-    def __init__(self, *, secret: str, issuer: str, audience: str, ttl_seconds: int) -> None:
+    """Issues and verifies access tokens with one algorithm: HS256 with a shared
+    `secret`, or EdDSA / ES256 with a `key_ring` (the newest key signs and names
+    itself in the `kid` header; every key in the ring verifies)."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        secret: str | None = None,
+        key_ring: KeyRing | None = None,
+    ) -> None:
+        if (secret is None) == (key_ring is None):
+            raise ValueError("Tokens needs either a secret (HS256) or a key ring (EdDSA, ES256)")
         self._secret = secret
+        self._ring = key_ring
+        self._algorithm = "HS256" if key_ring is None else key_ring.algorithm
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
 
-    def issue(self, subject: str) -> IssuedToken:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tokens:
+        """HS256 from JWT_SECRET, or the key ring in JWT_KEYS_DIR (read now: a bad key stops start-up)."""
+        if settings.jwt_algorithm == JwtAlgorithm.HS256:
+            if settings.jwt_secret is None:
+                raise ConfigurationError("JWT_ALGORITHM=HS256 needs JWT_SECRET")
+            secret, key_ring = settings.jwt_secret, None
+        else:
+            if settings.jwt_keys_dir is None:
+                raise ConfigurationError(f"JWT_ALGORITHM={settings.jwt_algorithm.value} needs JWT_KEYS_DIR")
+            secret, key_ring = None, KeyRing.load(settings.jwt_keys_dir, settings.jwt_algorithm.value)
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+            secret=secret,
+            key_ring=key_ring,
+        )
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(self, subject: str, session_id: str) -> IssuedToken:
         now = int(time.time())
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": subject,
+            "sid": session_id,
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,
             "jti": secrets.token_urlsafe(16),
         }
-        return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self._ttl)
+        if self._ring is None:
+            token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        else:
+            key = self._ring.signing
+            token = jwt.encode(claims, key.private_key, algorithm=self._algorithm, headers={"kid": key.kid})
+        return IssuedToken(token, self._ttl)
 
     def verify(self, token: str) -> Claims:
-        """Decode `token`, accepting only HS256 and only with every required claim valid."""
+        """Decode `token`, accepting only our algorithm and only with every claim valid."""
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[ALGORITHM],
+                self._verification_key(token),
+                algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(type(error).__name__) from None
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-            raise InvalidToken("InvalidSubject")
-        return Claims(subject=claims["sub"], token_id=str(claims["jti"]), expires_at=int(claims["exp"]))
+        for name in ("sub", "sid"):
+            if not isinstance(claims.get(name), str) or not claims[name]:
+                raise InvalidToken(f"Invalid{name.title()}")
+        return Claims(
+            subject=claims["sub"],
+            session_id=claims["sid"],
+            token_id=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+        )
+
+    def _verification_key(self, token: str) -> Any:
+        """The shared secret, or the ring's public key named by the token's `kid`.
+
+        The header is read unverified only to pick the key; `jwt.decode` then pins the
+        algorithm, so a token claiming HS256 (e.g. HMAC'd with our public key) or
+        `none` fails whatever key it names."""
+        if self._ring is None:
+            return self._secret
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = self._ring.find(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidToken("UnknownKeyId")
+        return key.public_key
+
+    def jwks(self) -> dict[str, Any] | None:
+        """The public keys as a JWK Set, or None with a shared secret (nothing to publish)."""
+        return None if self._ring is None else self._ring.jwks()

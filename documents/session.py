@@ -1,0 +1,36 @@
+"""One sign-in: the refresh-token chain of one device, until it ends or is revoked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import Document
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+class Session(Document):
+    # A string, not an ObjectId: filters on non-_id ObjectId fields fail on nx-27017.
+    user_id: str
+    # SHA-256 of the current refresh token; the token itself is never stored.
+    refresh_hash: str
+    generation: int = 0
+    # The token rotated away last, and when: it may still be presented once more
+    # within the grace window (two tabs refreshing at once).
+    previous_hash: str | None = None
+    rotated_at: datetime | None = None
+    # The current token's secret, sealed with the previous token (see security/sessions.py).
+    sealed_current: str | None = None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None = None
+    ip_address: str | None = None
+
+    class Settings:
+        name = "sessions"
+        use_revision = False
+        indexes = [
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_sessions"),
+            # MongoDB deletes a session once it expires; the code checks expiry too.
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="session_expiry"),
+        ]

@@ -1,0 +1,21 @@
+"""Deleting the account: the password once more, then the user and every session go."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from schema.account import AccountDeleted, DeleteAccountResult
+from schema.context import Context
+from schema.problems import InvalidCredentials
+
+
+async def delete_account(info: Info[Context, None], password: str) -> DeleteAccountResult:
+    context = info.context
+    user = await context.current_user()
+    if not await context.passwords.verify(user.password_hash, password):
+        return InvalidCredentials(message="The password is wrong.")
+    user_id = str(user.id)
+    # Sessions first: if the process dies between the two, no token outlives the intent.
+    await context.sessions.revoke_all(user_id)
+    await user.delete()
+    return AccountDeleted(id=user_id)

@@ -1,0 +1,35 @@
+"""Changing the password while signed in: the other sessions end, this one continues."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from resolvers.inputs import password_problems
+from resolvers.signin import auth_payload, open_session
+from schema.context import Context
+from schema.problems import InvalidCredentials, WeakPassword
+from schema.sessions import ChangePasswordResult
+
+
+async def change_password(
+    info: Info[Context, None], current_password: str, new_password: str
+) -> ChangePasswordResult:
+    context = info.context
+    identity = await context.identity()
+    user = identity.user
+    if not await context.passwords.verify(user.password_hash, current_password):
+        return InvalidCredentials(message="The current password is wrong.")
+    reasons = password_problems(new_password, user.email)
+    if new_password == current_password:
+        reasons.append("Choose a password different from the current one.")
+    if reasons:
+        return WeakPassword(message="Choose a stronger password.", reasons=reasons)
+    await user.replace_password_hash(await context.passwords.hash(new_password))
+    user_id = str(user.id)
+    await context.sessions.revoke_all(user_id, keep=identity.session_id)
+    current = await context.sessions.get(user_id, identity.session_id)
+    if current is None:  # ended meanwhile: continue on a new one
+        renewed = await open_session(context, user)
+    else:
+        renewed = await context.sessions.rotate(current)
+    return auth_payload(context.tokens, user, renewed)

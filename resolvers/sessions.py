@@ -1,0 +1,79 @@
+"""Staying signed in and signing out: refresh, list, revoke, logout."""
+
+from __future__ import annotations
+
+import strawberry
+from beanie import PydanticObjectId
+from strawberry.types import Info
+
+from documents.session import Session as SessionDocument
+from documents.user import User
+from resolvers.signin import auth_payload
+from schema.context import Context
+from schema.problems import InvalidRefreshToken, NotFound
+from schema.sessions import (
+    LoggedOut,
+    LogoutScope,
+    RefreshTokensResult,
+    RevokeSessionResult,
+    Session,
+    SessionRevoked,
+)
+from security.sessions import RefreshTokenRejected
+
+REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
+
+
+async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> RefreshTokensResult:
+    context = info.context
+    try:
+        renewed = await context.sessions.refresh(refresh_token)
+    except RefreshTokenRejected:
+        return InvalidRefreshToken(message=REFRESH_REFUSED)
+    user = await User.get(PydanticObjectId(renewed.session.user_id))
+    if user is None:
+        await context.sessions.revoke([renewed.session])
+        return InvalidRefreshToken(message=REFRESH_REFUSED)
+    return auth_payload(context.tokens, user, renewed)
+
+
+async def sessions(info: Info[Context, None]) -> list[Session]:
+    identity = await info.context.identity()
+    live = await info.context.sessions.live(str(identity.user.id))
+    return [public_session(session, current=str(session.id) == identity.session_id) for session in live]
+
+
+async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> RevokeSessionResult:
+    identity = await info.context.identity()
+    # Another user's session id is answered exactly like an unknown one.
+    session = await info.context.sessions.get(str(identity.user.id), id)
+    if session is None:
+        return NotFound(message="No such session.")
+    await info.context.sessions.revoke([session])
+    return SessionRevoked(id=str(session.id))
+
+
+async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
+    identity = await info.context.identity()
+    live = await info.context.sessions.live(str(identity.user.id))
+    chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
+    return LoggedOut(revoked_sessions=await info.context.sessions.revoke(chosen))
+
+
+def _in_scope(session: SessionDocument, scope: LogoutScope, current_id: str) -> bool:
+    if scope == LogoutScope.ALL:
+        return True
+    is_current = str(session.id) == current_id
+    return is_current if scope == LogoutScope.CURRENT else not is_current
+
+
+def public_session(session: SessionDocument, *, current: bool) -> Session:
+    return Session(
+        id=str(session.id),
+        created_at=session.created_at,
+        last_used_at=session.last_used_at,
+        expires_at=session.expires_at,
+        user_agent=session.user_agent,
+        ip_address=session.ip_address,
+        current=current,
+    )

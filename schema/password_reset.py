@@ -1,0 +1,45 @@
+"""Types of the password reset by emailed code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited, WeakPassword
+from schema.user import AuthPayload
+
+
+@strawberry.type
+class PasswordResetStarted:
+    reset_id: strawberry.ID = strawberry.field(
+        description="Opaque handle; answers alike whether or not the email has an account."
+    )
+    expires_at: datetime
+    resend_available_at: datetime
+    code_length: int
+
+
+StartPasswordResetResult = Annotated[
+    PasswordResetStarted | InvalidInput | RateLimited, strawberry.union("StartPasswordResetResult")
+]
+
+
+@strawberry.type
+class PasswordResetCodeSent:
+    expires_at: datetime
+    resend_available_at: datetime
+
+
+ResendPasswordResetCodeResult = Annotated[
+    PasswordResetCodeSent | FlowExpired | RateLimited, strawberry.union("ResendPasswordResetCodeResult")
+]
+
+CompletePasswordResetResult = Annotated[
+    AuthPayload | InvalidCode | FlowExpired | WeakPassword | RateLimited,
+    strawberry.union(
+        "CompletePasswordResetResult",
+        description="A completed reset revokes every session of the user and opens a new one.",
+    ),
+]

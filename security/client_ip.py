@@ -1,0 +1,40 @@
+"""Who is calling: the socket's address, or, behind trusted proxies, X-Forwarded-For.
+
+X-Forwarded-For is appended to by each proxy, so only the part written by proxies
+we trust is believable: walk it from the right, skip trusted proxies, and take the
+first address that is not one. Anything left of that was written by the client.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+
+Network = IPv4Network | IPv6Network
+
+
+def client_ip(peer: str | None, forwarded_for: list[str], trusted: list[Network]) -> str | None:
+    """The client's address; `forwarded_for` holds every X-Forwarded-For header value."""
+    if peer is None or not _is_trusted(peer, trusted):
+        return peer
+    candidate = peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        parsed = _parse(hop)
+        if parsed is None:
+            break  # garbage from the client side: keep the last address a proxy vouched for
+        candidate = str(parsed)
+        if not _is_trusted(candidate, trusted):
+            break
+    return candidate
+
+
+def _is_trusted(address: str, trusted: list[Network]) -> bool:
+    parsed = _parse(address)
+    return parsed is not None and any(parsed in network for network in trusted)
+
+
+def _parse(address: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(address)
+    except ValueError:
+        return None

@@ -1,0 +1,233 @@
+"""Sessions and their rotating refresh tokens, with reuse detection.
+
+A refresh token is `<session id>.<secret>.<tag>`: 256 random bits from `secrets`,
+and an HMAC tag that proves the server issued it. Only a SHA-256 of the current
+token is stored. Every refresh rotates it. A token that carries a valid tag but
+is no longer current was rotated away, so presenting it again means it was copied:
+the whole session is revoked (reuse detection). The one exception is the token
+rotated away last, within the grace window: two tabs refreshing at once both get
+the same new pair. To answer that second tab, the current secret is kept sealed
+with the previous token (XOR with a pad derived from it), so only a holder of the
+previous token can open it, and the database alone never yields a usable token.
+
+Revocation must reach access tokens at once: a revoked session id is marked in
+Redis for as long as its access tokens live, and checking it is one EXISTS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from beanie import PydanticObjectId
+from bson.errors import InvalidId
+from redis.asyncio import Redis
+
+from documents.session import Session
+from documents.user import utc_now
+
+logger = logging.getLogger("authql.sessions")
+SECRET_BYTES = 32
+
+
+class RefreshTokenRejected(Exception):
+    """Unknown, expired, revoked or reused; the client must sign in again."""
+
+
+@dataclass(frozen=True)
+class SessionTokens:
+    """A session and the refresh token that continues it."""
+
+    session: Session
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class Sessions:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        secret: bytes,
+        ttl_seconds: int,
+        grace_seconds: int,
+        access_token_ttl_seconds: int,
+    ) -> None:
+        self._redis = redis
+        self._key = hmac.new(secret, b"authql refresh tokens", hashlib.sha256).digest()
+        self._ttl = timedelta(seconds=ttl_seconds)
+        self._grace = timedelta(seconds=grace_seconds)
+        # Access tokens of a revoked session live at most this long: so does its mark.
+        self._revocation_seconds = access_token_ttl_seconds + 60
+
+    async def open(self, user_id: str, *, user_agent: str | None, ip_address: str | None) -> SessionTokens:
+        now = utc_now()
+        session = Session(
+            id=PydanticObjectId(),
+            user_id=user_id,
+            refresh_hash="",
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self._ttl,
+            user_agent=user_agent[:512] if user_agent else None,
+            ip_address=ip_address,
+        )
+        token = self._new_token(str(session.id))
+        session.refresh_hash = _digest(token)
+        await session.insert()
+        return SessionTokens(session, token, self._expires_in(session, now))
+
+    async def refresh(self, refresh_token: str) -> SessionTokens:
+        """Swap a refresh token for the next one; see the module docstring for the rules."""
+        session = await self._session_of(refresh_token)
+        now = utc_now()
+        presented = _digest(refresh_token)
+        if presented == session.refresh_hash:
+            rotated = await self._rotate(session, refresh_token, now)
+            if rotated is not None:
+                return rotated
+            # Another request rotated this token a moment ago: read what it wrote.
+            reloaded = await Session.get(session.id)
+            if reloaded is None:
+                raise RefreshTokenRejected()
+            session = reloaded
+        if presented == session.previous_hash and self._within_grace(session, now):
+            current = self._unseal(session, refresh_token)
+            if current is not None:
+                return SessionTokens(session, current, self._expires_in(session, now))
+        logger.warning("refresh token reuse detected; session %s revoked", session.id)
+        await self.revoke([session])
+        raise RefreshTokenRejected()
+
+    async def rotate(self, session: Session) -> SessionTokens:
+        """A fresh refresh token for `session`, the old one dead at once (password change)."""
+        now = utc_now()
+        token = self._new_token(str(session.id))
+        session.refresh_hash = _digest(token)
+        session.previous_hash = None
+        session.sealed_current = None
+        session.last_used_at = now
+        session.expires_at = now + self._ttl
+        await session.save()
+        return SessionTokens(session, token, self._expires_in(session, now))
+
+    async def get(self, user_id: str, session_id: str) -> Session | None:
+        """The user's own live session by id; another user's id finds nothing."""
+        try:
+            session = await Session.get(PydanticObjectId(session_id))
+        except (InvalidId, TypeError):
+            return None
+        if session is None or session.user_id != user_id or session.expires_at <= utc_now():
+            return None
+        return session
+
+    async def live(self, user_id: str) -> list[Session]:
+        """The user's sessions that have not expired, newest first."""
+        sessions = await Session.find(Session.user_id == user_id).to_list()
+        now = utc_now()
+        alive = [session for session in sessions if session.expires_at > now]
+        return sorted(alive, key=lambda session: session.created_at, reverse=True)
+
+    async def revoke(self, sessions: list[Session]) -> int:
+        """End `sessions`: their refresh tokens stop at once, their access tokens too."""
+        if not sessions:
+            return 0
+        pipe = self._redis.pipeline(transaction=False)
+        for session in sessions:
+            pipe.set(_revoked_key(str(session.id)), 1, ex=self._revocation_seconds)
+        await pipe.execute()
+        ids = [session.id for session in sessions]
+        result = await Session.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
+        return result.deleted_count
+
+    async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of the user (expired ones too), except `keep`."""
+        sessions = await Session.find(Session.user_id == user_id).to_list()
+        return await self.revoke([session for session in sessions if str(session.id) != keep])
+
+    async def is_revoked(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(_revoked_key(session_id)))
+
+    async def _session_of(self, refresh_token: str) -> Session:
+        session_id, _, rest = refresh_token.partition(".")
+        secret, _, tag = rest.partition(".")
+        if not hmac.compare_digest(tag.encode(), self._tag(session_id, secret).encode()):
+            raise RefreshTokenRejected()
+        try:
+            session = await Session.get(PydanticObjectId(session_id))
+        except (InvalidId, TypeError):
+            raise RefreshTokenRejected() from None
+        if session is None or session.expires_at <= utc_now():
+            raise RefreshTokenRejected()
+        return session
+
+    async def _rotate(self, session: Session, presented_token: str, now: datetime) -> SessionTokens | None:
+        """Replace the current token if it is still current; None if another request won."""
+        secret = secrets.token_bytes(SECRET_BYTES)
+        token = self._token(str(session.id), secret)
+        changes = {
+            "refresh_hash": _digest(token),
+            "previous_hash": session.refresh_hash,
+            "rotated_at": now,
+            "sealed_current": _seal(secret, presented_token),
+            "last_used_at": now,
+            "expires_at": now + self._ttl,
+        }
+        result = await Session.get_pymongo_collection().update_one(
+            {"_id": session.id, "refresh_hash": session.refresh_hash}, {"$set": changes}
+        )
+        if result.modified_count != 1:
+            return None
+        for name, value in changes.items():
+            setattr(session, name, value)
+        return SessionTokens(session, token, self._expires_in(session, now))
+
+    def _within_grace(self, session: Session, now: datetime) -> bool:
+        return session.rotated_at is not None and now - session.rotated_at <= self._grace
+
+    def _unseal(self, session: Session, previous_token: str) -> str | None:
+        if not session.sealed_current:
+            return None
+        secret = _open_seal(session.sealed_current, previous_token)
+        token = self._token(str(session.id), secret)
+        return token if _digest(token) == session.refresh_hash else None
+
+    def _new_token(self, session_id: str) -> str:
+        return self._token(session_id, secrets.token_bytes(SECRET_BYTES))
+
+    def _token(self, session_id: str, secret: bytes) -> str:
+        encoded = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+        return f"{session_id}.{encoded}.{self._tag(session_id, encoded)}"
+
+    def _tag(self, session_id: str, encoded_secret: str) -> str:
+        mac = hmac.new(self._key, f"{session_id}.{encoded_secret}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+
+    def _expires_in(self, session: Session, now: datetime) -> int:
+        return max(0, int((session.expires_at - now).total_seconds()))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _pad(key_token: str) -> bytes:
+    return hashlib.sha256(b"authql seal:" + key_token.encode()).digest()
+
+
+def _seal(secret: bytes, key_token: str) -> str:
+    """`secret` XOR a pad only a holder of `key_token` can derive, as hex."""
+    return bytes(a ^ b for a, b in zip(secret, _pad(key_token), strict=True)).hex()
+
+
+def _open_seal(sealed: str, key_token: str) -> bytes:
+    return bytes(a ^ b for a, b in zip(bytes.fromhex(sealed), _pad(key_token), strict=True))
+
+
+def _revoked_key(session_id: str) -> str:
+    return f"revoked-session:{{{session_id}}}"
