@@ -109,14 +109,6 @@ async def open_backends(settings: Settings) -> Backends:
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
     )
-    code_rules = dict(
-        secret=settings.jwt_secret.encode(),
-        code_length=settings.code_length,
-        code_ttl_seconds=settings.code_ttl_seconds,
-        max_attempts=settings.code_max_attempts,
-        resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
-        codes_per_address_per_hour=settings.codes_per_address_per_hour,
-    )
     return Backends(
         settings=settings,
         mongo=mongo,
@@ -130,14 +122,25 @@ async def open_backends(settings: Settings) -> Backends:
             grace_seconds=settings.refresh_reuse_grace_seconds,
             access_token_ttl_seconds=settings.access_token_ttl_seconds,
         ),
-        # One machinery, two flows: same limits and attempt rules for both.
-        registrations=CodeFlows(
-            redis, prefix="reg", flow_ttl_seconds=settings.registration_ttl_seconds, **code_rules
-        ),
-        password_resets=CodeFlows(
-            redis, prefix="reset", flow_ttl_seconds=settings.password_reset_ttl_seconds, **code_rules
-        ),
+        registrations=code_flows(redis, settings, "reg", settings.registration_ttl_seconds),
+        password_resets=code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds),
         mailer=build_mailer(settings),
+    )
+
+
+def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: int) -> CodeFlows:
+    """One machinery for every emailed-code flow: the same limits and attempt rules."""
+    assert settings.jwt_secret is not None
+    return CodeFlows(
+        redis,
+        prefix=prefix,
+        secret=settings.jwt_secret.encode(),
+        code_length=settings.code_length,
+        code_ttl_seconds=settings.code_ttl_seconds,
+        max_attempts=settings.code_max_attempts,
+        resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
+        codes_per_address_per_hour=settings.codes_per_address_per_hour,
+        flow_ttl_seconds=flow_ttl_seconds,
     )
 
 
@@ -169,7 +172,7 @@ class GraphQLEndpoint(GraphQL):
             response = error_response(error.status_code, error.reason, "BAD_REQUEST")
         await response(scope, receive, send)
 
-    async def get_context(self, request: Any, response: Any) -> Context:
+    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         backends: Backends = request.app.state.backends
         settings = backends.settings
         return Context(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry.types import Info
 
 from schema.account import AccountDeleted, DeleteAccountResult
@@ -18,4 +19,4 @@ async def delete_account(info: Info[Context, None], password: str) -> DeleteAcco
     # Sessions first: if the process dies between the two, no token outlives the intent.
     await context.sessions.revoke_all(user_id)
     await user.delete()
-    return AccountDeleted(id=user_id)
+    return AccountDeleted(id=strawberry.ID(user_id))

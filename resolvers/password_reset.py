@@ -38,7 +38,7 @@ async def start_password_reset(info: Info[Context, None], email: str) -> StartPa
         return rate_limited(error.retry_after_seconds)
     await _mail_code(context, issued)
     return PasswordResetStarted(
-        reset_id=issued.flow_id,
+        reset_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
         resend_available_at=issued.resend_available_at,
         code_length=context.password_resets.code_length,

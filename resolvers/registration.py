@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
@@ -57,7 +59,7 @@ async def start_registration(info: Info[Context, None], email: str) -> StartRegi
         return rate_limited(error.retry_after_seconds)
     await _mail_code(context, issued)
     return RegistrationStarted(
-        registration_id=issued.flow_id,
+        registration_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
         resend_available_at=issued.resend_available_at,
         code_length=context.registrations.code_length,
@@ -148,7 +150,7 @@ async def complete_registration(
     return await sign_in(context, user)
 
 
-def _checked(problems: dict[str, str], field: str, check, value: str) -> str:  # type: ignore[no-untyped-def]
+def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], value: str) -> str:
     """Run `check`, filing its complaint under the GraphQL field name."""
     try:
         return check(value)

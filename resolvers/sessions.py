@@ -50,7 +50,7 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
     if session is None:
         return NotFound(message="No such session.")
     await info.context.sessions.revoke([session])
-    return SessionRevoked(id=str(session.id))
+    return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
 async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
@@ -69,7 +69,7 @@ def _in_scope(session: SessionDocument, scope: LogoutScope, current_id: str) -> 
 
 def public_session(session: SessionDocument, *, current: bool) -> Session:
     return Session(
-        id=str(session.id),
+        id=strawberry.ID(str(session.id)),
         created_at=session.created_at,
         last_used_at=session.last_used_at,
         expires_at=session.expires_at,

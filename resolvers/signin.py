@@ -3,6 +3,7 @@ token is worth on later requests."""
 
 from __future__ import annotations
 
+import strawberry
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
 
@@ -15,7 +16,7 @@ from security.tokens import InvalidToken, Tokens
 
 def public_user(user: UserDocument) -> User:
     return User(
-        id=str(user.id),
+        id=strawberry.ID(str(user.id)),
         email=user.email,
         first_name=user.first_name,
         last_name=user.last_name,
@@ -47,7 +48,7 @@ def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> 
         user=public_user(user),
         refresh_token=session.refresh_token,
         refresh_expires_in=session.refresh_expires_in,
-        session_id=session_id,
+        session_id=strawberry.ID(session_id),
     )
 
 

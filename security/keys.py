@@ -3,7 +3,8 @@ from JWT_KEYS_DIR at start-up.
 
 Every `*.pem` file in the directory is a private key of the configured algorithm.
 All of them verify; the newest one signs. "Newest" is the file's modification time
-(mtime), ties broken by file name, so `touch` makes a key the signer. Each key's
+(mtime), ties broken by file name, so `touch` makes a key the signer (and a plain
+`cp` into the directory makes the copy the newest; `cp -p` keeps the order). Each key's
 `kid` is its RFC 7638 JWK thumbprint: derived from the public key, never
 configured, and the same on every instance that holds the key.
 
@@ -11,14 +12,16 @@ Rotation: add a new key file and restart. New tokens carry the new `kid`; tokens
 signed by an older key stay valid until its file is removed (wait one access-token
 lifetime first). With several instances, give every instance the new file before
 any of them restarts with it, or tokens from the first ones will be refused by the
-rest for a while.
+rest for a while; outside verifiers that cache the JWK Set refetch it when they meet
+an unknown `kid` (or after its Cache-Control max-age).
 
 A file that is unreadable, not a private key, or a key of the wrong type stops the
 server at start-up with a ConfigurationError naming the file.
 
-Generating a key (the file is created with mode 0600):
+Generating a key, from the project directory (the file is created with mode 0600,
+DIR with 0700 if it is new; an existing file is never overwritten):
 
-    python -m security.keys generate EdDSA|ES256 DIR    # writes DIR/<UTC timestamp>.pem
+    uv run python -m security.keys generate EdDSA|ES256 DIR   # writes DIR/<UTC timestamp>.pem
 """
 
 from __future__ import annotations

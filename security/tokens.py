@@ -96,11 +96,12 @@ class Tokens:
             "exp": now + self._ttl,
             "jti": secrets.token_urlsafe(16),
         }
-        if self._ring is None:
-            token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
-        else:
+        if self._ring is not None:
             key = self._ring.signing
             token = jwt.encode(claims, key.private_key, algorithm=self._algorithm, headers={"kid": key.kid})
+        else:
+            assert self._secret is not None  # __init__: no ring means a secret
+            token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return IssuedToken(token, self._ttl)
 
     def verify(self, token: str) -> Claims:
