@@ -29,9 +29,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -41,7 +45,7 @@ from mail import ConsoleMailer, Mailer, SmtpMailer
 from resolvers.signin import identity_for_token
 from schema.context import Context
 from schema.errors import classify
-from schema.root import schema
+from schema.root import Limits, build_schema
 from security.client_ip import client_ip
 from security.codes import CodeFlows
 from security.passwords import Passwords
@@ -86,6 +90,7 @@ async def open_backends(settings: Settings) -> Backends:
             "server:app needs MONGO_URL, REDIS_URL and JWT_SECRET; "
             "run `python server.py` for the embedded default"
         )
+    tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
@@ -114,7 +119,7 @@ async def open_backends(settings: Settings) -> Backends:
         mongo=mongo,
         redis=redis,
         passwords=passwords,
-        tokens=Tokens.from_settings(settings),
+        tokens=tokens,
         sessions=Sessions(
             redis,
             secret=settings.jwt_secret.encode(),
@@ -159,7 +164,22 @@ def build_mailer(settings: Settings) -> Mailer:
 
 
 class GraphQLEndpoint(GraphQL):
-    """Strawberry's ASGI view, with JSON error bodies and a per-request Context."""
+    """Strawberry's ASGI view, with JSON error bodies, a per-request Context, and the
+    schema limits, GraphiQL and introspection switches of `settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        limits = Limits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            introspection=settings.introspection,
+        )
+        super().__init__(
+            build_schema(limits),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
+        )
+        self.hide_suggestions = not settings.introspection
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -192,14 +212,9 @@ class GraphQLEndpoint(GraphQL):
             authenticate=partial(identity_for_token, backends.tokens, backends.sessions),
         )
 
-    async def render_graphql_ide(self, request: Request) -> Response:
-        if not request.app.state.backends.settings.graphiql:
-            return error_response(404, "GraphiQL is turned off (GRAPHIQL=false).", "NOT_FOUND")
-        return await super().render_graphql_ide(request)
-
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [classify(error) for error in result.errors]
+            result.errors = [classify(error, self.hide_suggestions) for error in result.errors]
         return await super().process_result(request, result)
 
     def create_response(
@@ -209,6 +224,66 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(response_data, dict) and is_request_error(response_data):
             response.status_code = 400
         return response
+
+
+def graphql_app(settings: Settings) -> ASGIApp:
+    """The GraphQL view, behind CORS when CORS_ORIGINS names any origin."""
+    view = GraphQLEndpoint(settings)
+    if not settings.cors_origin_list:
+        return view
+    return CORSMiddleware(
+        view,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+
+class GraphQLRoute:
+    """/graphql: the view built at start-up, once the settings are known."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.graphql(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not hasattr(scope["app"].state, "backends"):
+            await self.app(scope, receive, send)
+            return
+        limit = scope["app"].state.backends.settings.max_body_bytes
+        declared = Headers(scope=scope).get("content-length", "0")
+        if not declared.isdigit() or int(declared) > limit:
+            await too_large(limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except BodyTooLarge:
+            await too_large(limit)(scope, receive, send)
+
+
+def too_large(limit: int) -> JSONResponse:
+    return error_response(413, f"The request body is over {limit} bytes.", "PAYLOAD_TOO_LARGE")
 
 
 def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
@@ -256,6 +331,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends = await open_backends(settings or load_settings())
+        app.state.graphql = graphql_app(backends.settings)
         await backends.bind_documents()
         live_backends.append(backends)
         app.state.backends = backends
@@ -267,14 +343,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if live_backends:
                 await live_backends[-1].bind_documents()
 
-    graphql = GraphQLEndpoint(schema, graphql_ide="graphiql", allow_queries_via_get=True)
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", GraphQLRoute(), methods=["GET", "POST", "OPTIONS"]),
         Route("/health/live", live),
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, middleware=[Middleware(BodySizeLimit)], lifespan=lifespan)
 
 
 app = create_app()

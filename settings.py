@@ -76,6 +76,12 @@ class Settings(BaseSettings):
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     graphiql: bool = True
+    introspection: bool = True
+    max_query_depth: int = Field(10, ge=1, le=50)
+    max_aliases: int = Field(15, ge=1, le=100)
+    max_tokens: int = Field(2000, ge=200, le=50_000)
+    max_body_bytes: int = Field(65_536, ge=1024, le=10_485_760)
+    cors_origins: str = ""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -98,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
         return proxy_networks(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def embedded(self) -> bool:

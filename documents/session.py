@@ -26,6 +26,18 @@ class Session(Document):
     user_agent: str | None = None
     ip_address: str | None = None
 
+    async def replace_if_current(self, expected_refresh_hash: str) -> bool:
+        """Store the whole document only if the stored token is still `expected_refresh_hash`
+        (two refreshes racing: exactly one wins).
+
+        A replace, never `$set`: nx-27017 stores datetimes given to `$set` as strings.
+        """
+        result = await self.get_pymongo_collection().replace_one(
+            {"_id": self.id, "refresh_hash": expected_refresh_hash},
+            self.model_dump(by_alias=True, exclude={"revision_id"}),
+        )
+        return result.modified_count == 1
+
     class Settings:
         name = "sessions"
         use_revision = False

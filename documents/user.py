@@ -30,7 +30,16 @@ class User(Document):
         indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
 
     async def replace_password_hash(self, password_hash: str) -> None:
-        await self.set({User.password_hash: password_hash, User.updated_at: utc_now()})
+        self.password_hash = password_hash
+        await self.write_changes()
+
+    async def write_changes(self) -> None:
+        """Store the whole document with a fresh `updated_at`.
+
+        A replace, never `$set`: nx-27017 stores datetimes given to `$set` as strings.
+        """
+        self.updated_at = utc_now()
+        await self.replace()
 
     @classmethod
     async def by_email(cls, email: str) -> User | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from strawberry.types import Info
 
-from documents.user import User, utc_now
 from resolvers.inputs import InvalidValue, clean_name, normalize_phone
 from resolvers.signin import public_user
 from schema.context import Context
@@ -21,26 +18,27 @@ async def me(info: Info[Context, None]) -> UserType:
 
 async def update_profile(info: Info[Context, None], input: ProfileUpdateInput) -> UpdateProfileResult:
     user = await info.context.current_user()
-    changes: dict[Any, Any] = {}
+    changes: dict[str, str | None] = {}
     problems: dict[str, str] = {}
-    for field, document_field, value in (
-        ("firstName", User.first_name, input.first_name),
-        ("lastName", User.last_name, input.last_name),
+    for field, attribute, value in (
+        ("firstName", "first_name", input.first_name),
+        ("lastName", "last_name", input.last_name),
     ):
         if value is not None:
             try:
-                changes[document_field] = clean_name(value)
+                changes[attribute] = clean_name(value)
             except InvalidValue as error:
                 problems[field] = str(error)
     if input.phone is not None:
         try:
             # An empty phone clears it, as the contract says.
-            changes[User.phone] = normalize_phone(input.phone) if input.phone.strip() else None
+            changes["phone"] = normalize_phone(input.phone) if input.phone.strip() else None
         except InvalidValue as error:
             problems["phone"] = str(error)
     if problems:
         return invalid_input(problems)
     if changes:
-        changes[User.updated_at] = utc_now()
-        await user.set(changes)
+        for attribute, value in changes.items():
+            setattr(user, attribute, value)
+        await user.write_changes()
     return ProfileUpdated(user=public_user(user))

@@ -10,6 +10,7 @@ traceback goes to the server log, never to the client.
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
@@ -19,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mail import MailUnavailable
 
 logger = logging.getLogger("authql.errors")
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -41,8 +43,12 @@ def is_backend_failure(error: BaseException | None) -> bool:
     return False
 
 
-def classify(error: GraphQLError) -> GraphQLError:
-    """The error as the client may see it, with an `extensions.code` in every case."""
+def classify(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
+    """The error as the client may see it, with an `extensions.code` in every case.
+
+    With introspection off, "Did you mean ...?" hints are cut too: they would leak
+    the schema one guess at a time.
+    """
     original = error.original_error
     if error.extensions and "code" in error.extensions:
         return error
@@ -53,7 +59,8 @@ def classify(error: GraphQLError) -> GraphQLError:
             if error.message.startswith("Syntax Error")
             else "GRAPHQL_VALIDATION_FAILED"
         )
-        return _with_code(error, error.message, code)
+        message = SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        return _with_code(error, message, code)
     if is_backend_failure(original):
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
         return _with_code(

@@ -1,14 +1,24 @@
 """The schema root: Query and Mutation bound to their resolvers, and the Schema
-with its extensions. Only server.py (and tests) import this module."""
+with its extensions and limits. Only server.py (and tests) import this module."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    IgnoreContext,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from resolvers import account, login, password, password_reset, profile, registration, sessions
@@ -110,17 +120,42 @@ class AuthqlSchema(strawberry.Schema):
         """Logging is `schema.errors.classify`'s job: unexpected errors once, with traceback."""
 
 
-def build_schema() -> strawberry.Schema:
-    # Factories give each request fresh extension objects while the parse and
-    # validation LRU caches live at module level, shared by every request.
+@dataclass(frozen=True)
+class Limits:
+    """What one GraphQL document may ask for; defaults let every contract operation pass."""
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    introspection: bool = True
+
+
+def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
+    # The limiter rules are built once, here: rule classes made per request would
+    # change the validation cache's key and defeat it (strawberry #4635). Factories
+    # give each request fresh extension objects; the parse and validation LRU caches
+    # live at module level, shared by every request.
+    rules = [
+        *QueryDepthLimiter(limits.max_depth, should_ignore=_is_introspection).validation_rules,
+        *MaxAliasesLimiter(limits.max_aliases).validation_rules,
+    ]
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     return AuthqlSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
+            partial(AddValidationRules, rules),
+            partial(MaxTokensLimiter, limits.max_tokens),
             partial(ParserCache, maxsize=CACHE_SIZE),
             partial(ValidationCache, maxsize=CACHE_SIZE),
         ],
     )
+
+
+def _is_introspection(ignore: IgnoreContext) -> bool:
+    # GraphiQL's own introspection query nests `ofType` deeper than any operation of ours.
+    return ignore.field_name.startswith("__")
 
 
 schema: Any = build_schema()

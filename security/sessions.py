@@ -113,7 +113,7 @@ class Sessions:
         session.sealed_current = None
         session.last_used_at = now
         session.expires_at = now + self._ttl
-        await session.save()
+        await session.replace()
         return SessionTokens(session, token, self._expires_in(session, now))
 
     async def get(self, user_id: str, session_id: str) -> Session | None:
@@ -170,25 +170,25 @@ class Sessions:
         """Replace the current token if it is still current; None if another request won."""
         secret = secrets.token_bytes(SECRET_BYTES)
         token = self._token(str(session.id), secret)
-        changes = {
-            "refresh_hash": _digest(token),
-            "previous_hash": session.refresh_hash,
-            "rotated_at": now,
-            "sealed_current": _seal(secret, presented_token),
-            "last_used_at": now,
-            "expires_at": now + self._ttl,
-        }
-        result = await Session.get_pymongo_collection().update_one(
-            {"_id": session.id, "refresh_hash": session.refresh_hash}, {"$set": changes}
+        rotated = session.model_copy(
+            update={
+                "refresh_hash": _digest(token),
+                "previous_hash": session.refresh_hash,
+                "rotated_at": now,
+                "sealed_current": _seal(secret, presented_token),
+                "last_used_at": now,
+                "expires_at": now + self._ttl,
+            }
         )
-        if result.modified_count != 1:
+        if not await rotated.replace_if_current(session.refresh_hash):
             return None
-        for name, value in changes.items():
-            setattr(session, name, value)
-        return SessionTokens(session, token, self._expires_in(session, now))
+        return SessionTokens(rotated, token, self._expires_in(rotated, now))
 
     def _within_grace(self, session: Session, now: datetime) -> bool:
-        return session.rotated_at is not None and now - session.rotated_at <= self._grace
+        # `now` may precede `rotated_at` when two refreshes race; a zero grace still means none.
+        if not self._grace or session.rotated_at is None:
+            return False
+        return now - session.rotated_at <= self._grace
 
     def _unseal(self, session: Session, previous_token: str) -> str | None:
         if not session.sealed_current:

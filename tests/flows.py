@@ -15,7 +15,8 @@ PROBLEM = "... on Problem { __typename message }"
 RATE = "... on RateLimited { retryAfterSeconds }"
 INVALID = "... on InvalidInput { fields { field message } }"
 USER_FIELDS = "id email firstName lastName phone createdAt updatedAt"
-AUTH = f"... on AuthPayload {{ __typename accessToken tokenType expiresIn user {{ {USER_FIELDS} }} }}"
+AUTH = f"""... on AuthPayload {{ __typename accessToken tokenType expiresIn
+  refreshToken refreshExpiresIn sessionId user {{ {USER_FIELDS} }} }}"""
 
 START = f"""mutation($email: String!) {{ startRegistration(email: $email) {{
   __typename ... on RegistrationStarted {{ registrationId expiresAt resendAvailableAt codeLength }}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import statistics
 import time
 from datetime import UTC, datetime
@@ -381,7 +380,9 @@ async def test_resend_keeps_the_attempt_count(backend_urls, mailbox):
 
 
 async def test_codes_per_address_per_hour_limit_reset_mails_for_known_and_unknown(backend_urls, mailbox):
-    quota_of_two = reset_app(backend_urls, mailbox, code_resend_cooldown_seconds=1, codes_per_address_per_hour=2)
+    quota_of_two = reset_app(
+        backend_urls, mailbox, code_resend_cooldown_seconds=1, codes_per_address_per_hour=2
+    )
     async with quota_of_two as other:
         known = (await sign_up(other, mailbox))["user"]["email"]
         unknown = new_email()
@@ -456,4 +457,3 @@ async def test_reset_and_registration_ids_do_not_open_each_others_flows(client, 
     result = await data(client, VERIFY, {"id": registration_id, "code": registration_code})
     assert result["__typename"] == "RegistrationVerified", result
     assert (await complete_reset(client, reset_id, code))["__typename"] == "AuthPayload"
-
