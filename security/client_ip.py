@@ -34,7 +34,11 @@ def _is_trusted(address: str, trusted: list[Network]) -> bool:
 
 
 def _parse(address: str) -> IPv4Address | IPv6Address | None:
+    """The address, with IPv4-mapped IPv6 (a dual-stack socket's `::ffff:a.b.c.d`) as IPv4."""
     try:
-        return ip_address(address)
+        parsed = ip_address(address)
     except ValueError:
         return None
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    return parsed
