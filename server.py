@@ -48,10 +48,13 @@ from schema.errors import classify
 from schema.root import Limits, build_schema
 from security.client_ip import client_ip
 from security.codes import CodeFlows
+from security.events import JsonLineFormatter, SecurityEvents
+from security.lockout import LoginLockout
 from security.passwords import Passwords
+from security.rate_limits import RateLimits
 from security.sessions import Sessions
 from security.tokens import Tokens
-from settings import ConfigurationError, Settings, load_settings
+from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, Settings, load_settings
 
 logger = logging.getLogger("authql")
 
@@ -69,6 +72,9 @@ class Backends:
     registrations: CodeFlows
     password_resets: CodeFlows
     mailer: Mailer
+    rate_limits: RateLimits
+    lockout: LoginLockout
+    events: SecurityEvents
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -130,6 +136,13 @@ async def open_backends(settings: Settings) -> Backends:
         registrations=code_flows(redis, settings, "reg", settings.registration_ttl_seconds),
         password_resets=code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds),
         mailer=build_mailer(settings),
+        rate_limits=RateLimits(
+            redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
+        ),
+        lockout=LoginLockout(
+            redis, secret=settings.jwt_secret.encode(), threshold=settings.login_lockout_threshold
+        ),
+        events=SecurityEvents(settings.jwt_secret.encode()),
     )
 
 
@@ -145,6 +158,7 @@ def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: 
         max_attempts=settings.code_max_attempts,
         resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
         codes_per_address_per_hour=settings.codes_per_address_per_hour,
+        mails_per_hour=settings.mails_per_hour,
         flow_ttl_seconds=flow_ttl_seconds,
     )
 
@@ -209,6 +223,9 @@ class GraphQLEndpoint(GraphQL):
             tokens=backends.tokens,
             sessions=backends.sessions,
             mailer=backends.mailer,
+            rate_limits=backends.rate_limits,
+            lockout=backends.lockout,
+            events=backends.events,
             authenticate=partial(identity_for_token, backends.tokens, backends.sessions),
         )
 
@@ -371,6 +388,11 @@ def main() -> None:
     from embedded import start_services, stop_services  # noqa: PLC0415 - only this entry spawns
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    security_log = logging.getLogger("authql.security")
+    security_log.propagate = False
+    security_handler = logging.StreamHandler()
+    security_handler.setFormatter(JsonLineFormatter())
+    security_log.addHandler(security_handler)
     try:
         settings = load_settings()
     except ConfigurationError as error:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +21,19 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
+
+
+RATE_LIMITED_OPERATIONS = (
+    "start_registration",
+    "resend_registration_code",
+    "verify_registration_code",
+    "login",
+    "start_password_reset",
+    "resend_password_reset_code",
+    "complete_password_reset",
+    "change_password",
+    "delete_account",
+)
 
 
 class JwtAlgorithm(StrEnum):
@@ -74,6 +88,19 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1, le=16)
     password_workers: int = Field(2, ge=1, le=64)
 
+    # Per client IP and operation, in the `limits` library's notation ("20/minute").
+    rate_limit_start_registration: str = "10/minute"
+    rate_limit_resend_registration_code: str = "5/minute"
+    rate_limit_verify_registration_code: str = "20/minute"
+    rate_limit_login: str = "20/minute"
+    rate_limit_start_password_reset: str = "10/minute"
+    rate_limit_resend_password_reset_code: str = "5/minute"
+    rate_limit_complete_password_reset: str = "20/minute"
+    rate_limit_change_password: str = "10/minute"
+    rate_limit_delete_account: str = "10/minute"
+    mails_per_hour: int = Field(1000, ge=10, le=1_000_000)
+    login_lockout_threshold: int = Field(5, ge=3, le=20)
+
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     graphiql: bool = True
     introspection: bool = True
@@ -82,6 +109,16 @@ class Settings(BaseSettings):
     max_tokens: int = Field(2000, ge=200, le=50_000)
     max_body_bytes: int = Field(65_536, ge=1024, le=10_485_760)
     cors_origins: str = ""
+
+    @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError naming the string it could not read
+        return value
+
+    def rate_limit(self, operation: str) -> str:
+        """The limit of `operation` ("login", "start_registration", ...)."""
+        return str(getattr(self, f"rate_limit_{operation}"))
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -19,4 +19,5 @@ async def delete_account(info: Info[Context, None], password: str) -> DeleteAcco
     # Sessions first: if the process dies between the two, no token outlives the intent.
     await context.sessions.revoke_all(user_id)
     await user.delete()
+    context.security_event("account_deleted", user=user_id)
     return AccountDeleted(id=strawberry.ID(user_id))

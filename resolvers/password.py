@@ -18,6 +18,7 @@ async def change_password(
     identity = await context.identity()
     user = identity.user
     if not await context.passwords.verify(user.password_hash, current_password):
+        context.security_event("password_change_failed", user=str(user.id))
         return InvalidCredentials(message="The current password is wrong.")
     reasons = password_problems(new_password, user.email)
     if new_password == current_password:
@@ -32,4 +33,5 @@ async def change_password(
         renewed = await open_session(context, user)
     else:
         renewed = await context.sessions.rotate(current)
+    context.security_event("password_changed", user=user_id)
     return auth_payload(context.tokens, user, renewed)

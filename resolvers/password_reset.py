@@ -12,6 +12,7 @@ from strawberry.types import Info
 from documents.user import User
 from mail import password_reset_code_message, password_reset_no_account_message
 from resolvers.inputs import InvalidValue, normalize_email, password_problems
+from resolvers.registration import wrong_code
 from resolvers.signin import sign_in
 from schema.context import Context
 from schema.password_reset import (
@@ -21,7 +22,7 @@ from schema.password_reset import (
     ResendPasswordResetCodeResult,
     StartPasswordResetResult,
 )
-from schema.problems import InvalidCode, WeakPassword, flow_expired, invalid_input, rate_limited
+from schema.problems import WeakPassword, flow_expired, invalid_input, rate_limited
 from security.codes import CodeIssued, FlowNotFound, RateLimitExceeded, WrongCode
 
 
@@ -37,6 +38,7 @@ async def start_password_reset(info: Info[Context, None], email: str) -> StartPa
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
     await _mail_code(context, issued)
+    context.security_event("password_reset_started", email=address)
     return PasswordResetStarted(
         reset_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
@@ -76,13 +78,14 @@ async def complete_password_reset(
     except FlowNotFound:
         return flow_expired()
     except WrongCode as error:
-        return InvalidCode(message="Wrong or expired code.", attempts_left=error.attempts_left)
+        return wrong_code(context, "password_reset", error)
     await resets.finish(flow)
     user = await User.by_email(flow.email)
     if user is None:  # deleted since the reset started
         return flow_expired()
     await user.replace_password_hash(await context.passwords.hash(new_password))
     await context.sessions.revoke_all(str(user.id))
+    context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
     return await sign_in(context, user)
 
 

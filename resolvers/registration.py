@@ -58,6 +58,7 @@ async def start_registration(info: Info[Context, None], email: str) -> StartRegi
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
     await _mail_code(context, issued)
+    context.security_event("registration_started", email=address)
     return RegistrationStarted(
         registration_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
@@ -147,7 +148,17 @@ async def complete_registration(
         await context.registrations.finish(flow)
         return AccountExists(message="An account with this email was created meanwhile; log in instead.")
     await context.registrations.finish(flow)
+    context.security_event("registration_completed", email=flow.email, user=str(user.id))
     return await sign_in(context, user)
+
+
+def wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
+    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow."""
+    if error.attempts_left:
+        context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
+        return InvalidCode(message="Wrong or expired code.", attempts_left=error.attempts_left)
+    context.security_event("flow_burnt", flow=flow)
+    return InvalidCode(message="Wrong code; too many attempts, start again.", attempts_left=0)
 
 
 def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], value: str) -> str:

@@ -19,7 +19,7 @@ from schema.sessions import (
     Session,
     SessionRevoked,
 )
-from security.sessions import RefreshTokenRejected
+from security.sessions import RefreshTokenRejected, RefreshTokenReused
 
 REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
 
@@ -28,6 +28,9 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
     context = info.context
     try:
         renewed = await context.sessions.refresh(refresh_token)
+    except RefreshTokenReused as reuse:
+        context.security_event("refresh_reuse_detected", session=reuse.session_id)
+        return InvalidRefreshToken(message=REFRESH_REFUSED)
     except RefreshTokenRejected:
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     user = await User.get(PydanticObjectId(renewed.session.user_id))
@@ -50,6 +53,7 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
     if session is None:
         return NotFound(message="No such session.")
     await info.context.sessions.revoke([session])
+    info.context.security_event("session_revoked", user=str(identity.user.id), session=str(session.id))
     return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
@@ -57,7 +61,9 @@ async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CUR
     identity = await info.context.identity()
     live = await info.context.sessions.live(str(identity.user.id))
     chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
-    return LoggedOut(revoked_sessions=await info.context.sessions.revoke(chosen))
+    revoked = await info.context.sessions.revoke(chosen)
+    info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
+    return LoggedOut(revoked_sessions=revoked)
 
 
 def _in_scope(session: SessionDocument, scope: LogoutScope, current_id: str) -> bool:

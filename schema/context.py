@@ -15,7 +15,10 @@ if TYPE_CHECKING:  # leaf layers, named for type hints only
     from documents.user import User as UserDocument
     from mail import Mailer
     from security.codes import CodeFlows
+    from security.events import SecurityEvents
+    from security.lockout import LoginLockout
     from security.passwords import Passwords
+    from security.rate_limits import RateLimits
     from security.sessions import Sessions
     from security.tokens import Tokens
     from settings import Settings
@@ -47,6 +50,9 @@ class Context:
     tokens: Tokens
     sessions: Sessions
     mailer: Mailer
+    rate_limits: RateLimits
+    lockout: LoginLockout
+    events: SecurityEvents
     # Bearer token -> who it speaks for, or None when the token, session or user is not valid.
     authenticate: Callable[[str], Awaitable[Identity | None]]
     _identity: asyncio.Future[Identity] | None = field(default=None, init=False, repr=False)
@@ -59,6 +65,10 @@ class Context:
         if self._identity is None:
             self._identity = asyncio.ensure_future(self._load_identity())
         return await asyncio.shield(self._identity)
+
+    def security_event(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
+        """Log a security event with the caller's IP."""
+        self.events.emit(event, email=email, ip=self.client_ip, **fields)
 
     @property
     def user_agent(self) -> str | None:

@@ -31,6 +31,7 @@ from schema.password_reset import (
 )
 from schema.permissions import IsAuthenticated
 from schema.profile import UpdateProfileResult
+from schema.rate_limit import RateLimit
 from schema.registration import (
     CompleteRegistrationResult,
     ResendRegistrationCodeResult,
@@ -61,13 +62,16 @@ class Query:
 @strawberry.type
 class Mutation:
     start_registration: StartRegistrationResult = strawberry.mutation(
-        resolver=registration.start_registration
+        resolver=registration.start_registration,
+        extensions=[RateLimit("start_registration")],
     )
     resend_registration_code: ResendRegistrationCodeResult = strawberry.mutation(
-        resolver=registration.resend_registration_code
+        resolver=registration.resend_registration_code,
+        extensions=[RateLimit("resend_registration_code")],
     )
     verify_registration_code: VerifyRegistrationCodeResult = strawberry.mutation(
-        resolver=registration.verify_registration_code
+        resolver=registration.verify_registration_code,
+        extensions=[RateLimit("verify_registration_code")],
     )
     set_registration_password: SetRegistrationPasswordResult = strawberry.mutation(
         resolver=registration.set_registration_password
@@ -75,7 +79,7 @@ class Mutation:
     complete_registration: CompleteRegistrationResult = strawberry.mutation(
         resolver=registration.complete_registration
     )
-    login: LoginResult = strawberry.mutation(resolver=login.login)
+    login: LoginResult = strawberry.mutation(resolver=login.login, extensions=[RateLimit("login")])
     update_profile: UpdateProfileResult = strawberry.mutation(
         resolver=profile.update_profile,
         permission_classes=[IsAuthenticated],
@@ -94,20 +98,25 @@ class Mutation:
     )
     change_password: ChangePasswordResult = strawberry.mutation(
         resolver=password.change_password,
+        extensions=[RateLimit("change_password")],
         permission_classes=[IsAuthenticated],
         description="Requires a valid access token.",
     )
     start_password_reset: StartPasswordResetResult = strawberry.mutation(
-        resolver=password_reset.start_password_reset
+        resolver=password_reset.start_password_reset,
+        extensions=[RateLimit("start_password_reset")],
     )
     resend_password_reset_code: ResendPasswordResetCodeResult = strawberry.mutation(
-        resolver=password_reset.resend_password_reset_code
+        resolver=password_reset.resend_password_reset_code,
+        extensions=[RateLimit("resend_password_reset_code")],
     )
     complete_password_reset: CompletePasswordResetResult = strawberry.mutation(
-        resolver=password_reset.complete_password_reset
+        resolver=password_reset.complete_password_reset,
+        extensions=[RateLimit("complete_password_reset")],
     )
     delete_account: DeleteAccountResult = strawberry.mutation(
         resolver=account.delete_account,
+        extensions=[RateLimit("delete_account")],
         permission_classes=[IsAuthenticated],
         description="Requires a valid access token; deletes the user and every session.",
     )

@@ -24,6 +24,8 @@ CODE_SENT = "CODE_SENT"
 VERIFIED = "VERIFIED"
 FLOW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 ADDRESS_WINDOW_SECONDS = 3600
+# Shared by every flow (registration, password reset): one budget of mails per hour.
+GLOBAL_MAIL_KEY = "mail-quota:{all}"
 
 # KEYS[1] flow; ARGV: candidate mac, now ms, max attempts, token mac.
 VERIFY_SCRIPT = """
@@ -126,6 +128,7 @@ class CodeFlows:
         max_attempts: int,
         resend_cooldown_seconds: int,
         codes_per_address_per_hour: int,
+        mails_per_hour: int,
         flow_ttl_seconds: int,
     ) -> None:
         self._redis = redis
@@ -136,6 +139,7 @@ class CodeFlows:
         self._max_attempts = max_attempts
         self._cooldown_ms = resend_cooldown_seconds * 1000
         self._per_address = codes_per_address_per_hour
+        self._mails_per_hour = mails_per_hour
         self._flow_ttl_ms = flow_ttl_seconds * 1000
         self._verify = redis.register_script(VERIFY_SCRIPT)
         self._resend = redis.register_script(RESEND_SCRIPT)
@@ -144,7 +148,7 @@ class CodeFlows:
 
     async def start(self, email: str, *, deliverable: bool) -> CodeIssued:
         """Open a flow for `email`. An undeliverable flow holds a code nobody knows."""
-        await self._take_address_quota(email)
+        await self._take_mail_quota(email)
         flow_id = secrets.token_urlsafe(32)
         code = self._new_code()
         now = _now_ms()
@@ -179,7 +183,7 @@ class CodeFlows:
             raise FlowNotFound()
         email = fields["email"]
         deliverable = fields.get("deliverable") == "1"
-        await self._take_address_quota(email)
+        await self._take_mail_quota(email)
         code = self._new_code()
         now = _now_ms()
         status, wait_ms = await self._resend(
@@ -192,7 +196,7 @@ class CodeFlows:
             ],
         )
         if status != b"ok":
-            await self._redis.decr(self._address_key(email))
+            await self._refund_mail_quota(email)
             if status == b"wait":
                 raise RateLimitExceeded(_ceil_seconds(int(wait_ms)))
             raise FlowNotFound()
@@ -264,10 +268,23 @@ class CodeFlows:
             raise FlowNotFound()
         return {key.decode(): value.decode() for key, value in raw.items()}
 
-    async def _take_address_quota(self, email: str) -> None:
+    async def _take_mail_quota(self, email: str) -> None:
+        """One mail from the address's hourly quota and from the global one.
+
+        The global cap is a circuit breaker: whoever drives authql to mail strangers
+        stops every mail for the hour rather than making it a spam cannon.
+        """
         count, ttl = await self._count(keys=[self._address_key(email)], args=[ADDRESS_WINDOW_SECONDS])
         if int(count) > self._per_address:
             raise RateLimitExceeded(max(int(ttl), 1))
+        count, ttl = await self._count(keys=[GLOBAL_MAIL_KEY], args=[ADDRESS_WINDOW_SECONDS])
+        if int(count) > self._mails_per_hour:
+            await self._redis.decr(self._address_key(email))
+            raise RateLimitExceeded(max(int(ttl), 1))
+
+    async def _refund_mail_quota(self, email: str) -> None:
+        await self._redis.decr(self._address_key(email))
+        await self._redis.decr(GLOBAL_MAIL_KEY)
 
     def _new_code(self) -> str:
         return "".join(secrets.choice("0123456789") for _ in range(self.code_length))

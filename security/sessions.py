@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,12 +30,19 @@ from redis.asyncio import Redis
 from documents.session import Session
 from documents.user import utc_now
 
-logger = logging.getLogger("authql.sessions")
 SECRET_BYTES = 32
 
 
 class RefreshTokenRejected(Exception):
     """Unknown, expired, revoked or reused; the client must sign in again."""
+
+
+class RefreshTokenReused(RefreshTokenRejected):
+    """A rotated-away token came back: someone holds a copy. Its session is revoked."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,8 @@ class Sessions:
             current = self._unseal(session, refresh_token)
             if current is not None:
                 return SessionTokens(session, current, self._expires_in(session, now))
-        logger.warning("refresh token reuse detected; session %s revoked", session.id)
         await self.revoke([session])
-        raise RefreshTokenRejected()
+        raise RefreshTokenReused(str(session.id))
 
     async def rotate(self, session: Session) -> SessionTokens:
         """A fresh refresh token for `session`, the old one dead at once (password change)."""

@@ -24,7 +24,7 @@ from asgi_lifespan import LifespanManager
 
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
 from server import create_app
-from settings import Settings
+from settings import RATE_LIMITED_OPERATIONS, Settings
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -114,6 +114,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         "smtp_security": "none",
         "smtp_timeout_seconds": 3,
         "backend_timeout_seconds": 2,
+        # Every test calls from one address: per-IP limits are tested on their own.
+        **{f"rate_limit_{operation}": "10000/minute" for operation in RATE_LIMITED_OPERATIONS},
+        "login_lockout_threshold": 20,
         **backend_urls,
         **overrides,
     }

@@ -1,0 +1,28 @@
+"""A field extension that answers `RateLimited` before the resolver runs when the
+caller's IP has used up the operation's limit. Bound next to each field in the root,
+so every limited operation is visible in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
+
+from schema.problems import rate_limited
+
+
+class RateLimit(FieldExtension):
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        context = info.context
+        retry_after = await context.rate_limits.hit(self.operation, context.client_ip)
+        if retry_after is not None:
+            context.security_event("rate_limited", operation=self.operation)
+            return rate_limited(retry_after)
+        return await next_(source, info, **kwargs)

@@ -1,0 +1,40 @@
+"""Security events: one JSON object per line on the `authql.security` logger.
+
+For alerting and forensics: registration steps, failed codes, burnt flows, logins,
+lockouts, rate limits, refresh-token reuse, logouts. Never a code, token, password
+or password hash; an email appears only as a keyed fingerprint, enough to correlate
+events of one address without writing the address into the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime
+
+logger = logging.getLogger("authql.security")
+
+
+class SecurityEvents:
+    def __init__(self, secret: bytes) -> None:
+        self._key = hmac.new(secret, b"authql event fingerprints", hashlib.sha256).digest()
+
+    def emit(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        record: dict[str, str | int | None] = {"event": event, "time": now}
+        if email is not None:
+            record["account"] = self.fingerprint(email)
+        record.update(fields)
+        logger.info(json.dumps(record, sort_keys=True))
+
+    def fingerprint(self, email: str) -> str:
+        return hmac.new(self._key, email.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+class JsonLineFormatter(logging.Formatter):
+    """The event's JSON as the whole line, so log shippers can parse it as is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
