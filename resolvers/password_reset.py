@@ -11,8 +11,8 @@ from strawberry.types import Info
 
 from documents.user import User
 from mail import password_reset_code_message, password_reset_no_account_message
-from resolvers.inputs import InvalidValue, normalize_email, password_problems
-from resolvers.registration import wrong_code
+from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
+from resolvers.inputs import password_problems
 from resolvers.signin import sign_in
 from schema.context import Context
 from schema.password_reset import (
@@ -22,23 +22,22 @@ from schema.password_reset import (
     ResendPasswordResetCodeResult,
     StartPasswordResetResult,
 )
-from schema.problems import WeakPassword, flow_expired, invalid_input, rate_limited
-from security.codes import CodeIssued, FlowNotFound, RateLimitExceeded, WrongCode
+from schema.problems import WeakPassword, flow_expired
+from security.codes import CodeIssued, FlowNotFound, WrongCode
 
 
 async def start_password_reset(info: Info[Context, None], email: str) -> StartPasswordResetResult:
     context = info.context
-    try:
-        address = normalize_email(email)
-    except InvalidValue as error:
-        return invalid_input({"email": str(error)})
-    has_account = await User.by_email(address) is not None
-    try:
-        issued = await context.password_resets.start(address, deliverable=has_account)
-    except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
-    await _mail_code(context, issued)
-    context.security_event("password_reset_started", email=address)
+    issued = await open_flow(
+        context,
+        context.password_resets,
+        email,
+        codes_for_account_holders=True,
+        mail=_mails(context),
+    )
+    if not isinstance(issued, CodeIssued):
+        return issued
+    context.security_event("password_reset_started", email=issued.email)
     return PasswordResetStarted(
         reset_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
@@ -51,13 +50,14 @@ async def resend_password_reset_code(
     info: Info[Context, None], reset_id: strawberry.ID
 ) -> ResendPasswordResetCodeResult:
     context = info.context
-    try:
-        issued = await context.password_resets.resend(reset_id)
-    except FlowNotFound:
-        return flow_expired()
-    except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
-    await _mail_code(context, issued)
+    issued = await mail_new_code(
+        context,
+        context.password_resets,
+        reset_id,
+        mail=_mails(context),
+    )
+    if not isinstance(issued, CodeIssued):
+        return issued
     return PasswordResetCodeSent(expires_at=issued.expires_at, resend_available_at=issued.resend_available_at)
 
 
@@ -89,10 +89,5 @@ async def complete_password_reset(
     return await sign_in(context, user)
 
 
-async def _mail_code(context: Context, issued: CodeIssued) -> None:
-    if issued.code is None:
-        message = password_reset_no_account_message(issued.email)
-    else:
-        minutes = context.settings.code_ttl_seconds // 60
-        message = password_reset_code_message(issued.email, issued.code, minutes)
-    await context.mailer.send(message)
+def _mails(context: Context) -> MailFor:
+    return mails(context, password_reset_code_message, password_reset_no_account_message)

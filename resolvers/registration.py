@@ -17,16 +17,15 @@ from strawberry.types import Info
 
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
-from resolvers.inputs import InvalidValue, clean_name, normalize_email, normalize_phone, password_problems
+from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
+from resolvers.inputs import InvalidValue, clean_name, normalize_phone, password_problems
 from resolvers.signin import sign_in
 from schema.context import Context
 from schema.problems import (
     AccountExists,
-    InvalidCode,
     WeakPassword,
     flow_expired,
     invalid_input,
-    rate_limited,
 )
 from schema.registration import (
     CompleteRegistrationResult,
@@ -40,25 +39,23 @@ from schema.registration import (
     StartRegistrationResult,
     VerifyRegistrationCodeResult,
 )
-from security.codes import VERIFIED, CodeIssued, FlowNotFound, RateLimitExceeded, WrongCode
+from security.codes import VERIFIED, CodeIssued, FlowNotFound, WrongCode
 
 PASSWORD_SET = "PASSWORD_SET"
 
 
 async def start_registration(info: Info[Context, None], email: str) -> StartRegistrationResult:
     context = info.context
-    try:
-        address = normalize_email(email)
-    except InvalidValue as error:
-        return invalid_input({"email": str(error)})
-    # Both branches look up, store, and mail: same answer, comparable time.
-    has_account = await User.by_email(address) is not None
-    try:
-        issued = await context.registrations.start(address, deliverable=not has_account)
-    except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
-    await _mail_code(context, issued)
-    context.security_event("registration_started", email=address)
+    issued = await open_flow(
+        context,
+        context.registrations,
+        email,
+        codes_for_account_holders=False,
+        mail=_mails(context),
+    )
+    if not isinstance(issued, CodeIssued):
+        return issued
+    context.security_event("registration_started", email=issued.email)
     return RegistrationStarted(
         registration_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
@@ -71,28 +68,28 @@ async def resend_registration_code(
     info: Info[Context, None], registration_id: strawberry.ID
 ) -> ResendRegistrationCodeResult:
     context = info.context
-    try:
-        issued = await context.registrations.resend(registration_id)
-    except FlowNotFound:
-        return flow_expired()
-    except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
-    await _mail_code(context, issued)
+    issued = await mail_new_code(
+        context,
+        context.registrations,
+        registration_id,
+        mail=_mails(context),
+    )
+    if not isinstance(issued, CodeIssued):
+        return issued
     return RegistrationCodeSent(expires_at=issued.expires_at, resend_available_at=issued.resend_available_at)
 
 
 async def verify_registration_code(
     info: Info[Context, None], registration_id: strawberry.ID, code: str
 ) -> VerifyRegistrationCodeResult:
+    context = info.context
     try:
-        token, flow = await info.context.registrations.verify(registration_id, code.strip())
+        token, flow = await context.registrations.verify(registration_id, code.strip())
     except FlowNotFound:
         return flow_expired()
     except WrongCode as error:
-        message = (
-            "Wrong or expired code." if error.attempts_left else "Wrong code; too many attempts, start again."
-        )
-        return InvalidCode(message=message, attempts_left=error.attempts_left)
+        return wrong_code(context, "registration", error)
+    context.security_event("registration_verified", email=flow.email)
     return RegistrationVerified(registration_token=token, expires_at=flow.expires_at)
 
 
@@ -152,15 +149,6 @@ async def complete_registration(
     return await sign_in(context, user)
 
 
-def wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
-    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow."""
-    if error.attempts_left:
-        context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
-        return InvalidCode(message="Wrong or expired code.", attempts_left=error.attempts_left)
-    context.security_event("flow_burnt", flow=flow)
-    return InvalidCode(message="Wrong code; too many attempts, start again.", attempts_left=0)
-
-
 def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], value: str) -> str:
     """Run `check`, filing its complaint under the GraphQL field name."""
     try:
@@ -170,10 +158,5 @@ def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], 
         return ""
 
 
-async def _mail_code(context: Context, issued: CodeIssued) -> None:
-    if issued.code is None:
-        message = account_exists_message(issued.email)
-    else:
-        minutes = context.settings.code_ttl_seconds // 60
-        message = registration_code_message(issued.email, issued.code, minutes)
-    await context.mailer.send(message)
+def _mails(context: Context) -> MailFor:
+    return mails(context, registration_code_message, account_exists_message)

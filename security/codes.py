@@ -160,7 +160,7 @@ class CodeFlows:
                 "stage": CODE_SENT,
                 "deliverable": "1" if deliverable else "0",
                 "attempts": 0,
-                "code_mac": self._code_mac(flow_id, code if deliverable else secrets.token_hex(32)),
+                "code_mac": self._stored_mac(flow_id, code, deliverable),
                 "code_expires_ms": now + self._code_ttl_ms,
                 "resend_at_ms": now + self._cooldown_ms,
                 "expires_ms": now + self._flow_ttl_ms,
@@ -168,13 +168,7 @@ class CodeFlows:
         )
         pipe.pexpireat(self._key(flow_id), now + self._flow_ttl_ms)
         await pipe.execute()
-        return CodeIssued(
-            flow_id=flow_id,
-            email=email,
-            code=code if deliverable else None,
-            expires_at=_datetime(now + self._code_ttl_ms),
-            resend_available_at=_datetime(now + self._cooldown_ms),
-        )
+        return self._issued(flow_id, email, code if deliverable else None, now)
 
     async def resend(self, flow_id: str) -> CodeIssued:
         """Rotate the code; the attempt count stays, so a resend buys no extra guesses."""
@@ -189,7 +183,7 @@ class CodeFlows:
         status, wait_ms = await self._resend(
             keys=[self._key(flow_id)],
             args=[
-                self._code_mac(flow_id, code if deliverable else secrets.token_hex(32)),
+                self._stored_mac(flow_id, code, deliverable),
                 now + self._code_ttl_ms,
                 now,
                 now + self._cooldown_ms,
@@ -200,13 +194,7 @@ class CodeFlows:
             if status == b"wait":
                 raise RateLimitExceeded(_ceil_seconds(int(wait_ms)))
             raise FlowNotFound()
-        return CodeIssued(
-            flow_id=flow_id,
-            email=email,
-            code=code if deliverable else None,
-            expires_at=_datetime(now + self._code_ttl_ms),
-            resend_available_at=_datetime(now + self._cooldown_ms),
-        )
+        return self._issued(flow_id, email, code if deliverable else None, now)
 
     async def pending(self, flow_id: str) -> str:
         """The email of a flow still waiting for its code, without spending an attempt."""
@@ -285,6 +273,19 @@ class CodeFlows:
     async def _refund_mail_quota(self, email: str) -> None:
         await self._redis.decr(self._address_key(email))
         await self._redis.decr(GLOBAL_MAIL_KEY)
+
+    def _issued(self, flow_id: str, email: str, code: str | None, now: int) -> CodeIssued:
+        return CodeIssued(
+            flow_id=flow_id,
+            email=email,
+            code=code,
+            expires_at=_datetime(now + self._code_ttl_ms),
+            resend_available_at=_datetime(now + self._cooldown_ms),
+        )
+
+    def _stored_mac(self, flow_id: str, code: str, deliverable: bool) -> str:
+        """The MAC kept for a code; for a codeless flow, of a secret nobody knows."""
+        return self._code_mac(flow_id, code if deliverable else secrets.token_hex(32))
 
     def _new_code(self) -> str:
         return "".join(secrets.choice("0123456789") for _ in range(self.code_length))

@@ -1,0 +1,148 @@
+"""Schemathesis fuzzing of the live GraphQL schema over real HTTP, bounded and seeded for CI.
+
+The app runs under uvicorn on a free port in the session's event loop (its lifespan opens
+the backends); the fuzzer reads the schema by introspection and sends its cases with
+requests from a worker thread. bench/fuzz.py holds the fuzzer and runs it long:
+
+    uv run python bench/fuzz.py --examples 1000
+
+Every response must keep the error policy (see bench/fuzz.py `check_response`): status
+below 500, a JSON object, every error with an allowed `extensions.code` and never
+INTERNAL_SERVER_ERROR or SERVICE_UNAVAILABLE, UNAUTHENTICATED for protected fields without
+a token, invalid documents refused, and no exception text. A failure names the shrunk
+request and the response.
+
+Cases are derandomized (hypothesis derives the seed from the test), so a run is repeatable
+as far as a live server's state allows. The app gets its own Redis database, so the mails,
+flows and limits the fuzzing creates do not reach the other tests' budgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import schemathesis
+from conftest import Mailbox
+from conftest import test_settings as settings_with
+from schemathesis.generation import GenerationMode
+
+from bench import fuzz
+from server import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Cases per operation. About 800 requests in all; argon2 is made cheap for the fuzzed app.
+EXAMPLES = 20
+INVALID_EXAMPLES = 10
+SIGNED_IN_EXAMPLES = 20
+AUTHORIZATION_EXAMPLES = 60
+REQUEST_EXAMPLES = 100
+
+EXPORTED = schemathesis.graphql.from_path(ROOT / "schema.graphql")
+OPERATIONS = [result.ok().label for result in EXPORTED.get_all_operations()]
+WITH_ARGUMENTS = [
+    label for label in OPERATIONS if EXPORTED.find_operation_by_label(label).definition.raw.args
+]
+PROTECTED = [label for label in OPERATIONS if label.split(".", 1)[1] in fuzz.PROTECTED]
+
+
+def other_redis_database(url: str) -> str:
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database + 1) % 16}"))
+
+
+@pytest.fixture(scope="module")
+async def target(
+    backend_urls: dict[str, str], mailbox: Mailbox, request: pytest.FixtureRequest
+) -> AsyncIterator[fuzz.Target]:
+    settings = settings_with(
+        backend_urls,
+        mailbox,
+        **fuzz.fuzz_settings({"redis_url": other_redis_database(backend_urls["redis_url"])}),
+    )
+    async with fuzz.serving(create_app(settings)) as base_url:
+        read_code, codes = fuzz.mail_readers(lambda: mailbox.messages)
+        facts = fuzz.TokenFacts(settings.jwt_issuer, settings.jwt_audience, settings.jwt_secret)
+        target = await asyncio.to_thread(fuzz.Target, base_url, read_code=read_code, codes=codes, facts=facts)
+        try:
+            yield target
+        finally:
+            target.close()
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(f"fuzz: {target.stats.total} cases, {len(target.stats.cases)} kinds")
+        if request.config.get_verbosity() > 0:
+            reporter.write_line(target.stats.summary())
+
+
+async def test_the_live_schema_offers_the_exported_operations(target: fuzz.Target) -> None:
+    assert sorted(target.operations()) == sorted(OPERATIONS)
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+async def test_valid_documents_anonymously(target: fuzz.Target, label: str) -> None:
+    await asyncio.to_thread(target.fuzz_operation, label, examples=EXAMPLES)
+
+
+@pytest.mark.parametrize("label", WITH_ARGUMENTS)
+async def test_invalid_documents_are_refused(target: fuzz.Target, label: str) -> None:
+    await asyncio.to_thread(
+        target.fuzz_operation, label, mode=GenerationMode.NEGATIVE, examples=INVALID_EXAMPLES
+    )
+
+
+@pytest.mark.parametrize("label", PROTECTED)
+async def test_valid_documents_signed_in(target: fuzz.Target, label: str) -> None:
+    await asyncio.to_thread(target.fuzz_operation, label, authenticated=True, examples=SIGNED_IN_EXAMPLES)
+
+
+async def test_authorization_headers(target: fuzz.Target) -> None:
+    await asyncio.to_thread(target.fuzz_authorization, AUTHORIZATION_EXAMPLES)
+
+
+async def test_http_requests(target: fuzz.Target) -> None:
+    await asyncio.to_thread(target.fuzz_requests, REQUEST_EXAMPLES)
+
+
+def test_the_policy_check_catches_what_it_should() -> None:
+    """The oracle itself: a masked error passes; a 5xx, an unmasked or unknown error, an
+    anonymous answer of a protected field and a leaked exception do not."""
+    fuzz.check_response(
+        200,
+        '{"data": null, "errors": [{"message": "x", "extensions": {"code": "UNAUTHENTICATED"}}]}',
+        sent="{ me { id } }",
+        field_name="me",
+        anonymous_protected=True,
+    )
+    fuzz.check_response(200, '{"data": {"login": {"message": "The email or password is wrong."}}}', sent="")
+    # A value the request sent is echoed, not leaked.
+    fuzz.check_response(200, '{"data": {"me": {"firstName": "KeyError: x"}}}', sent='"KeyError: x"')
+    failing = [
+        (502, "Bad Gateway", {}),
+        (200, "<html>", {}),
+        (200, '{"data": null, "errors": [{"message": "x"}]}', {}),
+        (
+            200,
+            '{"data": null, "errors": [{"message": "x", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}',
+            {},
+        ),
+        (
+            200,
+            '{"data": null, "errors": [{"message": "x", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}',
+            {},
+        ),
+        (200, '{"data": null, "errors": [{"message": "x", "extensions": {"code": "TEAPOT"}}]}', {}),
+        (200, '{"data": {"login": {"message": "KeyError: \'password_hash\'"}}}', {}),
+        (200, '{"data": {"login": {"message": "1 validation error for User"}}}', {}),
+        (200, '{"data": {"me": {"id": "1"}}}', {"field_name": "me", "anonymous_protected": True}),
+        (200, '{"data": {"login": {"message": "ok"}}}', {"negative": True}),
+    ]
+    for status, text, options in failing:
+        with pytest.raises(fuzz.PolicyViolation):
+            fuzz.check_response(status, text, sent="", **options)
