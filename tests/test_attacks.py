@@ -514,6 +514,12 @@ async def test_login_guesses_are_stopped_across_ips_and_across_addresses(backend
         guesses = [f"guess from afar {n}" for n in range(9)] + [PASSWORD]
         answers = [await login(client, email, guess, new_ip()) for guess in guesses]
         assert kinds(answers) == ["InvalidCredentials"] * 5 + ["RateLimited"] * 5, answers
+        # The same ten guesses at once, from ten IPs: still exactly five get verified.
+        target = new_email()
+        racing = await asyncio.gather(
+            *(login(client, target, f"parallel guess {n}", new_ip()) for n in range(10))
+        )
+        assert sorted(kinds(racing)) == ["InvalidCredentials"] * 5 + ["RateLimited"] * 5, racing
     # Across addresses: one IP spraying one password over many addresses meets its limit.
     async with app(backend_urls, mailbox, rate_limit_login="20/minute") as client:
         sprayer = new_ip()
@@ -552,6 +558,26 @@ async def test_aliased_code_guesses_meet_the_ip_limit_without_spending_attempts(
             "message": "Wrong or expired code.",
             "attemptsLeft": 4,
         }
+
+
+async def test_parallel_code_guesses_each_spend_an_attempt(backend_urls, mailbox):
+    async with app(backend_urls, mailbox, code_max_attempts=5) as client:
+        email = new_email()
+        started = await field(client, START, {"email": email}, ip=new_ip())
+        code = await mailbox.code_for(email)
+        flow = started["registrationId"]
+        racing = await asyncio.gather(
+            *(
+                field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                for guess in wrong_codes(code, 12)
+            )
+        )
+        wrong = sorted(answer["attemptsLeft"] for answer in racing if answer["__typename"] == "InvalidCode")
+        assert wrong == [0, 1, 2, 3, 4], racing
+        assert kinds(racing).count("FlowExpired") == 7, racing
+        # Burnt: the right code opens nothing now.
+        late = await field(client, VERIFY, {"id": flow, "code": code}, ip=new_ip())
+        assert late["__typename"] == "FlowExpired", late
 
 
 # ---------------------------------------------------------------- 11. enumeration
