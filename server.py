@@ -9,6 +9,7 @@ then serves the same app on HOST:PORT.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -200,10 +201,14 @@ class GraphQLEndpoint(GraphQL):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=receive)
-        try:
-            response = await self.run(request)
-        except HTTPException as error:
-            response = error_response(error.status_code, error.reason, "BAD_REQUEST")
+        problem = await malformed_json_body(request)
+        if problem is not None:
+            response = error_response(400, problem, "BAD_REQUEST")
+        else:
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = error_response(error.status_code, error.reason, "BAD_REQUEST")
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
@@ -241,6 +246,23 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(response_data, dict) and is_request_error(response_data):
             response.status_code = 400
         return response
+
+
+async def malformed_json_body(request: Request) -> str | None:
+    """Why a JSON POST body cannot be a GraphQL request, or None.
+
+    Strawberry expects UTF-8 JSON holding an object (or a list, refused as a batch);
+    anything else would reach it as an exception and a 500.
+    """
+    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+        return None
+    try:
+        body = json.loads((await request.body()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "The request body is not valid UTF-8 JSON."
+    if not isinstance(body, (dict, list)):
+        return "The request body must be a JSON object with a `query`."
+    return None
 
 
 def graphql_app(settings: Settings) -> ASGIApp:

@@ -333,11 +333,12 @@ def with_known_values(draw: Callable[[st.SearchStrategy[Any]], Any], document: s
     def value_for(name: str, node: Any) -> Any:
         if not isinstance(node, graphql.StringValueNode) or not draw(st.booleans()):
             return node
-        strategy = realistic(name)
+        # The same draws whatever the pool holds: hypothesis replays a case by its draws.
+        plausible = draw(realistic(name))
+        pick = draw(st.integers(0, 255))
         known = pool.get(ARGUMENT_KINDS[name]) if name in ARGUMENT_KINDS else []
-        if known:
-            strategy = st.sampled_from(known) | strategy
-        return graphql.StringValueNode(value=draw(strategy))
+        value = known[pick // 2 % len(known)] if known and pick % 2 == 0 else plausible
+        return graphql.StringValueNode(value=value)
 
     class Swap(graphql.Visitor):
         def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
@@ -503,13 +504,13 @@ json_scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
 )
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+
+
+def _json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+
+
+json_values = st.recursive(json_scalars, _json_containers, max_leaves=12)
 header_text = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=200
 ).map(str.lstrip)
@@ -557,14 +558,15 @@ def authorization_headers(draw: Any, facts: TokenFacts) -> str:
     key = draw(st.sampled_from([facts.secret, "not-the-secret"] if facts.secret else ["not-the-secret"]))
     signature = b64(hashlib.sha256(signing_input.encode()).digest())
     signed = signing_input + "." + b64(hmac.new(key.encode(), signing_input.encode(), "sha256").digest())
+    tampered = [real, real[:-3], real + "x", real.swapcase()] if real else [signed] * 4
     token = draw(
         st.sampled_from(
             [
                 signed,
                 signing_input + ".",  # alg none
                 signing_input + "." + signature,  # a plain hash, no key
+                *tampered,  # as many entries either way: hypothesis replays cases by their draws
             ]
-            + ([real, real[:-3], real + "x", real.swapcase()] if real else [])
         )
         | st.text(URLSAFE + ".", max_size=300)
         | header_text
@@ -626,10 +628,27 @@ content_types = st.sampled_from(
 )
 
 
+JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+# Requests that broke the policy once, tried first by every run of fuzz_requests.
+EXPLICIT_REQUESTS = {
+    # Not UTF-8: json.loads(bytes) raises UnicodeDecodeError, which strawberry's parse_json
+    # does not turn into a 400 (it catches JSONDecodeError only): HTTP 500, plain text.
+    "not-utf8-body": RawRequest("POST", JSON_HEADERS, body=b"\x80"),
+    # Leading NULs make json.detect_encoding pick UTF-32/UTF-16; the rest does not decode.
+    "truncated-utf32-body": RawRequest("POST", JSON_HEADERS, body=b"\x00\x00\x00\x00\x00"),
+    "truncated-utf16-body": RawRequest("POST", JSON_HEADERS, body=b"\xff\xfe\x00"),
+    # A JSON scalar, not an object: strawberry's parse_http_body calls data.get(...) on it.
+    "number-body": RawRequest("POST", JSON_HEADERS, body=b"5"),
+    "null-body": RawRequest("POST", JSON_HEADERS, body=b"null"),
+    "string-body": RawRequest("POST", JSON_HEADERS, body=b'"{ __typename }"'),
+}
+
+
 @st.composite
 def raw_requests(draw: Any) -> RawRequest:
     """Whole HTTP requests to /graphql: odd bodies, content types, variables, GET parameters."""
-    kind = draw(st.sampled_from(["json", "json", "json", "batch", "bytes", "multipart", "get", "huge"]))
+    kinds = ["json", "json", "json", "batch", "scalar", "bytes", "multipart", "get", "huge"]
+    kind = draw(st.sampled_from(kinds))
     headers = {"Accept": "application/json"}
     if kind == "get":
         params = {"query": draw(st.sampled_from(DOCUMENTS) | st.text(max_size=100))}
@@ -641,6 +660,8 @@ def raw_requests(draw: Any) -> RawRequest:
     headers["Content-Type"] = draw(content_types) if kind in ("bytes", "multipart") else "application/json"
     if kind == "bytes":
         return RawRequest("POST", headers, body=draw(st.binary(max_size=300)))
+    if kind == "scalar":
+        return RawRequest("POST", headers, body=json.dumps(draw(json_scalars)).encode())
     if kind == "huge":
         size = draw(st.sampled_from([70_000, 200_000]))
         return RawRequest(
@@ -789,28 +810,32 @@ class Target:
 
         self._run(hypothesis.given(authorization_headers(self.facts))(send), examples, seed)
 
-    def fuzz_requests(self, examples: int = 80, seed: int | None = None) -> None:
-        """Whole HTTP requests: bodies, content types, variables, GET, batches, oversize."""
+    def fuzz_requests(self, examples: int = 80, seed: int | None = None, explicit: bool = True) -> None:
+        """Whole HTTP requests: bodies, content types, variables, GET, batches, oversize;
+        EXPLICIT_REQUESTS first unless `explicit` is false."""
+        test = hypothesis.given(raw_requests())(self.send_request)
+        for request in EXPLICIT_REQUESTS.values() if explicit else ():
+            test = hypothesis.example(request)(test)
+        self._run(test, examples, seed)
 
-        def send(request: RawRequest) -> None:
-            response = self.session.request(
-                request.method,
-                self.base_url + GRAPHQL_PATH,
-                params=request.params,
-                data=request.body,
-                headers=request.headers,
-                timeout=HTTP_TIMEOUT,
-            )
-            payload = check_response(
-                response.status_code,
-                response.content.decode("utf-8", "replace"),
-                sent=request.describe() + "\n" + sent_text(_document_of(request)),
-            )
-            self.stats.record("HTTP requests", payload)
-            if self.account is not None:
-                self.account.dirty = True  # a valid document may have logged out a captured session
-
-        self._run(hypothesis.given(raw_requests())(send), examples, seed)
+    def send_request(self, request: RawRequest) -> None:
+        """One whole request, its response checked against the policy."""
+        response = self.session.request(
+            request.method,
+            self.base_url + GRAPHQL_PATH,
+            params=request.params,
+            data=request.body,
+            headers=request.headers,
+            timeout=HTTP_TIMEOUT,
+        )
+        payload = check_response(
+            response.status_code,
+            response.content.decode("utf-8", "replace"),
+            sent=request.describe() + "\n" + sent_text(_document_of(request)),
+        )
+        self.stats.record("HTTP requests", payload)
+        if self.account is not None:
+            self.account.dirty = True  # a valid document may have logged out a captured session
 
     def _run(self, test: Callable[[], None], examples: int, seed: int | None) -> None:
         test = hypothesis.settings(
@@ -1053,7 +1078,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     print(stats.summary())
     for failure in stats.failures:
         print(f"\nFAILURE {failure}")
-    operations = len({key.split(" ")[0] for key in stats.cases})
+    operations = len({key.split(" ")[0] for key in stats.cases if "." in key.split(" ")[0]})
     print(
         f"\n{operations} operations, {stats.total} cases, {len(stats.failures)} failures "
         f"in {time.monotonic() - started:.0f}s"

@@ -27,9 +27,10 @@ import httpx
 import pytest
 from conftest import Mailbox, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from embedded import start_redis
 from flows import COMPLETE, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, new_email
 from redis.asyncio import Redis
+
+from embedded import start_redis
 
 PROXY = "203.0.113.0/24"  # the ASGI peer (203.0.113.7) is a trusted proxy in every app here
 # Argon2 at its lowest allowed cost: these tests count answers, not hashing strength.

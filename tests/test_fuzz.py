@@ -73,12 +73,20 @@ async def target(
             yield target
         finally:
             target.close()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
-        reporter.write_line(f"fuzz: {target.stats.total} cases, {len(target.stats.cases)} kinds")
-        if request.config.get_verbosity() > 0:
-            reporter.write_line(target.stats.summary())
+    report(request.config, target.stats)
+
+
+def report(config: pytest.Config, stats: fuzz.Stats) -> None:
+    """How many cases the run sent (the summary per operation with -v), past output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write("\n")
+        reporter.write_line(f"fuzz: {stats.total} cases sent over HTTP")
+        if config.get_verbosity() > 0:
+            reporter.write_line(stats.summary())
 
 
 async def test_the_live_schema_offers_the_exported_operations(target: fuzz.Target) -> None:
@@ -107,7 +115,13 @@ async def test_authorization_headers(target: fuzz.Target) -> None:
 
 
 async def test_http_requests(target: fuzz.Target) -> None:
-    await asyncio.to_thread(target.fuzz_requests, REQUEST_EXAMPLES)
+    await asyncio.to_thread(target.fuzz_requests, REQUEST_EXAMPLES, explicit=False)
+
+
+@pytest.mark.parametrize("name", fuzz.EXPLICIT_REQUESTS)
+async def test_requests_the_fuzzer_once_broke_the_server_with(target: fuzz.Target, name: str) -> None:
+    """JSON bodies that are not UTF-8 or not an object must be a 400 BAD_REQUEST, not a 500."""
+    await asyncio.to_thread(target.send_request, fuzz.EXPLICIT_REQUESTS[name])
 
 
 def test_the_policy_check_catches_what_it_should() -> None:
