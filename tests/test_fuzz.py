@@ -20,6 +20,7 @@ flows and limits the fuzzing creates do not reach the other tests' budgets.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -124,39 +125,35 @@ async def test_requests_the_fuzzer_once_broke_the_server_with(target: fuzz.Targe
     await asyncio.to_thread(target.send_request, fuzz.EXPLICIT_REQUESTS[name])
 
 
+def errors(*codes: str | None) -> str:
+    """A response body with data null and one error per code (None: no extensions)."""
+    entries = [{"message": "x", **({"extensions": {"code": code}} if code else {})} for code in codes]
+    return json.dumps({"data": None, "errors": entries})
+
+
 def test_the_policy_check_catches_what_it_should() -> None:
     """The oracle itself: a masked error passes; a 5xx, an unmasked or unknown error, an
     anonymous answer of a protected field and a leaked exception do not."""
-    fuzz.check_response(
-        200,
-        '{"data": null, "errors": [{"message": "x", "extensions": {"code": "UNAUTHENTICATED"}}]}',
-        sent="{ me { id } }",
-        field_name="me",
-        anonymous_protected=True,
-    )
-    fuzz.check_response(200, '{"data": {"login": {"message": "The email or password is wrong."}}}', sent="")
+    check = fuzz.check_response
+    check(200, errors("UNAUTHENTICATED"), sent="{ me { id } }", field_name="me", anonymous_protected=True)
+    check(400, errors("GRAPHQL_VALIDATION_FAILED"), sent="", negative=True)
+    check(200, '{"data": {"login": {"message": "The email or password is wrong."}}}', sent="")
     # A value the request sent is echoed, not leaked.
-    fuzz.check_response(200, '{"data": {"me": {"firstName": "KeyError: x"}}}', sent='"KeyError: x"')
+    check(200, '{"data": {"me": {"firstName": "KeyError: x"}}}', sent='"KeyError: x"')
     failing = [
         (502, "Bad Gateway", {}),
         (200, "<html>", {}),
-        (200, '{"data": null, "errors": [{"message": "x"}]}', {}),
-        (
-            200,
-            '{"data": null, "errors": [{"message": "x", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}',
-            {},
-        ),
-        (
-            200,
-            '{"data": null, "errors": [{"message": "x", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}',
-            {},
-        ),
-        (200, '{"data": null, "errors": [{"message": "x", "extensions": {"code": "TEAPOT"}}]}', {}),
+        (200, "[]", {}),
+        (200, errors(None), {}),
+        (200, errors("INTERNAL_SERVER_ERROR"), {}),
+        (200, errors("SERVICE_UNAVAILABLE"), {}),
+        (200, errors("TEAPOT"), {}),
         (200, '{"data": {"login": {"message": "KeyError: \'password_hash\'"}}}', {}),
         (200, '{"data": {"login": {"message": "1 validation error for User"}}}', {}),
+        (200, '{"data": {"login": {"message": "Traceback (most recent call last):"}}}', {}),
         (200, '{"data": {"me": {"id": "1"}}}', {"field_name": "me", "anonymous_protected": True}),
         (200, '{"data": {"login": {"message": "ok"}}}', {"negative": True}),
     ]
     for status, text, options in failing:
         with pytest.raises(fuzz.PolicyViolation):
-            fuzz.check_response(status, text, sent="", **options)
+            check(status, text, sent="", **options)
