@@ -426,6 +426,8 @@ async def test_lockout_progresses_doubles_caps_and_resets_on_success(backend_url
                 answers.append(answer)
                 wrong_times.append(took)
             assert kinds(answers) == ["InvalidCredentials"] * 5, answers
+            # The failures fade 12 hours after the last one.
+            assert 11.9 * 3600_000 < await redis.pttl(key) <= 12 * 3600_000
             # Locked: the right password is refused, and not verified (as fast as a refusal).
             locked_times = []
             for _ in range(3):
