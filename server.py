@@ -8,8 +8,6 @@ then serves the same app on HOST:PORT.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
 import secrets
@@ -17,37 +15,23 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from beanie import init_beanie
-from cross_web import HTTPException
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
 from documents import DOCUMENT_MODELS
+from endpoints import BodySizeLimit, GraphQLRoute, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
-from resolvers.signin import identity_for_token
-from schema.context import Context
-from schema.errors import classify
-from schema.root import Limits, build_schema
-from security.client_ip import client_ip
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
 from security.lockout import LoginLockout
@@ -176,192 +160,6 @@ def build_mailer(settings: Settings) -> Mailer:
         timeout=settings.smtp_timeout_seconds,
         sender=settings.mail_from,
     )
-
-
-class GraphQLEndpoint(GraphQL):
-    """Strawberry's ASGI view, with JSON error bodies, a per-request Context, and the
-    schema limits, GraphiQL and introspection switches of `settings`."""
-
-    def __init__(self, settings: Settings) -> None:
-        limits = Limits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            introspection=settings.introspection,
-        )
-        super().__init__(
-            build_schema(limits),
-            graphql_ide="graphiql" if settings.graphiql else None,
-            allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
-        )
-        self.hide_suggestions = not settings.introspection
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        request = Request(scope, receive=receive)
-        problem = await malformed_json_body(request)
-        if problem is not None:
-            response = error_response(400, problem, "BAD_REQUEST")
-        else:
-            try:
-                response = await self.run(request)
-            except HTTPException as error:
-                response = error_response(error.status_code, error.reason, "BAD_REQUEST")
-        await response(scope, receive, send)
-
-    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
-        backends: Backends = request.app.state.backends
-        settings = backends.settings
-        return Context(
-            request=request,
-            client_ip=client_ip(
-                request.client.host if request.client else None,
-                request.headers.getlist("x-forwarded-for"),
-                settings.trusted_proxy_networks,
-            ),
-            settings=settings,
-            registrations=backends.registrations,
-            password_resets=backends.password_resets,
-            passwords=backends.passwords,
-            tokens=backends.tokens,
-            sessions=backends.sessions,
-            mailer=backends.mailer,
-            rate_limits=backends.rate_limits,
-            lockout=backends.lockout,
-            events=backends.events,
-            authenticate=partial(identity_for_token, backends.tokens, backends.sessions),
-        )
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        if result.errors:
-            result.errors = [classify(error, self.hide_suggestions) for error in result.errors]
-        return await super().process_result(request, result)
-
-    def create_response(
-        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
-    ) -> Response:
-        response = super().create_response(response_data, sub_response)
-        if isinstance(response_data, dict) and is_request_error(response_data):
-            response.status_code = 400
-        return response
-
-
-async def malformed_json_body(request: Request) -> str | None:
-    """Why a JSON POST body cannot be a GraphQL request, or None.
-
-    Strawberry expects UTF-8 JSON holding an object (or a list, refused as a batch);
-    anything else would reach it as an exception and a 500.
-    """
-    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
-        return None
-    try:
-        body = json.loads((await request.body()).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return "The request body is not valid UTF-8 JSON."
-    if not isinstance(body, (dict, list)):
-        return "The request body must be a JSON object with a `query`."
-    return None
-
-
-def graphql_app(settings: Settings) -> ASGIApp:
-    """The GraphQL view, behind CORS when CORS_ORIGINS names any origin."""
-    view = GraphQLEndpoint(settings)
-    if not settings.cors_origin_list:
-        return view
-    return CORSMiddleware(
-        view,
-        allow_origins=settings.cors_origin_list,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-        max_age=600,
-    )
-
-
-class GraphQLRoute:
-    """/graphql: the view built at start-up, once the settings are known."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["app"].state.graphql(scope, receive, send)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodySizeLimit:
-    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not hasattr(scope["app"].state, "backends"):
-            await self.app(scope, receive, send)
-            return
-        limit = scope["app"].state.backends.settings.max_body_bytes
-        declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > limit:
-            await too_large(limit)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await too_large(limit)(scope, receive, send)
-
-
-def too_large(limit: int) -> JSONResponse:
-    return error_response(413, f"The request body is over {limit} bytes.", "PAYLOAD_TOO_LARGE")
-
-
-def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
-    """A syntax or validation error: nothing ran, so the request itself was bad."""
-    errors = response_data.get("errors") or []
-    return response_data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
-
-
-def error_response(status_code: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code)
-
-
-async def jwks(request: Request) -> JSONResponse:
-    """The public signing keys; 404 with HS256, whose secret is never published."""
-    key_set = request.app.state.backends.tokens.jwks()
-    if key_set is None:
-        return error_response(404, "No public keys: tokens are signed with a shared secret.", "NOT_FOUND")
-    return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
-
-
-async def live(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def ready(request: Request) -> JSONResponse:
-    """200 when Mongo and Redis both answer in time, else 503 naming who did not."""
-    backends: Backends = request.app.state.backends
-    checks = {
-        "mongo": backends.mongo.admin.command("ping"),
-        "redis": backends.redis.ping(),
-    }
-    results = await asyncio.gather(
-        *(asyncio.wait_for(check, backends.settings.backend_timeout_seconds) for check in checks.values()),
-        return_exceptions=True,
-    )
-    failed = [name for name, result in zip(checks, results, strict=True) if isinstance(result, BaseException)]
-    if failed:
-        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
-    return JSONResponse({"status": "ok"})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

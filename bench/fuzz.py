@@ -1,6 +1,7 @@
 """Schemathesis fuzzing of authql's live GraphQL schema over HTTP, for long runs.
 
     uv run python bench/fuzz.py --examples 1000              # starts Mongo, Redis, an SMTP sink and the app
+                                                             # (~40 000 cases, ~15 min on 2 cores)
     uv run python bench/fuzz.py --examples 300 --seed 7      # another seed, another run
     uv run python bench/fuzz.py --only login --examples 5000 # operations whose label holds "login"
     uv run python bench/fuzz.py --url http://127.0.0.1:8000 --token <accessToken>   # a running server
@@ -95,6 +96,18 @@ PROTECTED = frozenset(
 # Operations that may end the fuzzer's own session or account, whoever calls them.
 DISRUPTIVE = frozenset(
     {"logout", "revokeSession", "changePassword", "deleteAccount", "refreshTokens", "completePasswordReset"}
+)
+
+# Operations that take a live flow: fresh ones are started before each of them is fuzzed.
+FLOW_STEPS = frozenset(
+    {
+        "resendRegistrationCode",
+        "verifyRegistrationCode",
+        "setRegistrationPassword",
+        "completeRegistration",
+        "resendPasswordResetCode",
+        "completePasswordReset",
+    }
 )
 
 # What an unmasked exception looks like in a response. A match the request itself
@@ -280,17 +293,18 @@ class Pool:
             values.extend(self._codes()[-12:])
         return values
 
-    def capture(self, value: Any) -> None:
-        """Remember every id, token and handle in a response body."""
+    def capture(self, value: Any, *, of_user: bool = False) -> None:
+        """Remember every id, token and handle in a response body; the `id` of a user
+        (under `user` or `me`) is kept apart from session ids."""
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, str) and key in CAPTURED_KEYS:
-                    self.add(CAPTURED_KEYS[key], item)
+                    self.add("userId" if of_user and key == "id" else CAPTURED_KEYS[key], item)
                 else:
-                    self.capture(item)
+                    self.capture(item, of_user=key in ("user", "me"))
         elif isinstance(value, list):
             for item in value:
-                self.capture(item)
+                self.capture(item, of_user=of_user)
 
 
 def realistic(name: str) -> st.SearchStrategy[str]:
@@ -331,14 +345,18 @@ def with_known_values(draw: Callable[[st.SearchStrategy[Any]], Any], document: s
     parsed = graphql.parse(document)
 
     def value_for(name: str, node: Any) -> Any:
-        if not isinstance(node, graphql.StringValueNode) or not draw(st.booleans()):
+        # Int literals too: hypothesis-graphql writes many ID arguments as integers.
+        swappable = isinstance(node, (graphql.StringValueNode, graphql.IntValueNode))
+        if not swappable or draw(st.integers(0, 3)) == 0:
             return node
         # The same draws whatever the pool holds: hypothesis replays a case by its draws.
         plausible = draw(realistic(name))
         pick = draw(st.integers(0, 255))
         known = pool.get(ARGUMENT_KINDS[name]) if name in ARGUMENT_KINDS else []
-        value = known[pick // 2 % len(known)] if known and pick % 2 == 0 else plausible
-        return graphql.StringValueNode(value=value)
+        if not known or pick % 4 == 3:
+            return graphql.StringValueNode(value=plausible)
+        # Newest first (small picks): the newest code was mailed for the newest flow.
+        return graphql.StringValueNode(value=known[-1 - pick // 4 % len(known)])
 
     class Swap(graphql.Visitor):
         def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
@@ -350,6 +368,34 @@ def with_known_values(draw: Callable[[st.SearchStrategy[Any]], Any], document: s
             return None if value is node.value else graphql.ObjectFieldNode(name=node.name, value=value)
 
     return graphql.print_ast(graphql.visit(parsed, Swap()))
+
+
+def with_root_typename(document: str) -> str:
+    """`document` with __typename asked of each root field that has a selection set."""
+    try:
+        parsed = graphql.parse(document)
+    except graphql.GraphQLError:
+        return document
+    typename = graphql.FieldNode(name=graphql.NameNode(value="__typename"))
+
+    def field(node: Any) -> Any:
+        if not isinstance(node, graphql.FieldNode) or node.selection_set is None:
+            return node
+        selections = (*node.selection_set.selections, typename)
+        return _replace(node, selection_set=_replace(node.selection_set, selections=selections))
+
+    definitions = [
+        _replace(node, selection_set=_replace(node.selection_set, selections=tuple(map(field, selections))))
+        if isinstance(node, graphql.OperationDefinitionNode) and (selections := node.selection_set.selections)
+        else node
+        for node in parsed.definitions
+    ]
+    return graphql.print_ast(_replace(parsed, definitions=tuple(definitions)))
+
+
+def _replace(node: Any, **changes: Any) -> Any:
+    """A copy of a (frozen) graphql-core AST node with `changes`."""
+    return type(node)(**{**{key: getattr(node, key) for key in node.keys if key != "loc"}, **changes})
 
 
 @st.composite
@@ -466,18 +512,23 @@ class Account:
     def _register(self) -> None:
         assert self.read_code is not None
         email = f"fuzz-{secrets.token_hex(6)}@example.com"
-        started = self.client.field(START, {"email": email})
-        assert started["__typename"] == "RegistrationStarted", started
-        verified = self.client.field(VERIFY, {"id": started["registrationId"], "code": self.read_code(email)})
-        assert verified["__typename"] == "RegistrationVerified", verified
-        token = verified["registrationToken"]
+        token = self._verified(email)
         password_set = self.client.field(SET_PASSWORD, {"token": token, "password": self.PASSWORD})
         assert password_set["__typename"] == "RegistrationPasswordSet", password_set
         result = self.client.field(COMPLETE, {"token": token, "profile": PROFILE})
         assert result["__typename"] == "AuthPayload", result
         self.email = email
         self._signed_in(result)
-        self._seed_flows()
+        self.seed_flows()
+
+    def _verified(self, email: str) -> str:
+        """Registration steps 1 and 2 for `email`: the registration token."""
+        assert self.read_code is not None
+        started = self.client.field(START, {"email": email})
+        assert started["__typename"] == "RegistrationStarted", started
+        verified = self.client.field(VERIFY, {"id": started["registrationId"], "code": self.read_code(email)})
+        assert verified["__typename"] == "RegistrationVerified", verified
+        return str(verified["registrationToken"])
 
     def _signed_in(self, payload: dict[str, Any]) -> None:
         self._token = payload["accessToken"]
@@ -487,12 +538,18 @@ class Account:
         self.pool.add("password", self.PASSWORD)
         self.pool.capture(payload)
 
-    def _seed_flows(self) -> None:
-        """A live registration flow and a live reset flow, their handles in the pool and their
-        codes in the mailbox, for the fuzzer to find."""
-        started = self.client.field(START, {"email": f"fuzz-{secrets.token_hex(6)}@example.com"})
-        self.pool.capture(started)
+    def seed_flows(self) -> None:
+        """Live flows for the fuzzer to find in the pool: a started registration and a started
+        reset (their codes in the mailbox), a verified registration, and one with its password
+        set, so fuzzed documents reach the later steps too."""
+        if self.read_code is None or self.email is None:
+            return
+        self.pool.capture(self.client.field(START, {"email": f"fuzz-{secrets.token_hex(6)}@example.com"}))
         self.pool.capture(self.client.field(START_RESET, {"email": self.email}))
+        self.pool.add("registrationToken", self._verified(f"fuzz-{secrets.token_hex(6)}@example.com"))
+        token = self._verified(f"fuzz-{secrets.token_hex(6)}@example.com")
+        self.client.field(SET_PASSWORD, {"token": token, "password": self.PASSWORD})
+        self.pool.add("registrationToken", token)
 
 
 # --- Strategies for the Authorization header and the raw HTTP request ------------------------
@@ -700,13 +757,18 @@ class Stats:
     failures: list[str] = field(default_factory=list)
 
     def record(self, key: str, payload: dict[str, Any] | None) -> None:
+        """One case: its error codes, else the __typename of each root field answered."""
         self.cases[key] += 1
         codes = [
             (error.get("extensions") or {}).get("code", "?")
             for error in (payload or {}).get("errors") or []
             if isinstance(error, dict)
         ]
-        self.outcomes[key].update(codes or ["data"])
+        data = (payload or {}).get("data") or {}
+        answers = [
+            value.get("__typename", "data") if isinstance(value, dict) else "data" for value in data.values()
+        ]
+        self.outcomes[key].update(codes or answers or ["data"])
 
     @property
     def total(self) -> int:
@@ -771,9 +833,12 @@ class Target:
         operation = self.schema.find_operation_by_label(label)
         field_name = label.split(".", 1)[1]
         key = f"{label} {mode.value}" + (" signed-in" if authenticated else "")
+        if mode is GenerationMode.POSITIVE and field_name in FLOW_STEPS and self.account is not None:
+            self.account.seed_flows()
         strategy = fuzz_cases(operation, mode, self.pool if mode is GenerationMode.POSITIVE else None)
 
         def send(case: Any) -> None:
+            case.body = with_root_typename(case.body)  # for the summary: which union member came back
             headers = {}
             if authenticated:
                 assert self.account is not None
@@ -813,13 +878,17 @@ class Target:
     def fuzz_requests(self, examples: int = 80, seed: int | None = None, explicit: bool = True) -> None:
         """Whole HTTP requests: bodies, content types, variables, GET, batches, oversize;
         EXPLICIT_REQUESTS first unless `explicit` is false."""
-        test = hypothesis.given(raw_requests())(self.send_request)
+
+        def send(request: RawRequest) -> None:
+            self.send_request(request)
+
+        test = hypothesis.given(raw_requests())(send)
         for request in EXPLICIT_REQUESTS.values() if explicit else ():
             test = hypothesis.example(request)(test)
         self._run(test, examples, seed)
 
-    def send_request(self, request: RawRequest) -> None:
-        """One whole request, its response checked against the policy."""
+    def send_request(self, request: RawRequest) -> dict[str, Any] | None:
+        """One whole request, its response checked against the policy; the decoded body."""
         response = self.session.request(
             request.method,
             self.base_url + GRAPHQL_PATH,
@@ -836,6 +905,7 @@ class Target:
         self.stats.record("HTTP requests", payload)
         if self.account is not None:
             self.account.dirty = True  # a valid document may have logged out a captured session
+        return payload
 
     def _run(self, test: Callable[[], None], examples: int, seed: int | None) -> None:
         test = hypothesis.settings(
