@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from settings import Settings
 
 if TYPE_CHECKING:
     from server import Backends
+
+logger = logging.getLogger("authql.errors")
 
 
 class GraphQLEndpoint(GraphQL):
@@ -60,6 +63,10 @@ class GraphQLEndpoint(GraphQL):
                 response = await self.run(request)
             except HTTPException as error:
                 response = error_response(error.status_code, error.reason, "BAD_REQUEST")
+            except Exception:
+                # Outside GraphQL execution (request parsing, say): still a JSON error.
+                logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
+                response = error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
