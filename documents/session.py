@@ -13,7 +13,6 @@ class Session(Document):
     user_id: str
     # SHA-256 of the current refresh token; the token itself is never stored.
     refresh_hash: str
-    generation: int = 0
     # The token rotated away last, and when: it may still be presented once more
     # within the grace window (two tabs refreshing at once).
     previous_hash: str | None = None
