@@ -19,16 +19,16 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
         address = normalize_email(email)
     except InvalidValue:
         address = email.strip().lower()
-    locked_for = await context.lockout.attempt(address)
-    if locked_for is not None:
-        context.security_event("login_refused_locked", email=address, retry_after=locked_for)
-        return rate_limited(locked_for)
+    attempt = await context.lockout.attempt(address)
+    if attempt.refused_for is not None:
+        context.security_event("login_refused_locked", email=address, retry_after=attempt.refused_for)
+        return rate_limited(attempt.refused_for)
     user = await User.by_email(address)
     # Unknown email, wrong password, half-finished registration: same work, same answer.
     verified = await context.passwords.verify(user.password_hash if user else None, password)
     if user is None or not verified:
         context.security_event("login_failed", email=address)
-        if await context.lockout.locked(address):
+        if attempt.locks_on_failure:
             context.security_event("lockout", email=address)
         return InvalidCredentials(message="The email or password is wrong.")
     await context.lockout.succeeded(address)

@@ -3,6 +3,8 @@ token is worth on later requests."""
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
@@ -60,7 +62,8 @@ async def identity_for_token(tokens: Tokens, sessions: Sessions, token: str) -> 
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
-    if await sessions.is_revoked(claims.session_id):
+    # Both lookups at once: this runs on every authenticated request.
+    revoked, user = await asyncio.gather(sessions.is_revoked(claims.session_id), UserDocument.get(user_id))
+    if revoked or user is None:
         return None
-    user = await UserDocument.get(user_id)
-    return Identity(user=user, session_id=claims.session_id) if user else None
+    return Identity(user=user, session_id=claims.session_id)

@@ -123,17 +123,12 @@ class Sessions:
 
     async def get(self, user_id: str, session_id: str) -> Session | None:
         """The user's own live session by id; another user's id finds nothing."""
-        try:
-            session = await Session.get(PydanticObjectId(session_id))
-        except (InvalidId, TypeError):
-            return None
-        if session is None or session.user_id != user_id or session.expires_at <= utc_now():
-            return None
-        return session
+        session = await _unexpired(session_id)
+        return session if session is not None and session.user_id == user_id else None
 
     async def live(self, user_id: str) -> list[Session]:
         """The user's sessions that have not expired, newest first."""
-        sessions = await Session.find(Session.user_id == user_id).to_list()
+        sessions = await _all_of(user_id)
         now = utc_now()
         alive = [session for session in sessions if session.expires_at > now]
         return sorted(alive, key=lambda session: session.created_at, reverse=True)
@@ -152,7 +147,7 @@ class Sessions:
 
     async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:
         """End every session of the user (expired ones too), except `keep`."""
-        sessions = await Session.find(Session.user_id == user_id).to_list()
+        sessions = await _all_of(user_id)
         return await self.revoke([session for session in sessions if str(session.id) != keep])
 
     async def is_revoked(self, session_id: str) -> bool:
@@ -163,11 +158,8 @@ class Sessions:
         secret, _, tag = rest.partition(".")
         if not hmac.compare_digest(tag.encode(), self._tag(session_id, secret).encode()):
             raise RefreshTokenRejected()
-        try:
-            session = await Session.get(PydanticObjectId(session_id))
-        except (InvalidId, TypeError):
-            raise RefreshTokenRejected() from None
-        if session is None or session.expires_at <= utc_now():
+        session = await _unexpired(session_id)
+        if session is None:
             raise RefreshTokenRejected()
         return session
 
@@ -215,6 +207,20 @@ class Sessions:
 
     def _expires_in(self, session: Session, now: datetime) -> int:
         return max(0, int((session.expires_at - now).total_seconds()))
+
+
+async def _unexpired(session_id: str) -> Session | None:
+    """The session with this id, unless the id is malformed or the session over."""
+    try:
+        session = await Session.get(PydanticObjectId(session_id))
+    except (InvalidId, TypeError):
+        return None
+    return session if session is not None and session.expires_at > utc_now() else None
+
+
+async def _all_of(user_id: str) -> list[Session]:
+    """Every stored session of the user, expired ones included."""
+    return await Session.find(Session.user_id == user_id).to_list()
 
 
 def _digest(token: str) -> str:
