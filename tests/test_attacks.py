@@ -33,8 +33,6 @@ from redis.asyncio import Redis
 from embedded import start_redis
 
 PROXY = "203.0.113.0/24"  # the ASGI peer (203.0.113.7) is a trusted proxy in every app here
-# Argon2 at its lowest allowed cost: these tests count answers, not hashing strength.
-CHEAP_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19_456, "argon2_parallelism": 1}
 NEW_PASSWORD = "a brand new horse battery"
 RESET_SUBJECT = "Your authql password reset code"
 
@@ -70,7 +68,7 @@ def new_ip() -> str:
 
 def app(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: Any):
     """An app beside the session's one, behind a trusted proxy, with `overrides`."""
-    values: dict[str, Any] = {"trusted_proxies": PROXY, **CHEAP_ARGON2, **overrides}
+    values: dict[str, Any] = {"trusted_proxies": PROXY, **overrides}
     return serve(settings_with(backend_urls, mailbox, **values))
 
 

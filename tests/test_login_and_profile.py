@@ -177,18 +177,18 @@ async def test_login_costs_one_password_verify_either_way(client, mailbox):
 
 async def test_login_rehashes_password_when_parameters_changed(client, mailbox, backend_urls, settings):
     email = new_email()
-    async with serve(make_settings(backend_urls, mailbox, argon2_time_cost=2)) as old_app:
+    async with serve(make_settings(backend_urls, mailbox, argon2_time_cost=3)) as old_app:
         await register(old_app, mailbox, email)
-    assert "t=2" in await stored_password_hash(backend_urls, settings.mongo_db, email)
+    assert "t=3" in await stored_password_hash(backend_urls, settings.mongo_db, email)
 
-    # A failed login through the default app (time cost 3) leaves the old hash alone.
+    # A failed login through the session's app (time cost 2) leaves the old hash alone.
     assert (await login(client, email, "not the password"))["__typename"] == "InvalidCredentials"
     before = await stored_password_hash(backend_urls, settings.mongo_db, email)
-    assert "t=2" in before
+    assert "t=3" in before
 
     assert (await login(client, email))["__typename"] == "AuthPayload"
     rehashed = await stored_password_hash(backend_urls, settings.mongo_db, email)
-    assert "t=3" in rehashed and "t=2" not in rehashed, rehashed
+    assert "t=2" in rehashed and "t=3" not in rehashed, rehashed
 
     payload = await login(client, email)
     assert payload["__typename"] == "AuthPayload", payload
