@@ -21,6 +21,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
+from redis.asyncio import Redis
 
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
 from server import create_app
@@ -129,6 +130,15 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
 
 
 SESSION_TAG = secrets.token_hex(4)
+
+
+async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
+    """Make the flow's resend cooldown be over now, as if its seconds had passed."""
+    redis = Redis.from_url(backend_urls["redis_url"])
+    try:
+        await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0)
+    finally:
+        await redis.aclose()
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from conftest import serve
+from conftest import end_resend_cooldown, serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import ME, PASSWORD, PROFILE, START, VERIFY, data, gql, new_email, password_set
 
@@ -334,55 +334,51 @@ async def test_resend_waits_for_the_cooldown(client, mailbox):
     await no_more_reset_mail(mailbox, email, expected=1)
 
 
-async def test_resend_after_the_cooldown_replaces_the_code(backend_urls, mailbox):
-    async with reset_app(backend_urls, mailbox, code_resend_cooldown_seconds=1) as other:
-        email = (await sign_up(other, mailbox))["user"]["email"]
-        reset_id = await started_reset(other, email)
-        old_code = await reset_code(mailbox, email)
+async def test_resend_after_the_cooldown_replaces_the_code(client, backend_urls, mailbox):
+    email = (await sign_up(client, mailbox))["user"]["email"]
+    reset_id = await started_reset(client, email)
+    old_code = await reset_code(mailbox, email)
 
-        await asyncio.sleep(1.1)
-        before = datetime.now(UTC)
-        result = await resend_reset(other, reset_id)
-        assert result["__typename"] == "PasswordResetCodeSent", result
-        assert parse_time(result["expiresAt"]) > before
-        assert parse_time(result["resendAvailableAt"]) > before
-        new_code = await reset_code(mailbox, email, count=2)
-        assert new_code != old_code
+    await end_resend_cooldown(backend_urls, "reset", reset_id)
+    before = datetime.now(UTC)
+    result = await resend_reset(client, reset_id)
+    assert result["__typename"] == "PasswordResetCodeSent", result
+    assert parse_time(result["expiresAt"]) > before
+    assert parse_time(result["resendAvailableAt"]) > before
+    new_code = await reset_code(mailbox, email, count=2)
+    assert new_code != old_code
 
-        result = await complete_reset(other, reset_id, old_code)
+    result = await complete_reset(client, reset_id, old_code)
+    assert result["__typename"] == "InvalidCode", result
+    payload = await complete_reset(client, reset_id, new_code)
+    assert payload["__typename"] == "AuthPayload", payload
+
+
+async def test_resend_keeps_the_attempt_count(client, backend_urls, mailbox):
+    email = (await sign_up(client, mailbox))["user"]["email"]
+    reset_id = await started_reset(client, email)
+    code = await reset_code(mailbox, email)
+    for expected_left, guess in zip((4, 3), wrong_codes(code, 2), strict=True):
+        result = await complete_reset(client, reset_id, guess)
         assert result["__typename"] == "InvalidCode", result
-        payload = await complete_reset(other, reset_id, new_code)
-        assert payload["__typename"] == "AuthPayload", payload
+        assert result["attemptsLeft"] == expected_left, result
 
+    await end_resend_cooldown(backend_urls, "reset", reset_id)
+    result = await resend_reset(client, reset_id)
+    assert result["__typename"] == "PasswordResetCodeSent", result
+    new_code = await reset_code(mailbox, email, count=2)
 
-async def test_resend_keeps_the_attempt_count(backend_urls, mailbox):
-    async with reset_app(backend_urls, mailbox, code_resend_cooldown_seconds=1) as other:
-        email = (await sign_up(other, mailbox))["user"]["email"]
-        reset_id = await started_reset(other, email)
-        code = await reset_code(mailbox, email)
-        for expected_left, guess in zip((4, 3), wrong_codes(code, 2), strict=True):
-            result = await complete_reset(other, reset_id, guess)
-            assert result["__typename"] == "InvalidCode", result
-            assert result["attemptsLeft"] == expected_left, result
-
-        await asyncio.sleep(1.1)
-        result = await resend_reset(other, reset_id)
-        assert result["__typename"] == "PasswordResetCodeSent", result
-        new_code = await reset_code(mailbox, email, count=2)
-
-        result = await complete_reset(other, reset_id, wrong_codes(new_code, 1)[0])
-        assert result["__typename"] == "InvalidCode", result
-        assert result["attemptsLeft"] == 2, result
-        assert (await complete_reset(other, reset_id, new_code))["__typename"] == "AuthPayload"
+    result = await complete_reset(client, reset_id, wrong_codes(new_code, 1)[0])
+    assert result["__typename"] == "InvalidCode", result
+    assert result["attemptsLeft"] == 2, result
+    assert (await complete_reset(client, reset_id, new_code))["__typename"] == "AuthPayload"
 
 
 # ---------------------------------------------------------------- 7. per-address quota
 
 
 async def test_codes_per_address_per_hour_limit_reset_mails_for_known_and_unknown(backend_urls, mailbox):
-    quota_of_two = reset_app(
-        backend_urls, mailbox, code_resend_cooldown_seconds=1, codes_per_address_per_hour=2
-    )
+    quota_of_two = reset_app(backend_urls, mailbox, codes_per_address_per_hour=2)
     async with quota_of_two as other:
         known = (await sign_up(other, mailbox))["user"]["email"]
         unknown = new_email()
@@ -391,14 +387,14 @@ async def test_codes_per_address_per_hour_limit_reset_mails_for_known_and_unknow
         for address in addresses:
             await newest_reset_mail(mailbox, address, count=1)
 
-        await asyncio.sleep(1.1)
         for address in addresses:
+            await end_resend_cooldown(backend_urls, "reset", reset_ids[address])
             result = await resend_reset(other, reset_ids[address])
             assert result["__typename"] == "PasswordResetCodeSent", (address, result)
             await newest_reset_mail(mailbox, address, count=2)
 
-        await asyncio.sleep(1.1)
         for address in addresses:
+            await end_resend_cooldown(backend_urls, "reset", reset_ids[address])
             result = await resend_reset(other, reset_ids[address])
             assert result["__typename"] == "RateLimited", (address, result)
             assert 60 < result["retryAfterSeconds"] <= 3600, result

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import serve, text_of
+from conftest import end_resend_cooldown, serve, text_of
 from conftest import test_settings as settings_for
 from flows import (
     COMPLETE,
@@ -212,65 +212,61 @@ async def test_resend_waits_for_the_cooldown_then_replaces_the_code(client, mail
     assert 1 <= result["retryAfterSeconds"] <= 60
     await no_more_mail(mailbox, email, expected=1)
 
-    async with custom_app(backend_urls, mailbox, code_resend_cooldown_seconds=1) as other:
-        email = new_email()
-        started = await start(other, email)
-        old_code = await mailbox.code_for(email)
-        await asyncio.sleep(1.1)
-        before = datetime.now(UTC)
-        result = await resend(other, started["registrationId"])
-        assert result["__typename"] == "RegistrationCodeSent", result
-        assert parse_time(result["expiresAt"]) > before
-        assert parse_time(result["resendAvailableAt"]) > before
-        new_code = await mailbox.code_for(email, count=2)
-        assert new_code != old_code
-        assert mailbox.received(email)[1]["Subject"] == mailbox.received(email)[0]["Subject"]
+    email = new_email()
+    started = await start(client, email)
+    old_code = await mailbox.code_for(email)
+    await end_resend_cooldown(backend_urls, "reg", started["registrationId"])
+    before = datetime.now(UTC)
+    result = await resend(client, started["registrationId"])
+    assert result["__typename"] == "RegistrationCodeSent", result
+    assert parse_time(result["expiresAt"]) > before
+    assert parse_time(result["resendAvailableAt"]) > before
+    new_code = await mailbox.code_for(email, count=2)
+    assert new_code != old_code
+    assert mailbox.received(email)[1]["Subject"] == mailbox.received(email)[0]["Subject"]
 
-        result = await verify(other, started["registrationId"], old_code)
-        assert result["__typename"] == "InvalidCode", result
-        result = await verify(other, started["registrationId"], new_code)
-        assert result["__typename"] == "RegistrationVerified", result
+    result = await verify(client, started["registrationId"], old_code)
+    assert result["__typename"] == "InvalidCode", result
+    result = await verify(client, started["registrationId"], new_code)
+    assert result["__typename"] == "RegistrationVerified", result
 
 
 # ---------------------------------------------------------------- 6. resend keeps attempts
 
 
-async def test_resend_keeps_the_attempt_count(mailbox, backend_urls):
-    async with custom_app(backend_urls, mailbox, code_resend_cooldown_seconds=1) as other:
-        email = new_email()
-        started = await start(other, email)
-        code = await mailbox.code_for(email)
-        for expected_left, guess in zip((4, 3), wrong_codes(code, 2), strict=True):
-            result = await verify(other, started["registrationId"], guess)
-            assert result["__typename"] == "InvalidCode", result
-            assert result["attemptsLeft"] == expected_left
-        await asyncio.sleep(1.1)
-        result = await resend(other, started["registrationId"])
-        assert result["__typename"] == "RegistrationCodeSent", result
-        new_code = await mailbox.code_for(email, count=2)
-
-        result = await verify(other, started["registrationId"], wrong_codes(new_code, 1)[0])
+async def test_resend_keeps_the_attempt_count(client, mailbox, backend_urls):
+    email = new_email()
+    started = await start(client, email)
+    code = await mailbox.code_for(email)
+    for expected_left, guess in zip((4, 3), wrong_codes(code, 2), strict=True):
+        result = await verify(client, started["registrationId"], guess)
         assert result["__typename"] == "InvalidCode", result
-        assert result["attemptsLeft"] == 2
+        assert result["attemptsLeft"] == expected_left
+    await end_resend_cooldown(backend_urls, "reg", started["registrationId"])
+    result = await resend(client, started["registrationId"])
+    assert result["__typename"] == "RegistrationCodeSent", result
+    new_code = await mailbox.code_for(email, count=2)
+
+    result = await verify(client, started["registrationId"], wrong_codes(new_code, 1)[0])
+    assert result["__typename"] == "InvalidCode", result
+    assert result["attemptsLeft"] == 2
 
 
 # ---------------------------------------------------------------- 7. per-address quota
 
 
 async def test_codes_per_address_per_hour_limit_resends_and_new_starts(mailbox, backend_urls):
-    quota_of_two = custom_app(
-        backend_urls, mailbox, code_resend_cooldown_seconds=1, codes_per_address_per_hour=2
-    )
+    quota_of_two = custom_app(backend_urls, mailbox, codes_per_address_per_hour=2)
     async with quota_of_two as other:
         email = new_email()
         started = await start(other, email)
         await mailbox.wait_for(email, count=1)
-        await asyncio.sleep(1.1)
+        await end_resend_cooldown(backend_urls, "reg", started["registrationId"])
         result = await resend(other, started["registrationId"])
         assert result["__typename"] == "RegistrationCodeSent", result
         await mailbox.wait_for(email, count=2)
 
-        await asyncio.sleep(1.1)
+        await end_resend_cooldown(backend_urls, "reg", started["registrationId"])
         result = await resend(other, started["registrationId"])
         assert result["__typename"] == "RateLimited", result
         assert 60 < result["retryAfterSeconds"] <= 3600
