@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -203,8 +204,14 @@ def embedded_jwt_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends `main` like Ctrl-C: uvicorn drains its requests first (it re-raises the
+    signal it caught once it has stopped), then the embedded children are stopped."""
+    raise SystemExit(0)
+
+
 def main() -> None:
-    """Start the embedded services that are not configured, then serve until Ctrl-C."""
+    """Start the embedded services that are not configured, then serve until Ctrl-C or SIGTERM."""
     from embedded import start_services, stop_services  # noqa: PLC0415 - only this entry spawns
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -218,6 +225,7 @@ def main() -> None:
     except ConfigurationError as error:
         sys.exit(f"authql: {error}")
     data_dir = settings.data_dir.resolve()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}

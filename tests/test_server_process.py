@@ -81,10 +81,11 @@ class ServerProcess:
             await asyncio.sleep(0.1)
         raise AssertionError("no code printed for " + email)
 
-    def interrupt(self, timeout: float = 20) -> list[psutil.Process]:
-        """Ctrl-C; the children the server had, for checking that they are gone too."""
+    def interrupt(self, how: signal.Signals = signal.SIGINT, timeout: float = 20) -> list[psutil.Process]:
+        """Ctrl-C (or another signal); the children the server had, for checking that they
+        are gone too."""
         children = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(how)
         self.process.wait(timeout)
         return children
 
@@ -142,9 +143,14 @@ async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_
             # The generated secret was kept: a token from before the restart still works.
             me = await data(client, ME, token=payload["accessToken"])
             assert me["email"] == email
-        second.interrupt()
+        # SIGTERM (systemd, Docker, Kubernetes) stops it as Ctrl-C does: children included.
+        children = second.interrupt(signal.SIGTERM)
     finally:
         second.kill()
+
+    assert second.process.returncode == 0, second.log()
+    assert len(children) == 2
+    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
 
 
 async def test_server_refuses_to_start_with_an_unsafe_setting(server_data_dir):
