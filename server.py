@@ -30,7 +30,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from documents import DOCUMENT_MODELS
-from endpoints import BodySizeLimit, GraphQLRoute, graphql_app, jwks, live, ready
+from endpoints import BodyLimits, GraphQLRoute, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BodySizeLimit)], lifespan=lifespan)
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimits)], lifespan=lifespan)
 
 
 app = create_app()
@@ -201,6 +201,17 @@ def embedded_jwt_secret(data_dir: Path) -> str:
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def connection_limits(settings: Settings) -> dict[str, Any]:
+    """What uvicorn itself can bound: idle keep-alive connections, the size of an unfinished
+    request head, and how many connections or requests it serves before answering 503.
+    (It has no timeout for a request head that arrives slowly; see README, Security.)"""
+    return {
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "limit_concurrency": settings.max_connections,
+    }
 
 
 def main() -> None:
@@ -235,7 +246,7 @@ def main() -> None:
         if settings.smtp_host is None:
             logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))
-        uvicorn.run(application, host=settings.host, port=settings.port)
+        uvicorn.run(application, host=settings.host, port=settings.port, **connection_limits(settings))
     finally:
         stop_services(services)
 

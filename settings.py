@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(15, ge=1, le=100)
     max_tokens: int = Field(2000, ge=200, le=50_000)
     max_body_bytes: int = Field(65_536, ge=1024, le=10_485_760)
+    body_read_timeout_seconds: float = Field(10.0, ge=1, le=120)
+    max_connections: int = Field(1000, ge=10, le=100_000)
     cors_origins: str = ""
 
     @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
