@@ -48,7 +48,7 @@ class GraphQLEndpoint(GraphQL):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
-        self.hide_suggestions = not settings.introspection
+        self.hide_schema = not settings.introspection
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -109,7 +109,7 @@ class GraphQLEndpoint(GraphQL):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [classify(error, self.hide_suggestions) for error in result.errors]
+            result.errors = [classify(error, self.hide_schema) for error in result.errors]
         return await super().process_result(request, result)
 
     def create_response(

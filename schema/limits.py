@@ -32,6 +32,11 @@ from graphql import (
 )
 
 
+# Set here, so that classify passes these messages even with introspection off: they
+# name the client's own operation and numbers, nothing of the schema.
+VALIDATION_FAILED = {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
 @dataclass(frozen=True)
 class Measure:
     """How deep a selection set nests below its owner's level, and how many aliases it expands to."""
@@ -48,9 +53,8 @@ def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
             for operation, measure in measure_operations(node):
                 if measure.depth > max_depth:
                     name = operation.name.value if operation.name else "anonymous"
-                    self.report_error(
-                        GraphQLError(f"'{name}' exceeds maximum operation depth of {max_depth}", operation)
-                    )
+                    message = f"'{name}' exceeds maximum operation depth of {max_depth}"
+                    self.report_error(GraphQLError(message, operation, extensions=dict(VALIDATION_FAILED)))
 
     return DepthLimit
 
@@ -62,7 +66,8 @@ def alias_limit_rule(max_aliases: int) -> type[ValidationRule]:
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
             total = sum(measure.aliases for _, measure in measure_operations(node))
             if total > max_aliases:
-                self.report_error(GraphQLError(f"{total} aliases found. Allowed: {max_aliases}"))
+                message = f"{total} aliases found. Allowed: {max_aliases}"
+                self.report_error(GraphQLError(message, extensions=dict(VALIDATION_FAILED)))
 
     return AliasLimit
 

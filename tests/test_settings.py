@@ -79,3 +79,27 @@ def test_dotenv_file_is_read(tmp_path):
     settings = load_settings()
     assert settings.code_ttl_seconds == 300
     assert settings.graphiql is False
+
+
+def test_graphiql_and_introspection_are_on_only_in_the_embedded_default(monkeypatch):
+    embedded = load_settings()
+    assert embedded.graphiql is True and embedded.introspection is True
+    # `python server.py` fills in the embedded MongoDB's URL after loading: still the default.
+    filled = embedded.model_copy(update={"mongo_url": "mongodb://127.0.0.1:1", "jwt_secret": SECRET})
+    assert filled.graphiql is True and filled.introspection is True
+
+    monkeypatch.setenv("MONGO_URL", "mongodb://db.invalid:27017")
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    production = load_settings()
+    assert production.graphiql is False and production.introspection is False
+
+    monkeypatch.setenv("GRAPHIQL", "true")
+    monkeypatch.setenv("INTROSPECTION", "TRUE")
+    asked = load_settings()
+    assert asked.graphiql is True and asked.introspection is True
+
+    monkeypatch.delenv("MONGO_URL")
+    monkeypatch.setenv("GRAPHIQL", "false")
+    monkeypatch.setenv("INTROSPECTION", "false")
+    refused = load_settings()
+    assert refused.graphiql is False and refused.introspection is False
