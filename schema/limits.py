@@ -31,7 +31,6 @@ from graphql import (
     ValidationRule,
 )
 
-
 # Set here, so that classify passes these messages even with introspection off: they
 # name the client's own operation and numbers, nothing of the schema.
 VALIDATION_FAILED = {"code": "GRAPHQL_VALIDATION_FAILED"}
