@@ -34,6 +34,7 @@ from endpoints import BodyLimits, GraphQLRoute, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
+from security.keys import refuse_loose_permissions
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
@@ -196,10 +197,11 @@ def embedded_jwt_secret(data_dir: Path) -> str:
     """A secret generated once and kept under DATA_DIR, so restarts keep tokens valid."""
     path = data_dir / "jwt_secret"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(48))
+    refuse_loose_permissions(path, "DATA_DIR")  # like a key file: a secret others can read is spent
     return path.read_text().strip()
 
 
@@ -241,7 +243,10 @@ def main() -> None:
                 service.name.upper(),
             )
         if settings.jwt_secret is None:
-            overrides["jwt_secret"] = embedded_jwt_secret(data_dir)
+            try:
+                overrides["jwt_secret"] = embedded_jwt_secret(data_dir)
+            except ConfigurationError as error:
+                sys.exit(f"authql: {error}")
             logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
         if settings.smtp_host is None:
             logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
