@@ -42,6 +42,9 @@ def test_defaults_match_the_design():
         ("PORT", "70000"),
         ("SMTP_SECURITY", "plaintext-please"),
         ("ARGON2_MEMORY_KIB", "1024"),
+        ("BODY_READ_TIMEOUT_SECONDS", "0"),
+        ("BODY_READ_TIMEOUT_SECONDS", "600"),
+        ("MAX_CONNECTIONS", "1"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):
