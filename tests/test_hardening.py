@@ -143,3 +143,13 @@ async def test_with_a_mongo_url_graphiql_and_introspection_are_off_unless_asked(
         assert "graphiql" not in page.text.lower()
         assert (await post(client, "{ __schema { types { name } } }")).status_code == 400
         assert (await post(client, "{ __typename }")).json() == {"data": {"__typename": "Query"}}
+
+
+async def test_an_alias_that_looks_like_introspection_does_not_escape_the_depth_limit(backend_urls, mailbox):
+    async with serve(settings_with(backend_urls, mailbox, max_query_depth=1)) as client:
+        disguised = (
+            'mutation { __x: login(email: "a@b.co", password: "x") { ... on AuthPayload { user { id } } } }'
+        )
+        response = await post(client, disguised)
+        assert response.status_code == 400, response.text
+        assert "depth" in validation_error(response.json()).lower()
