@@ -10,8 +10,9 @@ that close a cycle (NoFragmentCyclesRule reports those).
 
 Semantics as before: depth counts nesting of fields below the operation (inline
 fragments and spreads add none; fields named `__*`, the introspection fields and
-`__typename`, are not descended into); aliases are counted as the operation expands
-them, so a fragment spread twice counts its aliases twice.
+`__typename`, are not descended into; by the field's name, not its alias, so `__x: me`
+is counted); aliases are counted as the operation expands them, so a fragment spread
+twice counts its aliases twice.
 """
 
 from __future__ import annotations
