@@ -9,6 +9,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -124,16 +125,32 @@ def stop_services(services: list[EmbeddedService]) -> None:
 
 
 def _prepare(data_dir: Path, service_dir: str) -> Path:
-    """Make data_dir absolute (children may chdir) and create data_dir/service_dir."""
+    """Make data_dir absolute (children may chdir) and create data_dir/service_dir, both
+    owner-only: they hold password hashes, sessions and the services' logs."""
     data_dir = Path(data_dir).resolve()
-    (data_dir / service_dir).mkdir(parents=True, exist_ok=True)
+    for directory in (data_dir, data_dir / service_dir):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only(directory)
     return data_dir
 
 
+def owner_only(path: Path) -> None:
+    """Drop group and other permissions from a path we created (or were given for our data)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
 def _spawn(name: str, url: str, args: list[str], log_path: Path) -> EmbeddedService:
-    """Popen with all output appended to log_path (nx-27017 logs every command: keep it off our console)."""
-    with open(log_path, "ab") as log:  # the child holds its own copy of the descriptor
-        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    """Popen with all output appended to log_path (nx-27017 logs every command: keep it off our console).
+
+    The log is owner-only, and so is every file the child creates (umask 077)."""
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "ab") as log:  # the child holds its own copy of the descriptor
+        owner_only(log_path)
+        process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, umask=0o077
+        )
     return EmbeddedService(name=name, url=url, process=process, log_path=log_path)
 
 

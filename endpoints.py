@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -48,26 +48,41 @@ class GraphQLEndpoint(GraphQL):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
-        self.hide_suggestions = not settings.introspection
+        self.hide_schema = not settings.introspection
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=receive)
-        problem = await malformed_json_body(request)
-        if problem is not None:
-            response = error_response(400, problem, "BAD_REQUEST")
-        else:
-            try:
+        try:
+            problem = await malformed_json_body(request)
+            if problem is not None:
+                response = error_response(400, problem, "BAD_REQUEST")
+            else:
                 response = await self.run(request)
-            except HTTPException as error:
-                response = error_response(error.status_code, error.reason, "BAD_REQUEST")
-            except Exception:
-                # Outside GraphQL execution (request parsing, say): still a JSON error.
-                logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
-                response = error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")
+        except ClientDisconnect:
+            return  # the client hung up mid-body: nobody to answer, nothing worth a log line
+        except BodyReadError as error:
+            response = error.response()
+        except HTTPException as error:
+            response = error_response(error.status_code, error.reason, "BAD_REQUEST")
+        except RecursionError:
+            # JSON (or a value in it) nested deeper than Python's stack: a bad request, not a crash.
+            response = error_response(400, "The request is nested too deeply.", "BAD_REQUEST")
+        except Exception:
+            # Outside GraphQL execution (request parsing, say): still a JSON error.
+            logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
+            response = error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """GraphiQL keeps a pasted bearer token in the page's storage and prefills queries
+        from the URL: never let another site frame it (clickjacking a logout, say)."""
+        response = await super().render_graphql_ide(request)
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         backends: Backends = request.app.state.backends
@@ -94,7 +109,7 @@ class GraphQLEndpoint(GraphQL):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [classify(error, self.hide_suggestions) for error in result.errors]
+            result.errors = [classify(error, self.hide_schema) for error in result.errors]
         return await super().process_result(request, result)
 
     def create_response(
@@ -144,12 +159,34 @@ class GraphQLRoute:
         await scope["app"].state.graphql(scope, receive, send)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyReadError(Exception):
+    """The request body broke a limit while it was being read; `response` says which."""
+
+    def response(self) -> JSONResponse:
+        raise NotImplementedError
 
 
-class BodySizeLimit:
-    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed."""
+class BodyTooLarge(BodyReadError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def response(self) -> JSONResponse:
+        return error_response(413, f"The request body is over {self.limit} bytes.", "PAYLOAD_TOO_LARGE")
+
+
+class BodyTimedOut(BodyReadError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def response(self) -> JSONResponse:
+        message = f"The request body did not arrive within {self.seconds:g} seconds."
+        return error_response(408, message, "REQUEST_TIMEOUT")
+
+
+class BodyLimits:
+    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed;
+    408 for one that has not fully arrived BODY_READ_TIMEOUT_SECONDS after the headers
+    (a slow or stalled body would otherwise hold its connection open for ever)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -158,29 +195,37 @@ class BodySizeLimit:
         if scope["type"] != "http" or not hasattr(scope["app"].state, "backends"):
             await self.app(scope, receive, send)
             return
-        limit = scope["app"].state.backends.settings.max_body_bytes
+        settings: Settings = scope["app"].state.backends.settings
+        limit = settings.max_body_bytes
         declared = Headers(scope=scope).get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
-            await too_large(limit)(scope, receive, send)
+            await BodyTooLarge(limit).response()(scope, receive, send)
             return
+        timeout = settings.body_read_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
         received = 0
+        complete = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge()
+        async def limited_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body: waiting for a disconnect is not a body read
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut(timeout) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+                complete = not message.get("more_body", False)
             return message
 
         try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await too_large(limit)(scope, receive, send)
-
-
-def too_large(limit: int) -> JSONResponse:
-    return error_response(413, f"The request body is over {limit} bytes.", "PAYLOAD_TOO_LARGE")
+            await self.app(scope, limited_receive, send)
+        except BodyReadError as error:
+            await error.response()(scope, receive, send)
 
 
 def is_request_error(response_data: GraphQLHTTPResponse) -> bool:

@@ -31,10 +31,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from documents import DOCUMENT_MODELS
-from endpoints import BodySizeLimit, GraphQLRoute, graphql_app, jwks, live, ready
+from endpoints import BodyLimits, GraphQLRoute, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
+from security.keys import refuse_loose_permissions
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BodySizeLimit)], lifespan=lifespan)
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimits)], lifespan=lifespan)
 
 
 app = create_app()
@@ -197,10 +198,11 @@ def embedded_jwt_secret(data_dir: Path) -> str:
     """A secret generated once and kept under DATA_DIR, so restarts keep tokens valid."""
     path = data_dir / "jwt_secret"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(48))
+    refuse_loose_permissions(path, "DATA_DIR")  # like a key file: a secret others can read is spent
     return path.read_text().strip()
 
 
@@ -208,6 +210,17 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM ends `main` like Ctrl-C: uvicorn drains its requests first (it re-raises the
     signal it caught once it has stopped), then the embedded children are stopped."""
     raise SystemExit(0)
+
+
+def connection_limits(settings: Settings) -> dict[str, Any]:
+    """What uvicorn itself can bound: idle keep-alive connections, the size of an unfinished
+    request head, and how many connections or requests it serves before answering 503.
+    (It has no timeout for a request head that arrives slowly; see README, Security.)"""
+    return {
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "limit_concurrency": settings.max_connections,
+    }
 
 
 def main() -> None:
@@ -238,12 +251,15 @@ def main() -> None:
                 service.name.upper(),
             )
         if settings.jwt_secret is None:
-            overrides["jwt_secret"] = embedded_jwt_secret(data_dir)
+            try:
+                overrides["jwt_secret"] = embedded_jwt_secret(data_dir)
+            except ConfigurationError as error:
+                sys.exit(f"authql: {error}")
             logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
         if settings.smtp_host is None:
             logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))
-        uvicorn.run(application, host=settings.host, port=settings.port)
+        uvicorn.run(application, host=settings.host, port=settings.port, **connection_limits(settings))
     finally:
         stop_services(services)
 

@@ -102,12 +102,15 @@ class Settings(BaseSettings):
     login_lockout_threshold: int = Field(5, ge=3, le=20)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
-    graphiql: bool = True
-    introspection: bool = True
+    # None: on in the embedded default (no MONGO_URL configured), off otherwise; see _dev_tools.
+    graphiql: bool | None = None
+    introspection: bool | None = None
     max_query_depth: int = Field(10, ge=1, le=50)
     max_aliases: int = Field(15, ge=1, le=100)
     max_tokens: int = Field(2000, ge=200, le=50_000)
     max_body_bytes: int = Field(65_536, ge=1024, le=10_485_760)
+    body_read_timeout_seconds: float = Field(10.0, ge=1, le=120)
+    max_connections: int = Field(1000, ge=10, le=100_000)
     cors_origins: str = ""
 
     @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
@@ -125,6 +128,26 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: str) -> str:
         proxy_networks(value)  # parsing is the check: a bad CIDR raises, naming it
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_tools(cls, data: object) -> object:
+        """GraphiQL and introspection default to on only where the user configured no MONGO_URL.
+
+        Decided from the configuration as read, before `python server.py` fills in the
+        embedded MongoDB's URL; an explicit true or false always wins.
+        """
+        if not isinstance(data, dict):
+            return data
+        configured = {key.lower(): value for key, value in data.items()}
+        development = configured.get("mongo_url") is None
+        for name in ("graphiql", "introspection"):
+            if configured.get(name) is None:
+                data = {
+                    **{key: value for key, value in data.items() if key.lower() != name},
+                    name: development,
+                }
+        return data
 
     @model_validator(mode="after")
     def _check_secret(self) -> Settings:

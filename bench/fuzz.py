@@ -1074,6 +1074,7 @@ def fuzz_settings(base: dict[str, Any]) -> dict[str, Any]:
         "argon2_memory_kib": 19_456,
         "argon2_parallelism": 1,
         "mails_per_hour": 1_000_000,
+        "introspection": True,  # the fuzzer reads the schema by introspection
         **base,
     }
     return {

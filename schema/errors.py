@@ -10,7 +10,6 @@ traceback goes to the server log, never to the client.
 from __future__ import annotations
 
 import logging
-import re
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
@@ -20,7 +19,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mail import MailUnavailable
 
 logger = logging.getLogger("authql.errors")
-SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+# With introspection off, what a validation error says instead: graphql-core's messages
+# name types, fields, arguments, input fields and enum values (and suggest them).
+SCHEMA_HIDDEN = "The query is not valid for this API."
 
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -43,11 +44,13 @@ def is_backend_failure(error: BaseException | None) -> bool:
     return False
 
 
-def classify(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
+def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
     """The error as the client may see it, with an `extensions.code` in every case.
 
-    With introspection off, "Did you mean ...?" hints are cut too: they would leak
-    the schema one guess at a time.
+    With introspection off (`hide_schema`), validation messages become one generic
+    sentence (locations kept): they would otherwise reveal the schema one guess at a
+    time. Errors that already carry a code (our depth and alias limits) name nothing
+    of the schema and pass as they are.
     """
     original = error.original_error
     if error.extensions and "code" in error.extensions:
@@ -59,7 +62,7 @@ def classify(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLErro
             if error.message.startswith("Syntax Error")
             else "GRAPHQL_VALIDATION_FAILED"
         )
-        message = SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        message = SCHEMA_HIDDEN if hide_schema and code == "GRAPHQL_VALIDATION_FAILED" else error.message
         return _with_code(error, message, code)
     if is_backend_failure(original):
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)

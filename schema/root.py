@@ -12,17 +12,15 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    IgnoreContext,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
 from resolvers import account, login, password, password_reset, profile, registration, sessions
 from schema.account import DeleteAccountResult
+from schema.limits import limit_rules
 from schema.login import LoginResult
 from schema.password_reset import (
     CompletePasswordResetResult,
@@ -144,10 +142,9 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     # change the validation cache's key and defeat it (strawberry #4635). Factories
     # give each request fresh extension objects; the parse and validation LRU caches
     # live at module level, shared by every request.
-    rules = [
-        *QueryDepthLimiter(limits.max_depth, should_ignore=_is_introspection).validation_rules,
-        *MaxAliasesLimiter(limits.max_aliases).validation_rules,
-    ]
+    # Our own depth and alias rules (schema/limits.py): Strawberry's walk a fragment
+    # again at every spread, exponential in the number of fragments.
+    rules = limit_rules(limits.max_depth, limits.max_aliases)
     if not limits.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return AuthqlSchema(
@@ -160,11 +157,6 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
             partial(ValidationCache, maxsize=CACHE_SIZE),
         ],
     )
-
-
-def _is_introspection(ignore: IgnoreContext) -> bool:
-    # GraphiQL's own introspection query nests `ofType` deeper than any operation of ours.
-    return ignore.field_name.startswith("__")
 
 
 schema: Any = build_schema()

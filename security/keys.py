@@ -15,8 +15,9 @@ any of them restarts with it, or tokens from the first ones will be refused by t
 rest for a while; outside verifiers that cache the JWK Set refetch it when they meet
 an unknown `kid` (or after its Cache-Control max-age).
 
-A file that is unreadable, not a private key, or a key of the wrong type stops the
-server at start-up with a ConfigurationError naming the file.
+A file that is unreadable, not a private key, a key of the wrong type, or readable or
+writable by group or others (anything looser than 0600) stops the server at start-up
+with a ConfigurationError naming the file.
 
 Generating a key, from the project directory (the file is created with mode 0600,
 DIR with 0700 if it is new; an existing file is never overwritten):
@@ -30,6 +31,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +100,7 @@ class KeyRing:
 
 def load_key(path: Path, algorithm: str) -> SigningKey:
     """One PEM private key file, checked against the algorithm it must serve."""
+    refuse_loose_permissions(path, "JWT_KEYS_DIR")
     try:
         private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as error:
@@ -113,6 +116,20 @@ def load_key(path: Path, algorithm: str) -> SigningKey:
     kid = thumbprint(members)
     jwk = {**members, "kid": kid, "alg": algorithm, "use": "sig"}
     return SigningKey(kid=kid, path=path, private_key=private_key, public_key=public_key, public_jwk=jwk)
+
+
+def refuse_loose_permissions(path: Path, variable: str) -> None:
+    """A secret file that group or others may read has leaked already, or soon will: refuse to
+    start rather than sign with it (`generate` writes keys 0600)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it fails next, with the reason
+    if os.name == "posix" and stat.S_ISREG(mode) and mode & 0o077:
+        raise ConfigurationError(
+            f"{variable}: {path} is readable or writable by group or others "
+            f"(mode {stat.S_IMODE(mode):04o}); make it owner-only: chmod 600 {path}"
+        )
 
 
 def fits(private_key: object, algorithm: str) -> TypeGuard[PrivateKey]:

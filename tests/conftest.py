@@ -123,6 +123,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         # (the rehash, the hash queue) ask for more.
         **CHEAP_ARGON2,
         "mails_per_hour": 1_000_000,  # the global cap is shared by the whole session's Redis
+        # Off by default with a MONGO_URL; tests explore the schema (test_settings checks the default).
+        "graphiql": True,
+        "introspection": True,
         **backend_urls,
         **overrides,
     }

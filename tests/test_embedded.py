@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from embedded import (
     start_services,
     stop_services,
 )
+from server import embedded_jwt_secret
+from settings import ConfigurationError
 
 
 @pytest.fixture
@@ -149,3 +152,42 @@ def test_helpers(tmp_path: Path) -> None:
     assert Path(redis_server_binary()).is_file()
     port = free_port()
     assert 0 < port < 65536 and port_refuses(port)
+
+
+async def test_embedded_data_and_logs_are_owner_only(tmp_path: Path, started: list[EmbeddedService]) -> None:
+    # A DATA_DIR that already exists, open to everyone, under the common umask 022.
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    data_dir.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        started.extend(start_services(data_dir, mongo=True, redis=True))
+    finally:
+        os.umask(previous)
+    mongo, redis = started
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo.url)
+    await client.authql.users.insert_one({"email": "a@example.com", "password_hash": "$argon2id$..."})
+    await client.close()
+    cache = aioredis.Redis.from_url(redis.url)
+    await cache.set("session", "abc")
+    await cache.aclose()
+    stop_services(started)
+
+    paths = [data_dir, *data_dir.rglob("*")]
+    assert any(path.parent.name == "mongo" and path.is_file() for path in paths), paths
+    assert any("appendonly" in path.name and path.is_file() for path in paths), paths
+    loose = {str(path): oct(path.stat().st_mode & 0o777) for path in paths if path.stat().st_mode & 0o077}
+    assert loose == {}
+
+
+def test_a_generated_jwt_secret_others_may_read_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    secret = embedded_jwt_secret(data_dir)
+    assert len(secret) >= 32
+    assert (data_dir / "jwt_secret").stat().st_mode & 0o777 == 0o600
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert embedded_jwt_secret(data_dir) == secret  # kept across restarts
+
+    (data_dir / "jwt_secret").chmod(0o644)
+    with pytest.raises(ConfigurationError, match=r"jwt_secret is readable or writable by group or others"):
+        embedded_jwt_secret(data_dir)

@@ -86,3 +86,70 @@ async def test_cors_allows_only_the_configured_origins(client, backend_urls, mai
         assert "access-control-allow-origin" not in foreign.headers
         answered = await post(other, "{ __typename }", headers={"Origin": "https://app.example"})
         assert answered.headers["access-control-allow-origin"] == "https://app.example"
+
+
+SCHEMA_PROBES = [
+    # (document, variables, a name the message would otherwise reveal)
+    ('mutation { startRegistration(email: "a@b.co") }', None, "StartRegistrationResult"),
+    ('mutation { login(emial: "a", password: "b") { __typename } }', None, "Mutation.login(email:)"),
+    (
+        'mutation { completeRegistration(registrationToken: "t", profile: {}) { __typename } }',
+        None,
+        "ProfileInput",
+    ),
+    ("mutation { logout(scope: AL) { revokedSessions } }", None, "LogoutScope"),
+    (
+        'mutation ($p: ProfileInput!) { completeRegistration(registrationToken: "t", profile: $p) '
+        "{ __typename } }",
+        {"p": {"firstNam": "Ada"}},
+        "firstName",
+    ),
+    ("{ mee { id } }", None, "Query"),
+]
+
+
+async def test_introspection_off_names_nothing_of_the_schema_in_validation_errors(backend_urls, mailbox):
+    async with serve(settings_with(backend_urls, mailbox, introspection=False)) as client:
+        for document, variables, name in SCHEMA_PROBES:
+            response = await client.post("/graphql", json={"query": document, "variables": variables})
+            assert response.status_code == 400, response.text
+            assert name not in response.text, response.text
+            errors = response.json()["errors"]
+            for error in errors:
+                assert error["message"] == "The query is not valid for this API.", error
+                assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", error
+            assert errors[0]["locations"], errors
+        # The limits still say what was exceeded: that names only the client's own numbers.
+        aliases = " ".join(f"a{i}: __typename" for i in range(16))
+        assert "aliases" in validation_error((await post(client, f"{{ {aliases} }}")).json())
+    # With introspection on (the default), the same mistakes are explained.
+    async with serve(settings_with(backend_urls, mailbox)) as client:
+        for document, variables, name in SCHEMA_PROBES:
+            response = await client.post("/graphql", json={"query": document, "variables": variables})
+            assert name in response.text, response.text
+
+
+async def test_graphiql_page_cannot_be_framed(client):
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+async def test_with_a_mongo_url_graphiql_and_introspection_are_off_unless_asked(backend_urls, mailbox):
+    async with serve(settings_with(backend_urls, mailbox, graphiql=None, introspection=None)) as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 404, page.text
+        assert "graphiql" not in page.text.lower()
+        assert (await post(client, "{ __schema { types { name } } }")).status_code == 400
+        assert (await post(client, "{ __typename }")).json() == {"data": {"__typename": "Query"}}
+
+
+async def test_an_alias_that_looks_like_introspection_does_not_escape_the_depth_limit(backend_urls, mailbox):
+    async with serve(settings_with(backend_urls, mailbox, max_query_depth=1)) as client:
+        disguised = (
+            'mutation { __x: login(email: "a@b.co", password: "x") { ... on AuthPayload { user { id } } } }'
+        )
+        response = await post(client, disguised)
+        assert response.status_code == 400, response.text
+        assert "depth" in validation_error(response.json()).lower()

@@ -42,6 +42,9 @@ def test_defaults_match_the_design():
         ("PORT", "70000"),
         ("SMTP_SECURITY", "plaintext-please"),
         ("ARGON2_MEMORY_KIB", "1024"),
+        ("BODY_READ_TIMEOUT_SECONDS", "0"),
+        ("BODY_READ_TIMEOUT_SECONDS", "600"),
+        ("MAX_CONNECTIONS", "1"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):
@@ -79,3 +82,27 @@ def test_dotenv_file_is_read(tmp_path):
     settings = load_settings()
     assert settings.code_ttl_seconds == 300
     assert settings.graphiql is False
+
+
+def test_graphiql_and_introspection_are_on_only_in_the_embedded_default(monkeypatch):
+    embedded = load_settings()
+    assert embedded.graphiql is True and embedded.introspection is True
+    # `python server.py` fills in the embedded MongoDB's URL after loading: still the default.
+    filled = embedded.model_copy(update={"mongo_url": "mongodb://127.0.0.1:1", "jwt_secret": SECRET})
+    assert filled.graphiql is True and filled.introspection is True
+
+    monkeypatch.setenv("MONGO_URL", "mongodb://db.invalid:27017")
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    production = load_settings()
+    assert production.graphiql is False and production.introspection is False
+
+    monkeypatch.setenv("GRAPHIQL", "true")
+    monkeypatch.setenv("INTROSPECTION", "TRUE")
+    asked = load_settings()
+    assert asked.graphiql is True and asked.introspection is True
+
+    monkeypatch.delenv("MONGO_URL")
+    monkeypatch.setenv("GRAPHIQL", "false")
+    monkeypatch.setenv("INTROSPECTION", "false")
+    refused = load_settings()
+    assert refused.graphiql is False and refused.introspection is False

@@ -46,6 +46,7 @@ def write_key(directory: Path, name: str, private_key: Any, age_seconds: float =
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
+    path.chmod(0o600)
     stamp = time.time() - age_seconds
     os.utime(path, (stamp, stamp))
     return path
@@ -310,6 +311,9 @@ def write_bad_file(path: Path, kind: str) -> None:
         )
     elif kind == "directory":  # unreadable as a file (chmod 0 would not stop root)
         path.mkdir()
+    elif kind == "group-readable":
+        write_key(path.parent, path.name, Ed25519PrivateKey.generate())
+        path.chmod(0o640)
     else:
         private_key = {
             "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -318,6 +322,8 @@ def write_bad_file(path: Path, kind: str) -> None:
             "ed25519": Ed25519PrivateKey.generate,
         }[kind]()
         write_key(path.parent, path.name, private_key)
+    if kind in ("garbage", "public key"):
+        path.chmod(0o600)  # refused for what it holds, not for its mode
 
 
 @pytest.mark.parametrize(
@@ -330,6 +336,7 @@ def write_bad_file(path: Path, kind: str) -> None:
         ("EdDSA", "garbage"),
         ("EdDSA", "public key"),
         ("ES256", "directory"),
+        ("EdDSA", "group-readable"),
     ],
 )
 async def test_a_bad_key_file_stops_start_up_naming_it(backend_urls, mailbox, tmp_path, algorithm, kind):
@@ -340,6 +347,15 @@ async def test_a_bad_key_file_stops_start_up_naming_it(backend_urls, mailbox, tm
 
     with pytest.raises(ConfigurationError, match=re.escape(str(bad))):
         async with serve(ring_settings(backend_urls, mailbox, algorithm, tmp_path)):
+            pass
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620], ids=oct)
+async def test_a_key_file_others_may_read_or_write_stops_start_up(backend_urls, mailbox, tmp_path, mode):
+    path = write_key(tmp_path, "key.pem", Ed25519PrivateKey.generate())
+    path.chmod(mode)
+    with pytest.raises(ConfigurationError, match=f"group or others \\(mode 0{mode:o}\\).*chmod 600"):
+        async with serve(ring_settings(backend_urls, mailbox, "EdDSA", tmp_path)):
             pass
 
 
