@@ -1074,6 +1074,8 @@ def fuzz_settings(base: dict[str, Any]) -> dict[str, Any]:
         "argon2_memory_kib": 19_456,
         "argon2_parallelism": 1,
         "mails_per_hour": 1_000_000,
+        "mails_per_ip_per_hour": 1_000_000,
+        "code_failures_per_address_per_day": 100,
         **base,
     }
     return {
