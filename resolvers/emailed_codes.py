@@ -56,7 +56,7 @@ async def open_flow(
 
     try:
         return await flows.start(
-            address, client=context.client_ip, deliverable=deliverable, deliver=_sender(context, mail)
+            address, client=_mail_client(context), deliverable=deliverable, deliver=_sender(context, mail)
         )
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
@@ -66,7 +66,7 @@ async def mail_new_code(
     context: Context, flows: CodeFlows, flow_id: str, *, mail: MailFor
 ) -> CodeIssued | FlowExpired | RateLimited:
     try:
-        return await flows.resend(flow_id, client=context.client_ip, deliver=_sender(context, mail))
+        return await flows.resend(flow_id, client=_mail_client(context), deliver=_sender(context, mail))
     except FlowNotFound:
         return flow_expired()
     except RateLimitExceeded as error:
@@ -78,6 +78,12 @@ async def account_exists(address: str) -> bool:
     whether or not it exists (a whole document would take longer to load and decode)."""
     found = await User.get_pymongo_collection().find_one({"email": address}, projection={"_id": 1})
     return found is not None
+
+
+def _mail_client(context: Context) -> str | None:
+    """Who a mail budget is counted against: the client IP (one IPv6 prefix, once the
+    per-prefix bucket lands)."""
+    return context.client_ip
 
 
 def _sender(context: Context, mail: MailFor) -> Deliver:

@@ -169,6 +169,35 @@ async def test_the_cap_holds_for_password_reset_of_an_account(backend_urls, mail
         assert refused == WRONG, refused
 
 
+async def test_parallel_guesses_across_flows_are_compared_at_most_up_to_the_cap(
+    backend_urls, mailbox, security_events
+):
+    overrides = {"code_failures_per_address_per_day": 5, "code_max_attempts": 10}
+    async with app(backend_urls, mailbox, **overrides) as client:
+        email = new_email()
+        flows = []
+        for _ in range(2):
+            mails = len(mailbox.received(email))
+            started = await field(client, START, {"email": email}, ip=new_ip())
+            flows.append((started["registrationId"], await mailbox.code_for(email, mails + 1)))
+        racing = await asyncio.gather(
+            *(
+                field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                for flow, code in flows
+                for guess in wrong_codes(code, 6)
+            )
+        )
+        assert [answer["__typename"] for answer in racing] == ["InvalidCode"] * 12, racing
+        # Only 5 of the 12 were compared at all; the others met the cap, whatever the order.
+        events = [event["event"] for event in security_events]
+        assert (events.count("code_failed"), events.count("code_failures_capped")) == (5, 7), events
+        flow, code = flows[0]
+        assert await field(client, VERIFY, {"id": flow, "code": code}, ip=new_ip()) == {
+            **WRONG,
+            "attemptsLeft": 3,
+        }
+
+
 # ---------------------------------------------------------------- mail budget per client
 
 
