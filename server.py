@@ -41,7 +41,7 @@ from security.passwords import Passwords
 from security.rate_limits import RateLimits
 from security.sessions import Sessions
 from security.tokens import Tokens
-from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, Settings, load_settings
+from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, MailerKind, Settings, load_settings
 
 logger = logging.getLogger("authql")
 
@@ -145,14 +145,19 @@ def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: 
         max_attempts=settings.code_max_attempts,
         resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
         codes_per_address_per_hour=settings.codes_per_address_per_hour,
+        code_failures_per_address_per_day=settings.code_failures_per_address_per_day,
         mails_per_hour=settings.mails_per_hour,
+        mails_per_client_per_hour=settings.mails_per_ip_per_hour,
         flow_ttl_seconds=flow_ttl_seconds,
     )
 
 
 def build_mailer(settings: Settings) -> Mailer:
-    if settings.smtp_host is None:
+    """The mailer settings chose; the settings already refused console mail by default
+    outside the embedded default, and smtp without SMTP_HOST."""
+    if settings.mailer_kind == MailerKind.CONSOLE:
         return ConsoleMailer()
+    assert settings.smtp_host is not None
     return SmtpMailer(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -256,8 +261,8 @@ def main() -> None:
             except ConfigurationError as error:
                 sys.exit(f"authql: {error}")
             logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
-        if settings.smtp_host is None:
-            logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
+        if settings.mailer_kind == MailerKind.CONSOLE:
+            logger.info("console mailer: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))
         uvicorn.run(application, host=settings.host, port=settings.port, **connection_limits(settings))
     finally:

@@ -36,6 +36,11 @@ RATE_LIMITED_OPERATIONS = (
 )
 
 
+class MailerKind(StrEnum):
+    CONSOLE = "console"
+    SMTP = "smtp"
+
+
 class JwtAlgorithm(StrEnum):
     HS256 = "HS256"
     EDDSA = "EdDSA"
@@ -67,6 +72,8 @@ class Settings(BaseSettings):
     refresh_reuse_grace_seconds: int = Field(10, ge=0, le=60)
     trusted_proxies: str = ""
 
+    # Unset: smtp when SMTP_HOST is set, console only in the embedded default (no MONGO_URL).
+    mailer: MailerKind | None = None
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_username: str | None = None
@@ -80,6 +87,7 @@ class Settings(BaseSettings):
     code_max_attempts: int = Field(5, ge=1, le=10)
     code_resend_cooldown_seconds: int = Field(60, ge=1, le=3600)
     codes_per_address_per_hour: int = Field(5, ge=1, le=50)
+    code_failures_per_address_per_day: int = Field(20, ge=5, le=100)
     registration_ttl_seconds: int = Field(1800, ge=300, le=86_400)
     password_reset_ttl_seconds: int = Field(1800, ge=300, le=86_400)
 
@@ -98,7 +106,8 @@ class Settings(BaseSettings):
     rate_limit_complete_password_reset: str = "20/minute"
     rate_limit_change_password: str = "10/minute"
     rate_limit_delete_account: str = "10/minute"
-    mails_per_hour: int = Field(1000, ge=10, le=1_000_000)
+    mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
+    mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
@@ -161,6 +170,22 @@ class Settings(BaseSettings):
             raise ValueError(f"JWT_ALGORITHM={self.jwt_algorithm.value} needs JWT_KEYS_DIR")
         return self
 
+    @model_validator(mode="after")
+    def _check_mailer(self) -> Settings:
+        """Console mail prints every code: outside the embedded default only when asked for.
+
+        Decided on what the user configured: `python server.py` fills MONGO_URL for
+        its embedded nx-27017 later, with a copy that is not validated again.
+        """
+        if self.mailer == MailerKind.SMTP and self.smtp_host is None:
+            raise ValueError("MAILER=smtp needs SMTP_HOST")
+        if self.mailer is None and self.smtp_host is None and self.mongo_url is not None:
+            raise ValueError(
+                "SMTP_HOST is not set: set SMTP_HOST, or MAILER=console to print every mail "
+                "(codes included) to the log"
+            )
+        return self
+
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
         return proxy_networks(self.trusted_proxies)
@@ -168,6 +193,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def mailer_kind(self) -> MailerKind:
+        """The mailer in force: MAILER, else smtp when SMTP_HOST is set, else console."""
+        if self.mailer is not None:
+            return self.mailer
+        return MailerKind.SMTP if self.smtp_host is not None else MailerKind.CONSOLE
 
     @property
     def embedded(self) -> bool:

@@ -1075,6 +1075,8 @@ def fuzz_settings(base: dict[str, Any]) -> dict[str, Any]:
         "argon2_parallelism": 1,
         "mails_per_hour": 1_000_000,
         "introspection": True,  # the fuzzer reads the schema by introspection
+        "mails_per_ip_per_hour": 1_000_000,
+        "code_failures_per_address_per_day": 100,
         **base,
     }
     return {

@@ -18,7 +18,7 @@ from schema.problems import (
     invalid_input,
     rate_limited,
 )
-from security.codes import CodeFlows, CodeIssued, FlowNotFound, RateLimitExceeded, WrongCode
+from security.codes import CodeFlows, CodeIssued, Deliver, FlowNotFound, RateLimitExceeded, WrongCode
 
 # Builds the mail for an issued code; `issued.code` is None when no code may be sent.
 MailFor = Callable[[CodeIssued], MailMessage]
@@ -49,33 +49,60 @@ async def open_flow(
         address = normalize_email(email)
     except InvalidValue as error:
         return invalid_input({"email": str(error)})
-    # Both branches look up, store, and mail: same answer, comparable time.
-    has_account = await User.by_email(address) is not None
+
+    async def deliverable() -> bool:
+        # Asked only once the quota is taken: past it, nothing about the account is read.
+        return await account_exists(address) == codes_for_account_holders
+
     try:
-        issued = await flows.start(address, deliverable=has_account == codes_for_account_holders)
+        return await flows.start(
+            address, client=_mail_client(context), deliverable=deliverable, deliver=_sender(context, mail)
+        )
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
-    await context.mailer.send(mail(issued))
-    return issued
 
 
 async def mail_new_code(
     context: Context, flows: CodeFlows, flow_id: str, *, mail: MailFor
 ) -> CodeIssued | FlowExpired | RateLimited:
     try:
-        issued = await flows.resend(flow_id)
+        return await flows.resend(flow_id, client=_mail_client(context), deliver=_sender(context, mail))
     except FlowNotFound:
         return flow_expired()
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
-    await context.mailer.send(mail(issued))
-    return issued
+
+
+async def account_exists(address: str) -> bool:
+    """Whether `address` has an account, by its `_id` alone: the same small answer
+    whether or not it exists (a whole document would take longer to load and decode)."""
+    found = await User.get_pymongo_collection().find_one({"email": address}, projection={"_id": 1})
+    return found is not None
+
+
+def _mail_client(context: Context) -> str | None:
+    """Who a mail budget is counted against: the client IP (one IPv6 prefix, once the
+    per-prefix bucket lands)."""
+    return context.client_ip
+
+
+def _sender(context: Context, mail: MailFor) -> Deliver:
+    async def deliver(issued: CodeIssued) -> None:
+        await context.mailer.send(mail(issued))
+
+    return deliver
 
 
 def wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
-    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow."""
+    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow.
+
+    Past the address's cap of wrong codes the client gets the same answer; only the
+    log says why."""
+    if error.capped:
+        context.security_event("code_failures_capped", flow=flow, attempts_left=error.attempts_left)
     if error.attempts_left:
-        context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
+        if not error.capped:
+            context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
         return InvalidCode(message="Wrong or expired code.", attempts_left=error.attempts_left)
     context.security_event("flow_burnt", flow=flow)
     return InvalidCode(message="Wrong code; too many attempts, start again.", attempts_left=0)

@@ -6,6 +6,17 @@ Only an HMAC of the code is stored. Verification is one Lua script that counts t
 attempt *before* comparing, compares in constant time and burns the flow after the
 last allowed wrong code, so N guesses in one request (aliases, batches, parallel
 requests) always count as N. Registration uses it now; password reset reuses it.
+
+Across flows, wrong codes are counted per address (registration and reset share the
+count): each guess is counted before it is compared and refunded if it was right,
+so parallel guesses cannot slip past the cap. The address counter lives in its own
+key, never in a script with the flow's key, so every command names one key and the
+whole module works on Redis Cluster (at the price of a few round trips per verify).
+
+Mail is counted before it is sent (per address, per client, all together) and
+refunded when it cannot be sent. A resent code waits beside the delivered one and
+replaces it only once its mail is accepted, so an SMTP outage never kills a code
+already in the inbox.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,10 +36,15 @@ CODE_SENT = "CODE_SENT"
 VERIFIED = "VERIFIED"
 FLOW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 ADDRESS_WINDOW_SECONDS = 3600
-# Shared by every flow (registration, password reset): one budget of mails per hour.
+FAILURE_WINDOW_SECONDS = 86_400
+# Shared by every flow (registration, password reset): one budget of mails per hour,
+# one per client, and one count of wrong codes per address.
 GLOBAL_MAIL_KEY = "mail-quota:{all}"
+CLIENT_MAIL_PREFIX = "mail-quota:client"
+FAILURES_PREFIX = "code-failures"
 
-# KEYS[1] flow; ARGV: candidate mac, now ms, max attempts, token mac.
+# KEYS[1] flow; ARGV: candidate mac, now ms, max attempts, token mac, '1' if the
+# address is past its cap of wrong codes (then nothing verifies; the attempt counts).
 VERIFY_SCRIPT = """
 local stage = redis.call('HGET', KEYS[1], 'stage')
 if stage ~= 'CODE_SENT' then return {'expired', 0} end
@@ -41,7 +58,7 @@ for i = 1, #candidate do
   diff = bit.bor(diff, bit.bxor(string.byte(candidate, i), string.byte(stored, i) or 0))
 end
 local fresh = tonumber(redis.call('HGET', KEYS[1], 'code_expires_ms') or '0') >= tonumber(ARGV[2])
-if diff == 0 and fresh then
+if diff == 0 and fresh and ARGV[5] ~= '1' then
   redis.call('HSET', KEYS[1], 'stage', 'VERIFIED', 'token_mac', ARGV[4])
   redis.call('HDEL', KEYS[1], 'code_mac', 'code_expires_ms')
   return {'ok', max - attempts}
@@ -54,12 +71,35 @@ return {'wrong', max - attempts}
 """
 
 # KEYS[1] flow; ARGV: new code mac, code expiry ms, now ms, next resend ms.
+# The new code waits as pending: the delivered one keeps working until it is promoted.
 RESEND_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'stage') ~= 'CODE_SENT' then return {'expired', 0} end
 local resend_at = tonumber(redis.call('HGET', KEYS[1], 'resend_at_ms') or '0')
 if resend_at > tonumber(ARGV[3]) then return {'wait', resend_at - tonumber(ARGV[3])} end
-redis.call('HSET', KEYS[1], 'code_mac', ARGV[1], 'code_expires_ms', ARGV[2], 'resend_at_ms', ARGV[4])
-return {'ok', 0}
+redis.call('HSET', KEYS[1], 'pending_mac', ARGV[1], 'pending_expires_ms', ARGV[2], 'resend_at_ms', ARGV[4])
+return {'ok', resend_at}
+"""
+
+# KEYS[1] flow; ARGV: the pending mac this resend stored. Its mail was accepted: the
+# new code replaces the old one (unless the flow moved on or another resend followed).
+PROMOTE_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'stage') ~= 'CODE_SENT' then return 0 end
+if redis.call('HGET', KEYS[1], 'pending_mac') ~= ARGV[1] then return 0 end
+local expires = redis.call('HGET', KEYS[1], 'pending_expires_ms')
+redis.call('HSET', KEYS[1], 'code_mac', ARGV[1], 'code_expires_ms', expires)
+redis.call('HDEL', KEYS[1], 'pending_mac', 'pending_expires_ms')
+return 1
+"""
+
+# KEYS[1] flow; ARGV: the pending mac this resend stored, the resend time it set, the
+# resend time before it. Its mail failed: drop the new code and give the resend back.
+ABANDON_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'pending_mac') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'pending_mac', 'pending_expires_ms')
+if redis.call('HGET', KEYS[1], 'resend_at_ms') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'resend_at_ms', ARGV[3])
+end
+return 1
 """
 
 # KEYS[1] flow; ARGV: allowed stages joined by ',', then field/value pairs.
@@ -79,6 +119,18 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
 return {n, redis.call('TTL', KEYS[1])}
 """
 
+# KEYS[1] counter. Takes back one count, never below zero and never on a key that
+# expired meanwhile (a DECR there would leave a counter without expiry).
+REFUND_SCRIPT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return n
+"""
+
+
+# Sends the mail of an issued code (raises if it cannot be sent).
+Deliver = Callable[["CodeIssued"], Awaitable[None]]
+
 
 class FlowNotFound(Exception):
     """Unknown, expired, completed, burnt, or not at the stage this step needs."""
@@ -91,9 +143,13 @@ class RateLimitExceeded(Exception):
 
 
 class WrongCode(Exception):
-    def __init__(self, attempts_left: int) -> None:
+    """A code that did not verify; `capped` when the address was past its cap of wrong
+    codes (the code was not looked at, the client is told nothing different)."""
+
+    def __init__(self, attempts_left: int, *, capped: bool = False) -> None:
         super().__init__(f"{attempts_left} attempts left")
         self.attempts_left = attempts_left
+        self.capped = capped
 
 
 @dataclass(frozen=True)
@@ -128,7 +184,9 @@ class CodeFlows:
         max_attempts: int,
         resend_cooldown_seconds: int,
         codes_per_address_per_hour: int,
+        code_failures_per_address_per_day: int,
         mails_per_hour: int,
+        mails_per_client_per_hour: int,
         flow_ttl_seconds: int,
     ) -> None:
         self._redis = redis
@@ -139,62 +197,75 @@ class CodeFlows:
         self._max_attempts = max_attempts
         self._cooldown_ms = resend_cooldown_seconds * 1000
         self._per_address = codes_per_address_per_hour
+        self._failures_per_address = code_failures_per_address_per_day
         self._mails_per_hour = mails_per_hour
+        self._mails_per_client = mails_per_client_per_hour
         self._flow_ttl_ms = flow_ttl_seconds * 1000
         self._verify = redis.register_script(VERIFY_SCRIPT)
         self._resend = redis.register_script(RESEND_SCRIPT)
         self._update = redis.register_script(UPDATE_SCRIPT)
+        self._promote = redis.register_script(PROMOTE_SCRIPT)
+        self._abandon = redis.register_script(ABANDON_SCRIPT)
         self._count = redis.register_script(COUNT_SCRIPT)
+        self._refund = redis.register_script(REFUND_SCRIPT)
 
-    async def start(self, email: str, *, deliverable: bool) -> CodeIssued:
-        """Open a flow for `email`. An undeliverable flow holds a code nobody knows."""
-        await self._take_mail_quota(email)
+    async def start(
+        self,
+        email: str,
+        *,
+        client: str | None,
+        deliverable: Callable[[], Awaitable[bool]],
+        deliver: Deliver,
+    ) -> CodeIssued:
+        """Open a flow for `email` and mail it; an undeliverable flow holds a code nobody knows.
+
+        The quota comes first, so past it nothing else is asked (`deliverable` may look
+        up the account: a refused caller learns nothing from its timing). A flow whose
+        mail cannot be sent is removed and its mail refunded.
+        """
+        await self._take_mail_quota(email, client)
         flow_id = secrets.token_urlsafe(32)
-        code = self._new_code()
-        now = _now_ms()
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(
-            self._key(flow_id),
-            mapping={
-                "email": email,
-                "stage": CODE_SENT,
-                "deliverable": "1" if deliverable else "0",
-                "attempts": 0,
-                "code_mac": self._stored_mac(flow_id, code, deliverable),
-                "code_expires_ms": now + self._code_ttl_ms,
-                "resend_at_ms": now + self._cooldown_ms,
-                "expires_ms": now + self._flow_ttl_ms,
-            },
-        )
-        pipe.pexpireat(self._key(flow_id), now + self._flow_ttl_ms)
-        await pipe.execute()
-        return self._issued(flow_id, email, code if deliverable else None, now)
+        try:
+            issued = await self._open(flow_id, email, await deliverable())
+            await deliver(issued)
+        except BaseException:
+            await self._redis.delete(self._key(flow_id))
+            await self._refund_mail_quota(email, client)
+            raise
+        return issued
 
-    async def resend(self, flow_id: str) -> CodeIssued:
-        """Rotate the code; the attempt count stays, so a resend buys no extra guesses."""
+    async def resend(self, flow_id: str, *, client: str | None, deliver: Deliver) -> CodeIssued:
+        """Mail a new code; the attempt count stays, so a resend buys no extra guesses.
+
+        The delivered code keeps working until the new one's mail is accepted. If the
+        mail fails, the new code is dropped, the mail refunded and the cooldown undone.
+        """
         fields = await self._load(flow_id)
         if fields.get("stage") != CODE_SENT:
             raise FlowNotFound()
         email = fields["email"]
         deliverable = fields.get("deliverable") == "1"
-        await self._take_mail_quota(email)
+        await self._take_mail_quota(email, client)
         code = self._new_code()
+        mac = self._stored_mac(flow_id, code, deliverable)
         now = _now_ms()
-        status, wait_ms = await self._resend(
-            keys=[self._key(flow_id)],
-            args=[
-                self._stored_mac(flow_id, code, deliverable),
-                now + self._code_ttl_ms,
-                now,
-                now + self._cooldown_ms,
-            ],
-        )
+        resend_at = now + self._cooldown_ms
+        key = self._key(flow_id)
+        status, value = await self._resend(keys=[key], args=[mac, now + self._code_ttl_ms, now, resend_at])
         if status != b"ok":
-            await self._refund_mail_quota(email)
+            await self._refund_mail_quota(email, client)
             if status == b"wait":
-                raise RateLimitExceeded(_ceil_seconds(int(wait_ms)))
+                raise RateLimitExceeded(_ceil_seconds(int(value)))
             raise FlowNotFound()
-        return self._issued(flow_id, email, code if deliverable else None, now)
+        issued = self._issued(flow_id, email, code if deliverable else None, now)
+        try:
+            await deliver(issued)
+        except BaseException:
+            await self._abandon(keys=[key], args=[mac, resend_at, int(value)])
+            await self._refund_mail_quota(email, client)
+            raise
+        await self._promote(keys=[key], args=[mac])
+        return issued
 
     async def pending(self, flow_id: str) -> str:
         """The email of a flow still waiting for its code, without spending an attempt."""
@@ -210,15 +281,30 @@ class CodeFlows:
         """
         if not FLOW_ID_PATTERN.match(flow_id):
             raise FlowNotFound()
+        email = await self._redis.hget(self._key(flow_id), "email")
+        if email is None:
+            raise FlowNotFound()
+        # Counted as wrong before the compare, refunded if right: parallel guesses all count.
+        failures_key = self._failures_key(email.decode())
+        failures, _ = await self._count(keys=[failures_key], args=[FAILURE_WINDOW_SECONDS])
+        capped = int(failures) > self._failures_per_address
         token = f"{flow_id}.{secrets.token_urlsafe(32)}"
         status, attempts_left = await self._verify(
             keys=[self._key(flow_id)],
-            args=[self._code_mac(flow_id, code[:64]), _now_ms(), self._max_attempts, self._token_mac(token)],
+            args=[
+                self._code_mac(flow_id, code[:64]),
+                _now_ms(),
+                self._max_attempts,
+                self._token_mac(token),
+                "1" if capped else "0",
+            ],
         )
+        if status in (b"ok", b"expired"):
+            await self._refund(keys=[failures_key])
         if status == b"expired":
             raise FlowNotFound()
         if status != b"ok":
-            raise WrongCode(int(attempts_left))
+            raise WrongCode(int(attempts_left), capped=capped)
         return token, await self.authorize(token, stages=(VERIFIED,))
 
     async def authorize(self, token: str, *, stages: tuple[str, ...]) -> Flow:
@@ -256,23 +342,52 @@ class CodeFlows:
             raise FlowNotFound()
         return {key.decode(): value.decode() for key, value in raw.items()}
 
-    async def _take_mail_quota(self, email: str) -> None:
-        """One mail from the address's hourly quota and from the global one.
+    async def _open(self, flow_id: str, email: str, deliverable: bool) -> CodeIssued:
+        code = self._new_code()
+        now = _now_ms()
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(
+            self._key(flow_id),
+            mapping={
+                "email": email,
+                "stage": CODE_SENT,
+                "deliverable": "1" if deliverable else "0",
+                "attempts": 0,
+                "code_mac": self._stored_mac(flow_id, code, deliverable),
+                "code_expires_ms": now + self._code_ttl_ms,
+                "resend_at_ms": now + self._cooldown_ms,
+                "expires_ms": now + self._flow_ttl_ms,
+            },
+        )
+        pipe.pexpireat(self._key(flow_id), now + self._flow_ttl_ms)
+        await pipe.execute()
+        return self._issued(flow_id, email, code if deliverable else None, now)
+
+    async def _take_mail_quota(self, email: str, client: str | None) -> None:
+        """One mail from the address's hourly quota, the client's and the global one.
 
         The global cap is a circuit breaker: whoever drives authql to mail strangers
-        stops every mail for the hour rather than making it a spam cannon.
+        stops every mail for the hour rather than making it a spam cannon. The client's
+        budget, well below it, keeps one client alone from tripping it for everyone.
+        A refused mail is taken back from every count, so it costs nobody anything.
         """
-        count, ttl = await self._count(keys=[self._address_key(email)], args=[ADDRESS_WINDOW_SECONDS])
-        if int(count) > self._per_address:
-            raise RateLimitExceeded(max(int(ttl), 1))
-        count, ttl = await self._count(keys=[GLOBAL_MAIL_KEY], args=[ADDRESS_WINDOW_SECONDS])
-        if int(count) > self._mails_per_hour:
-            await self._redis.decr(self._address_key(email))
-            raise RateLimitExceeded(max(int(ttl), 1))
+        budgets = (
+            (self._address_key(email), self._per_address),
+            (self._client_key(client), self._mails_per_client),
+            (GLOBAL_MAIL_KEY, self._mails_per_hour),
+        )
+        taken: list[str] = []
+        for key, limit in budgets:
+            count, ttl = await self._count(keys=[key], args=[ADDRESS_WINDOW_SECONDS])
+            taken.append(key)
+            if int(count) > limit:
+                for counted in taken:
+                    await self._refund(keys=[counted])
+                raise RateLimitExceeded(max(int(ttl), 1))
 
-    async def _refund_mail_quota(self, email: str) -> None:
-        await self._redis.decr(self._address_key(email))
-        await self._redis.decr(GLOBAL_MAIL_KEY)
+    async def _refund_mail_quota(self, email: str, client: str | None) -> None:
+        for key in (self._address_key(email), self._client_key(client), GLOBAL_MAIL_KEY):
+            await self._refund(keys=[key])
 
     def _issued(self, flow_id: str, email: str, code: str | None, now: int) -> CodeIssued:
         return CodeIssued(
@@ -300,8 +415,18 @@ class CodeFlows:
         return f"{self._prefix}:{{{flow_id}}}"
 
     def _address_key(self, email: str) -> str:
-        digest = hmac.new(self._secret, email.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{self._prefix}:address:{{{digest}}}"
+        return f"{self._prefix}:address:{{{self._address_digest(email)}}}"
+
+    def _failures_key(self, email: str) -> str:
+        """Wrong codes of an address, one count for every kind of flow (no prefix)."""
+        return f"{FAILURES_PREFIX}:{{{self._address_digest(email)}}}"
+
+    def _address_digest(self, email: str) -> str:
+        return hmac.new(self._secret, email.encode(), hashlib.sha256).hexdigest()[:32]
+
+    @staticmethod
+    def _client_key(client: str | None) -> str:
+        return f"{CLIENT_MAIL_PREFIX}:{{{client or 'unknown'}}}"
 
 
 def _now_ms() -> int:

@@ -11,7 +11,7 @@ SECRET = "s" * 32
 def clean_environment(monkeypatch, tmp_path):
     # Read from a directory without .env, and from a known environment.
     monkeypatch.chdir(tmp_path)
-    for name in ("MONGO_URL", "REDIS_URL", "JWT_SECRET", "SMTP_HOST"):
+    for name in ("MONGO_URL", "REDIS_URL", "JWT_SECRET", "SMTP_HOST", "MAILER"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -45,6 +45,10 @@ def test_defaults_match_the_design():
         ("BODY_READ_TIMEOUT_SECONDS", "0"),
         ("BODY_READ_TIMEOUT_SECONDS", "600"),
         ("MAX_CONNECTIONS", "1"),
+        ("CODE_FAILURES_PER_ADDRESS_PER_DAY", "4"),
+        ("CODE_FAILURES_PER_ADDRESS_PER_DAY", "101"),
+        ("MAILS_PER_HOUR", "0"),
+        ("MAILS_PER_IP_PER_HOUR", "0"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):
@@ -73,8 +77,47 @@ def test_mongo_url_without_jwt_secret_is_refused(monkeypatch):
 def test_mongo_url_with_jwt_secret_is_accepted(monkeypatch):
     monkeypatch.setenv("MONGO_URL", "mongodb://db.invalid:27017")
     monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("SMTP_HOST", "mail.invalid")
     settings = load_settings()
     assert not settings.embedded
+    assert settings.mailer_kind == "smtp"
+
+
+def test_outside_the_embedded_default_mail_is_never_printed_unless_asked(monkeypatch):
+    monkeypatch.setenv("MONGO_URL", "mongodb://db.invalid:27017")
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    with pytest.raises(ConfigurationError, match="SMTP_HOST") as refused:
+        load_settings()
+    assert "MAILER=console" in str(refused.value)
+    monkeypatch.setenv("MAILER", "console")
+    assert load_settings().mailer_kind == "console"
+
+
+def test_the_embedded_default_prints_mail_and_smtp_host_chooses_smtp(monkeypatch):
+    assert load_settings().mailer_kind == "console"
+    monkeypatch.setenv("SMTP_HOST", "mail.invalid")
+    assert load_settings().mailer_kind == "smtp"
+    monkeypatch.setenv("MAILER", "console")  # chosen explicitly, even with SMTP_HOST
+    assert load_settings().mailer_kind == "console"
+
+
+def test_mailer_smtp_needs_smtp_host_and_only_two_mailers_exist(monkeypatch):
+    monkeypatch.setenv("MAILER", "smtp")
+    with pytest.raises(ConfigurationError, match="MAILER=smtp needs SMTP_HOST"):
+        load_settings()
+    monkeypatch.setenv("MAILER", "sendmail")
+    with pytest.raises(ConfigurationError, match="MAILER"):
+        load_settings()
+
+
+def test_mail_and_code_budgets(monkeypatch):
+    settings = load_settings()
+    assert settings.code_failures_per_address_per_day == 20
+    assert settings.mails_per_ip_per_hour == 50 < settings.mails_per_hour
+    # A small deployment may cap all mail at a handful an hour: stricter, not weaker.
+    monkeypatch.setenv("MAILS_PER_HOUR", "1")
+    monkeypatch.setenv("MAILS_PER_IP_PER_HOUR", "1")
+    assert (load_settings().mails_per_hour, load_settings().mails_per_ip_per_hour) == (1, 1)
 
 
 def test_dotenv_file_is_read(tmp_path):

@@ -1,0 +1,383 @@
+"""One-time codes and mail, from the client's side: wrong codes are capped per address
+across flows, one client cannot use up everyone's mail, a failed resend keeps the
+delivered code, the mail quota is checked before any account lookup, and production
+never prints codes unless told to.
+
+Every app is real (real Redis, nx-27017, an aiosmtpd sink or a port where no SMTP
+server listens), client IPs come through a trusted proxy, and cooldowns are skipped
+by writing the flow's state in Redis, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import TEST_SECRET
+from flows import START, VERIFY, new_email
+from redis.asyncio import Redis
+from test_attacks import (
+    COMPLETE_RESET,
+    NEW_PASSWORD,
+    RESEND,
+    START_RESET,
+    app,
+    assert_rate_limited,
+    field,
+    new_ip,
+    quiet,
+    register,
+    reset_code,
+    wrong_codes,
+)
+
+from embedded import free_port, start_mongo, start_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+WRONG = {"__typename": "InvalidCode", "message": "Wrong or expired code.", "attemptsLeft": 4}
+
+
+async def raw(client: httpx.AsyncClient, query: str, variables: dict[str, Any], ip: str) -> dict[str, Any]:
+    """The whole JSON body of one operation from `ip`, errors included."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers={"X-Forwarded-For": ip}
+    )
+    return response.json()
+
+
+def assert_service_unavailable(body: dict[str, Any]) -> None:
+    assert body.get("data") is None, body
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", body
+
+
+@pytest.fixture
+def security_events() -> Iterator[list[dict[str, Any]]]:
+    """The security events logged while the test runs, parsed."""
+    events: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            events.append(json.loads(record.getMessage()))
+
+    handler = Collect(level=logging.INFO)
+    log = logging.getLogger("authql.security")
+    previous = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield events
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+
+async def skip_cooldown(redis_url: str, prefix: str, flow_id: str) -> None:
+    """Make the flow's resend available now, as if the cooldown had passed."""
+    redis = Redis.from_url(redis_url)
+    try:
+        assert await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0) == 0
+    finally:
+        await redis.aclose()
+
+
+# ---------------------------------------------------------------- wrong codes across flows
+
+
+async def test_wrong_codes_are_capped_per_address_across_flows_and_flow_kinds(
+    backend_urls, mailbox, security_events
+):
+    # Defaults: 5 attempts per flow, 5 mails per address and kind an hour, 20 wrong codes a day.
+    async with app(backend_urls, mailbox) as client:
+        target, other = new_email(), new_email()
+        ip = new_ip()
+
+        async def guess_registration(count: int) -> list[dict[str, Any]]:
+            mails = len(mailbox.received(target))
+            started = await field(client, START, {"email": target}, ip=ip)
+            flow = started["registrationId"]
+            code = await mailbox.code_for(target, mails + 1)
+            return [
+                await field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                for guess in wrong_codes(code, count)
+            ]
+
+        async def guess_reset(count: int) -> tuple[str, list[dict[str, Any]]]:
+            # No account: the reset mails no code, every guess is wrong (and counts).
+            mails = len(mailbox.received(target))
+            started = await field(client, START_RESET, {"email": target}, ip=ip)
+            flow = started["resetId"]
+            variables = {"id": flow, "password": NEW_PASSWORD}
+            answers = [
+                await field(client, COMPLETE_RESET, {**variables, "code": guess}, ip=new_ip())
+                for guess in wrong_codes("000000", count)
+            ]
+            await mailbox.wait_for(target, mails + 1)
+            return flow, answers
+
+        answers = await guess_registration(5) + await guess_registration(5)
+        answers += (await guess_reset(5))[1]
+        last_reset, fourth = await guess_reset(4)
+        answers += fourth
+        assert [answer["__typename"] for answer in answers] == ["InvalidCode"] * 19, answers
+        # 19 wrong codes: the right one still verifies, and costs nothing.
+        started = await field(client, START, {"email": target}, ip=ip)
+        code = await mailbox.code_for(target, 5)
+        verified = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=ip)
+        assert verified["__typename"] == "RegistrationVerified", verified
+        # The 20th wrong code, in the reset flow: the cap is reached.
+        twentieth = await field(
+            client, COMPLETE_RESET, {"id": last_reset, "code": "999999", "password": NEW_PASSWORD}, ip=ip
+        )
+        assert twentieth["__typename"] == "InvalidCode", twentieth
+        # From now on nothing of this address verifies, not even the right code of a fresh
+        # flow; the answer is the one a wrong code gets.
+        started = await field(client, START, {"email": target}, ip=ip)
+        code = await mailbox.code_for(target, 6)
+        refused = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=new_ip())
+        assert refused == WRONG, refused
+        # Another address is not affected.
+        started = await field(client, START, {"email": other}, ip=ip)
+        code = await mailbox.code_for(other)
+        verified = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=ip)
+        assert verified["__typename"] == "RegistrationVerified", verified
+    capped = [event for event in security_events if event["event"] == "code_failures_capped"]
+    assert [(event["flow"], event["attempts_left"]) for event in capped] == [("registration", 4)], capped
+
+
+async def test_the_cap_holds_for_password_reset_of_an_account(backend_urls, mailbox):
+    async with app(backend_urls, mailbox, code_failures_per_address_per_day=5) as client:
+        email, _ = await register(client, mailbox, new_ip())
+        # Five wrong codes at registration-side flows of the account's address (codeless).
+        started = await field(client, START, {"email": email}, ip=new_ip())
+        for guess in wrong_codes("000000", 5):
+            await field(client, VERIFY, {"id": started["registrationId"], "code": guess}, ip=new_ip())
+        # The reset's right code now changes no password.
+        reset = await field(client, START_RESET, {"email": email}, ip=new_ip())
+        code = await reset_code(mailbox, email)
+        variables = {"id": reset["resetId"], "code": code, "password": NEW_PASSWORD}
+        refused = await field(client, COMPLETE_RESET, variables, ip=new_ip())
+        assert refused == WRONG, refused
+
+
+async def test_parallel_guesses_across_flows_are_compared_at_most_up_to_the_cap(
+    backend_urls, mailbox, security_events
+):
+    overrides = {"code_failures_per_address_per_day": 5, "code_max_attempts": 10}
+    async with app(backend_urls, mailbox, **overrides) as client:
+        email = new_email()
+        flows = []
+        for _ in range(2):
+            mails = len(mailbox.received(email))
+            started = await field(client, START, {"email": email}, ip=new_ip())
+            flows.append((started["registrationId"], await mailbox.code_for(email, mails + 1)))
+        racing = await asyncio.gather(
+            *(
+                field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                for flow, code in flows
+                for guess in wrong_codes(code, 6)
+            )
+        )
+        assert [answer["__typename"] for answer in racing] == ["InvalidCode"] * 12, racing
+        # Only 5 of the 12 were compared at all; the others met the cap, whatever the order.
+        events = [event["event"] for event in security_events]
+        assert (events.count("code_failed"), events.count("code_failures_capped")) == (5, 7), events
+        flow, code = flows[0]
+        assert await field(client, VERIFY, {"id": flow, "code": code}, ip=new_ip()) == {
+            **WRONG,
+            "attemptsLeft": 3,
+        }
+
+
+# ---------------------------------------------------------------- mail budget per client
+
+
+async def test_one_client_cannot_use_up_the_mail_for_everyone(backend_urls, mailbox, tmp_path):
+    redis = start_redis(tmp_path)  # a private Redis: the global cap's key is global to a Redis
+    overrides = {
+        "redis_url": redis.url,
+        "mails_per_hour": 5,
+        "mails_per_ip_per_hour": 3,
+        "code_resend_cooldown_seconds": 1,
+    }
+    try:
+        async with app(backend_urls, mailbox, **overrides) as client:
+            attacker = new_ip()
+            first = await field(client, START, {"email": new_email()}, ip=attacker)
+            assert first["__typename"] == "RegistrationStarted", first
+            assert (await field(client, START_RESET, {"email": new_email()}, ip=attacker))["__typename"] == (
+                "PasswordResetStarted"
+            )
+            # Resends come out of the same budget.
+            await skip_cooldown(redis.url, "reg", first["registrationId"])
+            resent = await field(client, RESEND, {"id": first["registrationId"]}, ip=attacker)
+            assert resent["__typename"] == "RegistrationCodeSent", resent
+            refused = [new_email(), new_email()]
+            assert_rate_limited(await field(client, START, {"email": refused[0]}, ip=attacker), 61, 3600)
+            assert_rate_limited(
+                await field(client, START_RESET, {"email": refused[1]}, ip=attacker), 61, 3600
+            )
+            # Everyone else still gets mail: the refused ones did not count globally.
+            others = [new_email(), new_email()]
+            for email in others:
+                started = await field(client, START, {"email": email}, ip=new_ip())
+                assert started["__typename"] == "RegistrationStarted", started
+                await mailbox.wait_for(email)
+            for email in refused:
+                assert await quiet(mailbox, email, 0.2), f"a mail went to {email} past the client's budget"
+            # The global cap of 5 (allowed now: a small deployment is stricter) still stops all.
+            assert_rate_limited(await field(client, START, {"email": new_email()}, ip=new_ip()), 61, 3600)
+    finally:
+        redis.stop()
+
+
+# ---------------------------------------------------------------- a failed resend
+
+
+async def test_a_failed_resend_keeps_the_delivered_code_and_gives_everything_back(backend_urls, mailbox):
+    # Two apps on the same Redis and Mongo; the second one's SMTP port has no server.
+    overrides = {"codes_per_address_per_hour": 2}
+    async with (
+        app(backend_urls, mailbox, **overrides) as client,
+        app(backend_urls, mailbox, smtp_port=free_port(), **overrides) as broken,
+    ):
+        ip = new_ip()
+        # The code in the inbox still verifies after a resend that could not be mailed.
+        email = new_email()
+        started = await field(client, START, {"email": email}, ip=ip)
+        code = await mailbox.code_for(email)
+        await skip_cooldown(backend_urls["redis_url"], "reg", started["registrationId"])
+        assert_service_unavailable(await raw(broken, RESEND, {"id": started["registrationId"]}, ip))
+        verified = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=ip)
+        assert verified["__typename"] == "RegistrationVerified", verified
+
+        # The failed resend gave back its mail (2 an hour) and its cooldown: a resend
+        # that works follows at once, and only then does the old code die.
+        email = new_email()
+        started = await field(client, START, {"email": email}, ip=ip)
+        flow = started["registrationId"]
+        old_code = await mailbox.code_for(email)
+        await skip_cooldown(backend_urls["redis_url"], "reg", flow)
+        assert_service_unavailable(await raw(broken, RESEND, {"id": flow}, ip))
+        resent = await field(client, RESEND, {"id": flow}, ip=ip)
+        assert resent["__typename"] == "RegistrationCodeSent", resent
+        new_code = await mailbox.code_for(email, 2)
+        assert await field(client, VERIFY, {"id": flow, "code": old_code}, ip=ip) == WRONG
+        verified = await field(client, VERIFY, {"id": flow, "code": new_code}, ip=ip)
+        assert verified["__typename"] == "RegistrationVerified", verified
+
+        # A start that could not be mailed leaves nothing spent either.
+        email = new_email()
+        for _ in range(2):
+            assert_service_unavailable(await raw(broken, START, {"email": email}, ip))
+        for _ in range(2):
+            assert (await field(client, START, {"email": email}, ip=ip))[
+                "__typename"
+            ] == "RegistrationStarted"
+
+
+# ---------------------------------------------------------------- quota before lookup
+
+
+async def test_an_address_past_its_quota_is_refused_without_looking_up_the_account(
+    backend_urls, mailbox, tmp_path
+):
+    mongo = start_mongo(tmp_path)
+    try:
+        async with app(backend_urls, mailbox, mongo_url=mongo.url, codes_per_address_per_hour=1) as client:
+            email, _ = await register(client, mailbox, new_ip())  # its one registration mail
+            unknown = new_email()
+            for address, query in ((email, START_RESET), (unknown, START), (unknown, START_RESET)):
+                answer = await field(client, query, {"email": address}, ip=new_ip())
+                assert answer["__typename"] in ("RegistrationStarted", "PasswordResetStarted"), answer
+            mongo.stop()
+            # With the account store down, an address within its quota cannot start...
+            assert_service_unavailable(await raw(client, START, {"email": new_email()}, new_ip()))
+            # ...but one past it is refused at once: nothing about its account was read.
+            for address in (email, unknown):
+                for query in (START, START_RESET):
+                    body = await raw(client, query, {"email": address}, new_ip())
+                    assert not body.get("errors"), body
+                    assert_rate_limited(next(iter(body["data"].values())), 61, 3600)
+    finally:
+        mongo.stop()
+
+
+# ---------------------------------------------------------------- no console mail in production
+
+
+def server_environment(**values: str) -> dict[str, str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MONGO_", "REDIS_", "JWT_", "SMTP_", "AUTHQL_", "MAILER"))
+    }
+    return {**environment, "PYTHONUNBUFFERED": "1", **values}
+
+
+def test_uvicorn_without_smtp_host_refuses_to_start(backend_urls, tmp_path):
+    # `python server.py` reads the same settings first (tests/test_settings.py covers the
+    # message; its embedded default still prints mail: tests/test_server_process.py).
+    environment = server_environment(
+        DATA_DIR=str(tmp_path),
+        MONGO_URL=backend_urls["mongo_url"],
+        REDIS_URL=backend_urls["redis_url"],
+        JWT_SECRET=TEST_SECRET,
+    )
+    command = [sys.executable, "-m", "uvicorn", "server:app", "--port", "0"]
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "SMTP_HOST" in output and "MAILER=console" in output, output
+
+
+async def test_production_prints_mail_only_when_asked_with_mailer_console(backend_urls, tmp_path):
+    port = free_port()
+    environment = server_environment(
+        DATA_DIR=str(tmp_path),
+        PORT=str(port),
+        MONGO_URL=backend_urls["mongo_url"],
+        MONGO_DB="authql_console_" + os.urandom(4).hex(),
+        REDIS_URL=backend_urls["redis_url"],
+        JWT_SECRET=TEST_SECRET,
+        MAILER="console",
+    )
+    output = tmp_path / "server.out"
+    process = subprocess.Popen(
+        [sys.executable, "server.py"],
+        cwd=ROOT,
+        env=environment,
+        stdout=output.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        email = new_email()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, output.read_text()
+                try:
+                    if (await client.get("/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, output.read_text()
+                await asyncio.sleep(0.2)
+            answer = await client.post("/graphql", json={"query": START, "variables": {"email": email}})
+            assert answer.json()["data"]["startRegistration"]["__typename"] == "RegistrationStarted"
+            deadline = time.monotonic() + 10
+            while f"To: {email}" not in output.read_text():
+                assert time.monotonic() < deadline, output.read_text()
+                await asyncio.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(20)
