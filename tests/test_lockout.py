@@ -37,7 +37,7 @@ START_RESET = """mutation($email: String!) { startPasswordReset(email: $email) {
   __typename ... on PasswordResetStarted { resetId } } }"""
 COMPLETE_RESET = f"""mutation($id: ID!, $code: String!, $password: String!) {{
   completePasswordReset(resetId: $id, code: $code, newPassword: $password) {{ __typename
-  ... on AuthPayload {{ accessToken }} {PROBLEM} }} }}"""
+  ... on AuthPayload {{ accessToken }} {PROBLEM} ... on WeakPassword {{ reasons }} }} }}"""
 RESET_SUBJECT = "Your authql password reset code"
 
 
