@@ -89,7 +89,8 @@ def password_problems(raw: str, email: str) -> list[str]:
     # A one- or two-letter local part would forbid half the alphabet; equality still counts.
     if lowered == local_part or (len(local_part) >= 3 and local_part in lowered):
         reasons.append("Do not use your email address in your password.")
-    if lowered in common_passwords():
+    # A too-short password already has its reason; the list holds many short ones.
+    if len(password) >= PASSWORD_MIN and lowered in common_passwords():
         reasons.append("This is one of the most common passwords; attackers try it first.")
     return reasons
 

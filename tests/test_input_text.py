@@ -18,41 +18,44 @@ NAME = "... on InvalidInput { fields { field message } }"
 # Every mutation that takes a string, with the surrogate in one argument.
 OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "login email": (
-        "mutation($v: String!) { login(email: $v, password: \"whatever it is\") { __typename } }",
+        'mutation($v: String!) { login(email: $v, password: "whatever it is") { __typename } }',
         {"v": f"ada{LONE}@example.com"},
     ),
     "login password": (
-        "mutation($v: String!) { login(email: \"ada@example.com\", password: $v) { __typename } }",
+        'mutation($v: String!) { login(email: "ada@example.com", password: $v) { __typename } }',
         {"v": f"pass{LONE}word"},
     ),
     "changePassword current": (
-        "mutation($v: String!) { changePassword(currentPassword: $v, newPassword: \"a brand new horse\") "
+        'mutation($v: String!) { changePassword(currentPassword: $v, newPassword: "a brand new horse") '
         "{ __typename } }",
         {"v": LONE},
     ),
     "changePassword new": (
-        f"mutation($v: String!) {{ changePassword(currentPassword: \"{PASSWORD}\", newPassword: $v) "
+        f'mutation($v: String!) {{ changePassword(currentPassword: "{PASSWORD}", newPassword: $v) '
         "{ __typename } }",
         {"v": f"a brand new {LONE} horse"},
     ),
     "deleteAccount": ("mutation($v: String!) { deleteAccount(password: $v) { __typename } }", {"v": LONE}),
-    "refreshTokens": ("mutation($v: String!) { refreshTokens(refreshToken: $v) { __typename } }", {"v": LONE}),
+    "refreshTokens": (
+        "mutation($v: String!) { refreshTokens(refreshToken: $v) { __typename } }",
+        {"v": LONE},
+    ),
     "verifyRegistrationCode": (
-        "mutation($v: String!) { verifyRegistrationCode(registrationId: \"abc\", code: $v) { __typename } }",
+        'mutation($v: String!) { verifyRegistrationCode(registrationId: "abc", code: $v) { __typename } }',
         {"v": f"12345{LONE}"},
     ),
     "setRegistrationPassword": (
-        "mutation($v: String!) { setRegistrationPassword(registrationToken: \"abc\", password: $v) "
+        'mutation($v: String!) { setRegistrationPassword(registrationToken: "abc", password: $v) '
         "{ __typename } }",
         {"v": f"a long {LONE} password"},
     ),
     "completeRegistration": (
-        "mutation($v: String!) { completeRegistration(registrationToken: \"abc\", "
-        "profile: { firstName: $v, lastName: \"King\" }) { __typename } }",
+        'mutation($v: String!) { completeRegistration(registrationToken: "abc", '
+        'profile: { firstName: $v, lastName: "King" }) { __typename } }',
         {"v": f"Ada{LONE}"},
     ),
     "completePasswordReset": (
-        "mutation($v: String!) { completePasswordReset(resetId: \"abc\", code: \"123456\", newPassword: $v) "
+        'mutation($v: String!) { completePasswordReset(resetId: "abc", code: "123456", newPassword: $v) '
         "{ __typename } }",
         {"v": f"a long {LONE} password"},
     ),
@@ -107,7 +110,9 @@ async def test_surrogate_logins_do_not_lock_the_account(backend_urls, mailbox):
         for n in range(8):
             response = await post_raw(client, LOGIN, {"email": email, "password": f"guess {n} {LONE}"})
             assert response.status_code == 400, response.text
-        assert (await data(client, LOGIN, {"email": email, "password": PASSWORD}))["__typename"] == "AuthPayload"
+        assert (await data(client, LOGIN, {"email": email, "password": PASSWORD}))[
+            "__typename"
+        ] == "AuthPayload"
 
 
 # ------------------------------------------------------------ names
