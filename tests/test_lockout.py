@@ -24,6 +24,8 @@ from conftest import test_settings as settings_with
 from flows import LOGIN, PASSWORD, data, new_email, register
 from redis.asyncio import Redis
 
+from security import lockout
+
 THRESHOLD = 5
 NEW_PASSWORD = "a brand new horse battery"
 RATE = "... on RateLimited { retryAfterSeconds }"
@@ -127,6 +129,29 @@ async def test_an_in_flight_slot_of_a_dead_process_expires_by_itself(backend_url
             started = time.perf_counter()
             assert (await login(client, email))["__typename"] == "AuthPayload"
             assert time.perf_counter() - started < 2
+        finally:
+            await redis.aclose()
+
+
+async def test_an_attempt_waits_for_a_slot_a_bounded_time(backend_urls, mailbox, monkeypatch):
+    monkeypatch.setattr(lockout, "WAIT_FOR_SLOT_SECONDS", 0.3)
+    async with app(backend_urls, mailbox) as client:
+        email = new_email()
+        await register(client, mailbox, email)
+        redis = Redis.from_url(backend_urls["redis_url"])
+        try:
+            before = {key async for key in redis.scan_iter(match="lockout:*")}
+            assert (await login(client, email, "one wrong guess"))["__typename"] == "InvalidCredentials"
+            (key,) = {key async for key in redis.scan_iter(match="lockout:*")} - before
+            # Every slot held by verifies still running elsewhere (a stuck hash queue, say).
+            slots = {f"busy-{n}": int(time.time() * 1000) + 60_000 for n in range(THRESHOLD)}
+            await redis.zadd(key + b":inflight", slots)  # type: ignore[arg-type]
+            started = time.perf_counter()
+            answer = await login(client, email)
+            assert answer["__typename"] == "RateLimited" and answer["retryAfterSeconds"] == 1, answer
+            assert time.perf_counter() - started < 2
+            await redis.zrem(key + b":inflight", *slots)
+            assert (await login(client, email))["__typename"] == "AuthPayload"
         finally:
             await redis.aclose()
 
