@@ -59,6 +59,8 @@ class GraphQLEndpoint(GraphQL):
             problem = await malformed_json_body(request)
             if problem is not None:
                 response = error_response(400, problem, "BAD_REQUEST")
+            elif await holds_unencodable_text(request):
+                response = error_response(400, UNENCODABLE, "BAD_USER_INPUT")
             else:
                 response = await self.run(request)
         except ClientDisconnect:
@@ -136,6 +138,34 @@ async def malformed_json_body(request: Request) -> str | None:
     if not isinstance(body, (dict, list)):
         return "The request body must be a JSON object with a `query`."
     return None
+
+
+UNENCODABLE = "A string in the request is not valid Unicode (a lone surrogate such as \\ud800)."
+
+
+async def holds_unencodable_text(request: Request) -> bool:
+    """True when the JSON body holds a string that cannot be UTF-8 encoded.
+
+    JSON's `\\ud800` decodes to a lone surrogate that no hash, HMAC, store or log
+    accepts. Refused here, before any resolver runs, so nothing is counted (no lockout
+    attempt, no code attempt) for input that can never be valid.
+    """
+    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+        return False
+    pending = [json.loads((await request.body()).decode("utf-8"))]
+    while pending:  # no recursion: the body's nesting is the client's choice
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def graphql_app(settings: Settings) -> ASGIApp:

@@ -8,6 +8,7 @@ then serves the same app on HOST:PORT.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -33,6 +34,7 @@ from starlette.routing import Route
 from documents import DOCUMENT_MODELS
 from endpoints import BodyLimits, GraphQLRoute, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
+from resolvers.inputs import common_passwords
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
 from security.keys import refuse_loose_permissions
@@ -177,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         backends = await open_backends(settings or load_settings())
         app.state.graphql = graphql_app(backends.settings)
         await backends.bind_documents()
+        await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         live_backends.append(backends)
         app.state.backends = backends
         try:

@@ -7,13 +7,24 @@ from strawberry.types import Info
 
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.context import Context
-from schema.problems import InvalidCredentials
+from schema.problems import InvalidCredentials, rate_limited
+from security.password_forms import verify_password
 
 
 async def delete_account(info: Info[Context, None], password: str) -> DeleteAccountResult:
     context = info.context
     user = await context.current_user()
-    if not await context.passwords.verify(user.password_hash, password):
+    # A stolen access token must not buy unlimited guesses: the login's lockout applies.
+    checked = await context.lockout.check(
+        user.email, lambda: verify_password(context.passwords, user.password_hash, password)
+    )
+    if checked.refused_for is not None:
+        context.security_event("delete_account_refused_locked", user=str(user.id))
+        return rate_limited(checked.refused_for)
+    if not checked.value:
+        context.security_event("delete_account_failed", user=str(user.id))
+        if checked.locked:
+            context.security_event("lockout", email=user.email)
         return InvalidCredentials(message="The password is wrong.")
     user_id = str(user.id)
     # Sessions first: if the process dies between the two, no token outlives the intent.

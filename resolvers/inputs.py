@@ -7,6 +7,7 @@ functions only turn their verdicts into messages a person can act on.
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -35,15 +36,31 @@ def normalize_email(raw: str) -> str:
     return checked.normalized.lower()
 
 
+# Characters that render as nothing yet are not spaces or format characters:
+# the Hangul fillers (letters, Lo) and the braille blank (a symbol, So).
+INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def clean_name(raw: str) -> str:
-    """A first or last name, trimmed; 1 to 100 characters, no control characters."""
-    name = raw.strip()
+    """A first or last name in NFKC form, trimmed; 1 to 100 characters.
+
+    No control or format characters, no spaces other than U+0020 (so no line or
+    paragraph separators), and at least one visible letter: a name of fillers,
+    braille blanks or lone combining marks would print as nothing in a mail.
+    """
+    name = unicodedata.normalize("NFKC", raw).strip()
     if not name:
         raise InvalidValue("Must not be empty.")
     if len(name) > NAME_MAX:
         raise InvalidValue(f"Must be at most {NAME_MAX} characters.")
     if any(unicodedata.category(char).startswith("C") for char in name):
         raise InvalidValue("Must not contain control characters.")
+    if any(unicodedata.category(char).startswith("Z") and char != " " for char in name):
+        raise InvalidValue("Must not contain line breaks or special spaces.")
+    if any(char in INVISIBLE for char in name):
+        raise InvalidValue("Must not contain invisible characters.")
+    if not any(unicodedata.category(char).startswith("L") for char in name):
+        raise InvalidValue("Must contain at least one letter.")
     return name
 
 
@@ -58,8 +75,10 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def password_problems(password: str, email: str) -> list[str]:
-    """Every reason the password is refused; empty when it is acceptable."""
+def password_problems(raw: str, email: str) -> list[str]:
+    """Every reason the password (judged in the NFKC form it is hashed in) is refused;
+    empty when it is acceptable."""
+    password = unicodedata.normalize("NFKC", raw)
     reasons = []
     if len(password) < PASSWORD_MIN:
         reasons.append(f"Use at least {PASSWORD_MIN} characters.")
@@ -70,4 +89,16 @@ def password_problems(password: str, email: str) -> list[str]:
     # A one- or two-letter local part would forbid half the alphabet; equality still counts.
     if lowered == local_part or (len(local_part) >= 3 and local_part in lowered):
         reasons.append("Do not use your email address in your password.")
+    # A too-short password already has its reason; the list holds many short ones.
+    if len(password) >= PASSWORD_MIN and lowered in common_passwords():
+        reasons.append("This is one of the most common passwords; attackers try it first.")
     return reasons
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords (lower-case) of zxcvbn's frequency list (MIT),
+    loaded on first use."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])

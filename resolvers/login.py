@@ -11,6 +11,7 @@ from resolvers.signin import sign_in
 from schema.context import Context
 from schema.login import LoginResult
 from schema.problems import InvalidCredentials, rate_limited
+from security.password_forms import Match, hash_password, verify_password
 
 
 async def login(info: Info[Context, None], email: str, password: str) -> LoginResult:
@@ -19,20 +20,26 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
         address = normalize_email(email)
     except InvalidValue:
         address = email.strip().lower()
-    attempt = await context.lockout.attempt(address)
-    if attempt.refused_for is not None:
-        context.security_event("login_refused_locked", email=address, retry_after=attempt.refused_for)
-        return rate_limited(attempt.refused_for)
-    user = await User.by_email(address)
-    # Unknown email, wrong password, half-finished registration: same work, same answer.
-    verified = await context.passwords.verify(user.password_hash if user else None, password)
-    if user is None or not verified:
+    match = Match.NONE
+
+    async def check() -> User | None:
+        nonlocal match
+        user = await User.by_email(address)
+        # Unknown email, wrong password, half-finished registration: same work, same answer.
+        match = await verify_password(context.passwords, user.password_hash if user else None, password)
+        return user if match else None
+
+    checked = await context.lockout.check(address, check)
+    if checked.refused_for is not None:
+        context.security_event("login_refused_locked", email=address, retry_after=checked.refused_for)
+        return rate_limited(checked.refused_for)
+    user = checked.value
+    if user is None:
         context.security_event("login_failed", email=address)
-        if attempt.locks_on_failure:
+        if checked.locked:
             context.security_event("lockout", email=address)
         return InvalidCredentials(message="The email or password is wrong.")
-    await context.lockout.succeeded(address)
-    if context.passwords.needs_rehash(user.password_hash):
-        await user.set({User.password_hash: await context.passwords.hash(password)})
+    if match is Match.LEGACY or context.passwords.needs_rehash(user.password_hash):
+        await user.set({User.password_hash: await hash_password(context.passwords, password)})
     context.security_event("login_succeeded", email=address, user=str(user.id))
     return await sign_in(context, user)

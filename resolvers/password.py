@@ -7,8 +7,9 @@ from strawberry.types import Info
 from resolvers.inputs import password_problems
 from resolvers.signin import auth_payload, open_session
 from schema.context import Context
-from schema.problems import InvalidCredentials, WeakPassword
+from schema.problems import InvalidCredentials, WeakPassword, rate_limited
 from schema.sessions import ChangePasswordResult
+from security.password_forms import hash_password, normalized, verify_password
 
 
 async def change_password(
@@ -17,15 +18,24 @@ async def change_password(
     context = info.context
     identity = await context.identity()
     user = identity.user
-    if not await context.passwords.verify(user.password_hash, current_password):
+    # A stolen access token must not buy unlimited guesses: the login's lockout applies.
+    checked = await context.lockout.check(
+        user.email, lambda: verify_password(context.passwords, user.password_hash, current_password)
+    )
+    if checked.refused_for is not None:
+        context.security_event("password_change_refused_locked", user=str(user.id))
+        return rate_limited(checked.refused_for)
+    if not checked.value:
         context.security_event("password_change_failed", user=str(user.id))
+        if checked.locked:
+            context.security_event("lockout", email=user.email)
         return InvalidCredentials(message="The current password is wrong.")
     reasons = password_problems(new_password, user.email)
-    if new_password == current_password:
+    if normalized(new_password) == normalized(current_password):
         reasons.append("Choose a password different from the current one.")
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
-    await user.replace_password_hash(await context.passwords.hash(new_password))
+    await user.replace_password_hash(await hash_password(context.passwords, new_password))
     user_id = str(user.id)
     await context.sessions.revoke_all(user_id, keep=identity.session_id)
     current = await context.sessions.get(user_id, identity.session_id)

@@ -24,6 +24,7 @@ from schema.password_reset import (
 )
 from schema.problems import WeakPassword, flow_expired
 from security.codes import CodeIssued, FlowNotFound, WrongCode
+from security.password_forms import hash_password
 
 
 async def start_password_reset(info: Info[Context, None], email: str) -> StartPasswordResetResult:
@@ -83,7 +84,9 @@ async def complete_password_reset(
     user = await User.by_email(flow.email)
     if user is None:  # deleted since the reset started
         return flow_expired()
-    await user.replace_password_hash(await context.passwords.hash(new_password))
+    await user.replace_password_hash(await hash_password(context.passwords, new_password))
+    # The emailed code proved the address: a lockout from someone's guesses ends here.
+    await context.lockout.clear(flow.email)
     await context.sessions.revoke_all(str(user.id))
     context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
     return await sign_in(context, user)

@@ -40,6 +40,7 @@ from schema.registration import (
     VerifyRegistrationCodeResult,
 )
 from security.codes import VERIFIED, CodeIssued, FlowNotFound, WrongCode
+from security.password_forms import hash_password
 
 PASSWORD_SET = "PASSWORD_SET"
 
@@ -105,7 +106,7 @@ async def set_registration_password(
     reasons = password_problems(password, flow.email)
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
-    password_hash = await context.passwords.hash(password)
+    password_hash = await hash_password(context.passwords, password)
     try:
         await context.registrations.update(
             flow, stages=stages, stage=PASSWORD_SET, password_hash=password_hash
