@@ -7,9 +7,9 @@ from beanie import PydanticObjectId
 from strawberry.types import Info
 
 from documents.session import Session as SessionDocument
-from documents.user import User
+from documents.user import User, UserGone
 from resolvers.signin import auth_payload
-from schema.context import Context
+from schema.context import Context, Unauthenticated
 from schema.problems import InvalidRefreshToken, NotFound
 from schema.sessions import (
     LoggedOut,
@@ -34,7 +34,8 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
     except RefreshTokenRejected:
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     user = await User.get(PydanticObjectId(renewed.session.user_id))
-    if user is None:
+    # The password changed, or every session was logged out, since this one opened.
+    if user is None or user.credential_version != renewed.session.credential_version:
         await context.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     return auth_payload(context.tokens, user, renewed)
@@ -59,6 +60,12 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
 
 async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
     identity = await info.context.identity()
+    if scope == LogoutScope.ALL:
+        # Sessions opened by a login in flight, which the listing below may miss, end too.
+        try:
+            await identity.user.write_changes({}, new_credentials=True, touch=False)
+        except UserGone:
+            raise Unauthenticated() from None
     live = await info.context.sessions.live(str(identity.user.id))
     chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
     revoked = await info.context.sessions.revoke(chosen)
