@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from conftest import Mailbox
+from conftest import CHEAP_ARGON2, Mailbox, serve
+from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import ME, PASSWORD, PROBLEM, UPDATE_PROFILE, data, gql, new_email, register
 
 NEW_PASSWORD = "an entirely different passphrase"
@@ -136,10 +137,14 @@ async def test_stale_profile_edits_racing_a_password_reset_keep_both(client, mai
 # --- a login in flight with the old password must not outlive the change -------------------
 
 
-async def race_old_password_logins(client: httpx.AsyncClient, mailbox: Mailbox, change: Change) -> int:
-    """How many logins with the old password got tokens; asserts every one is refused."""
+async def race_old_password_logins(
+    client: httpx.AsyncClient, mailbox: Mailbox, change: Change, on: httpx.AsyncClient | None = None
+) -> int:
+    """How many logins with the old password got tokens; asserts every one is refused.
+    The account is made through `client`, the race is run through `on` (by default the same)."""
     account = await prepare(client, mailbox, change)
     email = account["email"]
+    client = on or client
     answers = await while_changing(change(client, mailbox, account), lambda _: login(client, email, PASSWORD))
 
     signed_in = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
@@ -164,3 +169,15 @@ async def test_logins_with_the_old_password_in_flight_during_a_change_are_refuse
 async def test_logins_with_the_old_password_in_flight_during_a_reset_are_refused(client, mailbox):
     raced = [await race_old_password_logins(client, mailbox, by_password_reset) for _ in range(ROUNDS)]
     assert sum(raced), "no login raced the reset: the test proves nothing"
+
+
+async def test_a_rehash_on_login_racing_a_change_never_restores_the_old_password(
+    client, mailbox, backend_urls
+):
+    """Accounts made at today's argon2 cost, logins on an instance configured dearer: each
+    first login rehashes the password it verified, while the password changes."""
+    dearer = settings_with(backend_urls, mailbox, argon2_time_cost=CHEAP_ARGON2["argon2_time_cost"] + 1)
+    async with serve(dearer) as rehashing:
+        for change in (by_change_password, by_password_reset):
+            for _ in range(ROUNDS):
+                await race_old_password_logins(client, mailbox, change, on=rehashing)
