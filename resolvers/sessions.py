@@ -43,7 +43,7 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
 
 async def sessions(info: Info[Context, None]) -> list[Session]:
     identity = await info.context.identity()
-    live = await info.context.sessions.live(str(identity.user.id))
+    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
     return [public_session(session, current=str(session.id) == identity.session_id) for session in live]
 
 
@@ -60,14 +60,14 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
 
 async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
     identity = await info.context.identity()
+    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
+    chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
     if scope == LogoutScope.ALL:
-        # Sessions opened by a login in flight, which the listing below may miss, end too.
+        # Sessions opened by a login in flight, which the listing above may miss, end too.
         try:
             await identity.user.write_changes({}, new_credentials=True, touch=False)
         except UserGone:
             raise Unauthenticated() from None
-    live = await info.context.sessions.live(str(identity.user.id))
-    chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
     revoked = await info.context.sessions.revoke(chosen)
     info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
     return LoggedOut(revoked_sessions=revoked)

@@ -146,11 +146,16 @@ class Sessions:
         session = await self._unexpired(session_id)
         return session if session is not None and session.user_id == user_id else None
 
-    async def live(self, user_id: str) -> list[Session]:
-        """The user's sessions that have not expired, newest first."""
+    async def live(self, user_id: str, credential_version: int) -> list[Session]:
+        """The user's sessions that have not expired and were opened under the user's
+        current `credential_version` (the others are refused anyway), newest first."""
         sessions = await _all_of(user_id)
         now = utc_now()
-        alive = [session for session in sessions if self._alive(session, now)]
+        alive = [
+            session
+            for session in sessions
+            if self._alive(session, now) and session.credential_version == credential_version
+        ]
         return sorted(alive, key=lambda session: session.created_at, reverse=True)
 
     async def revoke(self, sessions: list[Session]) -> int:

@@ -26,6 +26,7 @@ REFRESH = f"""mutation($token: String!) {{
   refreshTokens(refreshToken: $token) {{ __typename {AUTH} {PROBLEM} }} }}"""
 CHANGE_PASSWORD = f"""mutation($current: String!, $new: String!) {{
   changePassword(currentPassword: $current, newPassword: $new) {{ __typename {AUTH} {PROBLEM} }} }}"""
+SESSIONS = "query { sessions { id } }"
 START_RESET = """mutation($email: String!) { startPasswordReset(email: $email) {
   __typename ... on PasswordResetStarted { resetId } } }"""
 COMPLETE_RESET = f"""mutation($id: ID!, $code: String!, $password: String!) {{
@@ -33,8 +34,8 @@ COMPLETE_RESET = f"""mutation($id: ID!, $code: String!, $password: String!) {{
   __typename {AUTH} {PROBLEM} }} }}"""
 
 # A password change as the race's pivot: given the account, it runs the change and
-# answers once it has returned.
-Change = Callable[[httpx.AsyncClient, Mailbox, dict[str, Any]], Awaitable[None]]
+# answers the AuthPayload it returned.
+Change = Callable[[httpx.AsyncClient, Mailbox, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
@@ -42,16 +43,16 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[st
 
 
 async def while_changing(
-    change: Awaitable[None], request: Callable[[int], Awaitable[dict[str, Any]]], chains: int = 3
-) -> list[dict[str, Any]]:
+    change: Awaitable[dict[str, Any]], request: Callable[[int], Awaitable[dict[str, Any]]], chains: int = 3
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run `change` while `chains` clients send `request` back to back until it has
     returned, so requests land in every phase of it whatever the machine's speed;
-    every answer they got."""
+    what the change answered, and every answer the requests got."""
     done = asyncio.Event()
 
-    async def pivot() -> None:
+    async def pivot() -> dict[str, Any]:
         try:
-            await change
+            return await change
         finally:
             done.set()
 
@@ -61,18 +62,23 @@ async def while_changing(
             answers.append(await request(number))
         return answers
 
-    _, *answered = await asyncio.gather(pivot(), *(chain(number) for number in range(chains)))
-    return [answer for answers in answered for answer in answers]
+    changed, *answered = await asyncio.gather(pivot(), *(chain(number) for number in range(chains)))
+    return changed, [answer for answers in answered for answer in answers]
 
 
-async def by_change_password(client: httpx.AsyncClient, mailbox: Mailbox, account: dict[str, Any]) -> None:
+async def by_change_password(
+    client: httpx.AsyncClient, mailbox: Mailbox, account: dict[str, Any]
+) -> dict[str, Any]:
     changed = await data(
         client, CHANGE_PASSWORD, {"current": PASSWORD, "new": NEW_PASSWORD}, token=account["accessToken"]
     )
     assert changed["__typename"] == "AuthPayload", changed
+    return changed
 
 
-async def by_password_reset(client: httpx.AsyncClient, mailbox: Mailbox, account: dict[str, Any]) -> None:
+async def by_password_reset(
+    client: httpx.AsyncClient, mailbox: Mailbox, account: dict[str, Any]
+) -> dict[str, Any]:
     """The reset's last step is the pivot; its first steps are done beforehand (see `prepare`)."""
     completed = await data(
         client,
@@ -80,6 +86,7 @@ async def by_password_reset(client: httpx.AsyncClient, mailbox: Mailbox, account
         {"id": account["resetId"], "code": account["resetCode"], "password": NEW_PASSWORD},
     )
     assert completed["__typename"] == "AuthPayload", completed
+    return completed
 
 
 async def prepare(client: httpx.AsyncClient, mailbox: Mailbox, change: Change) -> dict[str, Any]:
@@ -111,7 +118,7 @@ async def race_profile_edits(client: httpx.AsyncClient, mailbox: Mailbox, change
     async def edit(chain: int) -> dict[str, Any]:
         return await gql(client, UPDATE_PROFILE, {"input": {"lastName": "Edited"}}, token=tabs[chain])
 
-    answers = await while_changing(change(client, mailbox, account), edit, chains=len(tabs))
+    _, answers = await while_changing(change(client, mailbox, account), edit, chains=len(tabs))
 
     await assert_password_is(client, email, NEW_PASSWORD, PASSWORD)
     saved = [
@@ -145,9 +152,15 @@ async def race_old_password_logins(
     account = await prepare(client, mailbox, change)
     email = account["email"]
     client = on or client
-    answers = await while_changing(change(client, mailbox, account), lambda _: login(client, email, PASSWORD))
+    changed, answers = await while_changing(
+        change(client, mailbox, account), lambda _: login(client, email, PASSWORD)
+    )
 
     signed_in = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
+    # None of their sessions is listed as the account's (before a refresh attempt below
+    # could revoke it): the one the change answered is the only one.
+    listed = await data(client, SESSIONS, token=changed["accessToken"])
+    assert [session["id"] for session in listed] == [changed["sessionId"]], "a dead session is listed"
     for payload in signed_in:
         body = await gql(client, ME, token=payload["accessToken"])
         assert [e["extensions"]["code"] for e in body.get("errors", [])] == ["UNAUTHENTICATED"], (
