@@ -19,11 +19,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from resolvers.signin import identity_for_token
 from schema.context import Context
 from schema.errors import classify
 from schema.root import Limits, build_schema
 from security.client_ip import client_ip
+from security.identity import identity_for_token
 from settings import Settings
 
 if TYPE_CHECKING:

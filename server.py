@@ -121,6 +121,7 @@ async def open_backends(settings: Settings) -> Backends:
             ttl_seconds=settings.refresh_token_ttl_seconds,
             grace_seconds=settings.refresh_reuse_grace_seconds,
             access_token_ttl_seconds=settings.access_token_ttl_seconds,
+            max_age_seconds=settings.session_max_age_seconds,
         ),
         registrations=code_flows(redis, settings, "reg", settings.registration_ttl_seconds),
         password_resets=code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds),

@@ -66,10 +66,14 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("authql", min_length=1)
     jwt_audience: str = Field("authql", min_length=1)
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    # Clock skew allowed between instances when checking exp, nbf and iat.
+    jwt_leeway_seconds: int = Field(30, ge=0, le=120)
     jwt_algorithm: JwtAlgorithm = JwtAlgorithm.HS256
     jwt_keys_dir: Path | None = None
     refresh_token_ttl_seconds: int = Field(2_592_000, ge=3600, le=7_776_000)
     refresh_reuse_grace_seconds: int = Field(10, ge=0, le=60)
+    # However often it is refreshed, a session ends this long after it opened.
+    session_max_age_seconds: int = Field(7_776_000, ge=3600, le=31_536_000)
     trusted_proxies: str = ""
 
     # Unset: smtp when SMTP_HOST is set, console only in the embedded default (no MONGO_URL).
@@ -184,6 +188,13 @@ class Settings(BaseSettings):
                 "SMTP_HOST is not set: set SMTP_HOST, or MAILER=console to print every mail "
                 "(codes included) to the log"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_session_lifetime(self) -> Settings:
+        # A shorter cap would silently shorten every refresh token: say so instead.
+        if self.session_max_age_seconds < self.refresh_token_ttl_seconds:
+            raise ValueError("SESSION_MAX_AGE_SECONDS must be at least REFRESH_TOKEN_TTL_SECONDS")
         return self
 
     @property

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -11,6 +13,10 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 class Session(Document):
     # A string, not an ObjectId: filters on non-_id ObjectId fields fail on nx-27017.
     user_id: str
+    # The user's credential version when the session opened (documents/user.py): once the
+    # password changes, or every session is logged out, the user's moves on and this
+    # session is refused.
+    credential_version: int = 0
     # SHA-256 of the current refresh token; the token itself is never stored.
     refresh_hash: str
     # The token rotated away last, and when: it may still be presented once more
@@ -25,17 +31,17 @@ class Session(Document):
     user_agent: str | None = None
     ip_address: str | None = None
 
-    async def replace_if_current(self, expected_refresh_hash: str) -> bool:
-        """Store the whole document only if the stored token is still `expected_refresh_hash`
-        (two refreshes racing: exactly one wins).
+    async def replace_if(self, expected: Mapping[str, Any]) -> bool:
+        """Store the whole document only if the stored one still holds `expected` (field
+        -> value): of two requests racing to change a session, exactly one wins.
 
         A replace, never `$set`: nx-27017 stores datetimes given to `$set` as strings.
         """
         result = await self.get_pymongo_collection().replace_one(
-            {"_id": self.id, "refresh_hash": expected_refresh_hash},
+            {"_id": self.id, **expected},
             self.model_dump(by_alias=True, exclude={"revision_id"}),
         )
-        return result.modified_count == 1
+        return result.matched_count == 1
 
     class Settings:
         name = "sessions"

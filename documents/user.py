@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from beanie import Document
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 
 def utc_now() -> datetime:
     # Mongo keeps milliseconds; truncating here makes what we answer equal what we store.
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class UserChanged(Exception):
+    """The account changed since it was read in a way the write depended on, or is gone
+    (UserGone)."""
+
+
+class UserGone(UserChanged):
+    """The account was deleted since it was read."""
 
 
 class User(Document):
@@ -23,24 +34,62 @@ class User(Document):
     phone: str | None = None
     created_at: datetime
     updated_at: datetime
+    # Bumped by every write (a change counter, for whoever needs to tell two reads apart).
+    version: int = 0
+    # Bumped by every password change, reset and "log out everywhere". Sessions and access
+    # tokens carry the version they were opened under; an older one is refused.
+    credential_version: int = 0
 
     class Settings:
         name = "users"
         use_revision = False
         indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
 
-    async def replace_password_hash(self, password_hash: str) -> None:
-        self.password_hash = password_hash
-        await self.write_changes()
+    async def write_changes(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        new_credentials: bool = False,
+        touch: bool = True,
+        require: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store `changes` (field name -> value) and only them, in one write that lands
+        only while the stored document still holds `require` (what the change was
+        decided on); then hold what is stored. `new_credentials` ends every session
+        opened before (see `credential_version`); `touch` sets `updated_at`. Raises
+        UserChanged when `require` no longer holds, UserGone when the account is gone.
 
-    async def write_changes(self) -> None:
-        """Store the whole document with a fresh `updated_at`.
-
-        A replace, never `$set`: nx-27017 stores datetimes given to `$set` as strings.
+        Fields nobody changed are never written, so a stale copy cannot bring an old
+        value back, and unrelated writes never conflict. `$set` carries no datetime
+        (nx-27017 would store it as a string): `updated_at` comes from `$currentDate`.
         """
-        self.updated_at = utc_now()
-        await self.replace()
+        increments = {"version": 1, **({"credential_version": 1} if new_credentials else {})}
+        update: dict[str, Any] = {"$inc": increments}
+        if changes:
+            update["$set"] = dict(changes)
+        if touch:
+            update["$currentDate"] = {"updated_at": True}
+        condition = {name: _matching(name, value) for name, value in (require or {}).items()}
+        collection = self.get_pymongo_collection()
+        stored = await collection.find_one_and_update(
+            {"_id": self.id, **condition}, update, return_document=ReturnDocument.AFTER
+        )
+        if stored is None:
+            raise UserChanged() if await collection.find_one({"_id": self.id}, {"_id": 1}) else UserGone()
+        self._take(User.model_validate(stored))
+
+    def _take(self, stored: User) -> None:
+        for name in User.model_fields:
+            setattr(self, name, getattr(stored, name))
 
     @classmethod
     async def by_email(cls, email: str) -> User | None:
         return await cls.find_one(cls.email == email)
+
+
+def _matching(name: str, value: Any) -> Any:
+    """A filter for `value`: documents written before the counters existed match as 0."""
+    return {"$in": [0, None]} if name in COUNTERS and value == 0 else value
+
+
+COUNTERS = ("version", "credential_version")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from documents.user import User
+from documents.user import User, UserChanged
 from resolvers.inputs import InvalidValue, normalize_email
 from resolvers.signin import sign_in
 from schema.context import Context
@@ -39,7 +39,23 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
         if checked.locked:
             context.security_event("lockout", email=address)
         return InvalidCredentials(message="The email or password is wrong.")
+    # The session is valid only under the credentials just verified (a change that
+    # lands meanwhile ends it), and the rehash only replaces the hash just verified.
+    verified_version = user.credential_version
     if match is Match.LEGACY or context.passwords.needs_rehash(user.password_hash):
-        await user.set({User.password_hash: await hash_password(context.passwords, password)})
+        await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
-    return await sign_in(context, user)
+    return await sign_in(context, user, credential_version=verified_version)
+
+
+async def _rehash(context: Context, user: User, password: str) -> None:
+    """Store `password` hashed with today's parameters, unless the hash changed meanwhile."""
+    verified_hash = user.password_hash
+    try:
+        await user.write_changes(
+            {"password_hash": await hash_password(context.passwords, password)},
+            touch=False,
+            require={"password_hash": verified_hash},
+        )
+    except UserChanged:
+        pass  # a new password (or a newer rehash) won: leave it

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from documents.user import UserChanged
 from resolvers.inputs import password_problems
 from resolvers.signin import auth_payload, open_session
-from schema.context import Context
+from schema.context import Context, Unauthenticated
 from schema.problems import InvalidCredentials, WeakPassword, rate_limited
 from schema.sessions import ChangePasswordResult
 from security.password_forms import hash_password, normalized, verify_password
@@ -35,13 +36,26 @@ async def change_password(
         reasons.append("Choose a password different from the current one.")
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
-    await user.replace_password_hash(await hash_password(context.passwords, new_password))
+    # One write changes the hash and ends every session (by credential version): a
+    # login in flight with the old password, or a crash before revoke_all, leaves
+    # nothing usable behind. Refused if the credentials changed since they were checked.
+    try:
+        await user.write_changes(
+            {"password_hash": await hash_password(context.passwords, new_password)},
+            new_credentials=True,
+            require={"credential_version": user.credential_version},
+        )
+    except UserChanged:  # another change or reset won: this token's session is over
+        raise Unauthenticated() from None
     user_id = str(user.id)
     await context.sessions.revoke_all(user_id, keep=identity.session_id)
     current = await context.sessions.get(user_id, identity.session_id)
-    if current is None:  # ended meanwhile: continue on a new one
+    renewed = None
+    if current is not None:
+        renewed = await context.sessions.rotate(current, credential_version=user.credential_version)
+    if renewed is None:  # ended or refreshed meanwhile: continue on a new one
+        if current is not None:
+            await context.sessions.revoke([current])
         renewed = await open_session(context, user)
-    else:
-        renewed = await context.sessions.rotate(current)
     context.security_event("password_changed", user=user_id)
     return auth_payload(context.tokens, user, renewed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from documents.user import User
+from documents.user import User, UserGone
 from mail import password_reset_code_message, password_reset_no_account_message
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
 from resolvers.inputs import password_problems
@@ -84,7 +84,13 @@ async def complete_password_reset(
     user = await User.by_email(flow.email)
     if user is None:  # deleted since the reset started
         return flow_expired()
-    await user.replace_password_hash(await hash_password(context.passwords, new_password))
+    # The new hash and the end of every session in one write (see resolvers/password.py).
+    try:
+        await user.write_changes(
+            {"password_hash": await hash_password(context.passwords, new_password)}, new_credentials=True
+        )
+    except UserGone:  # deleted meanwhile
+        return flow_expired()
     # The emailed code proved the address: a lockout from someone's guesses ends here.
     await context.lockout.clear(flow.email)
     await context.sessions.revoke_all(str(user.id))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from documents.user import UserGone
 from resolvers.inputs import InvalidValue, clean_name, normalize_phone
 from resolvers.signin import public_user
-from schema.context import Context
+from schema.context import Context, Unauthenticated
 from schema.problems import invalid_input
 from schema.profile import ProfileUpdated, ProfileUpdateInput, UpdateProfileResult
 from schema.user import User as UserType
@@ -38,7 +39,10 @@ async def update_profile(info: Info[Context, None], input: ProfileUpdateInput) -
     if problems:
         return invalid_input(problems)
     if changes:
-        for attribute, value in changes.items():
-            setattr(user, attribute, value)
-        await user.write_changes()
+        # Only these fields: this request's copy of the rest (the password hash...) may
+        # be stale by now and is never written back.
+        try:
+            await user.write_changes(changes)
+        except UserGone:
+            raise Unauthenticated() from None
     return ProfileUpdated(user=public_user(user))

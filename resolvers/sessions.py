@@ -7,9 +7,9 @@ from beanie import PydanticObjectId
 from strawberry.types import Info
 
 from documents.session import Session as SessionDocument
-from documents.user import User
+from documents.user import User, UserGone
 from resolvers.signin import auth_payload
-from schema.context import Context
+from schema.context import Context, Unauthenticated
 from schema.problems import InvalidRefreshToken, NotFound
 from schema.sessions import (
     LoggedOut,
@@ -34,7 +34,8 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
     except RefreshTokenRejected:
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     user = await User.get(PydanticObjectId(renewed.session.user_id))
-    if user is None:
+    # The password changed, or every session was logged out, since this one opened.
+    if user is None or user.credential_version != renewed.session.credential_version:
         await context.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     return auth_payload(context.tokens, user, renewed)
@@ -42,7 +43,7 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
 
 async def sessions(info: Info[Context, None]) -> list[Session]:
     identity = await info.context.identity()
-    live = await info.context.sessions.live(str(identity.user.id))
+    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
     return [public_session(session, current=str(session.id) == identity.session_id) for session in live]
 
 
@@ -59,8 +60,14 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
 
 async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
     identity = await info.context.identity()
-    live = await info.context.sessions.live(str(identity.user.id))
+    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
     chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
+    if scope == LogoutScope.ALL:
+        # Sessions opened by a login in flight, which the listing above may miss, end too.
+        try:
+            await identity.user.write_changes({}, new_credentials=True, touch=False)
+        except UserGone:
+            raise Unauthenticated() from None
     revoked = await info.context.sessions.revoke(chosen)
     info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
     return LoggedOut(revoked_sessions=revoked)

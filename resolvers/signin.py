@@ -1,19 +1,15 @@
-"""Signing in and being signed in: what every sign-in answers, and what a bearer
-token is worth on later requests."""
+"""Signing in: what every sign-in answers (the bearer-token check on later requests
+is in security/identity.py)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
 
 from documents.user import User as UserDocument
-from schema.context import Context, Identity
+from schema.context import Context
 from schema.user import AuthPayload, User
-from security.sessions import Sessions, SessionTokens
-from security.tokens import InvalidToken, Tokens
+from security.sessions import SessionTokens
+from security.tokens import Tokens
 
 
 def public_user(user: UserDocument) -> User:
@@ -28,21 +24,32 @@ def public_user(user: UserDocument) -> User:
     )
 
 
-async def sign_in(context: Context, user: UserDocument) -> AuthPayload:
-    """Open a new session for `user` on this device and answer its first token pair."""
-    return auth_payload(context.tokens, user, await open_session(context, user))
+async def sign_in(
+    context: Context, user: UserDocument, *, credential_version: int | None = None
+) -> AuthPayload:
+    """Open a new session for `user` on this device and answer its first token pair.
+
+    `credential_version` is the one the password was verified against (login): if
+    the password changed meanwhile, the session is born dead."""
+    return auth_payload(context.tokens, user, await open_session(context, user, credential_version))
 
 
-async def open_session(context: Context, user: UserDocument) -> SessionTokens:
-    """A session recorded with the caller's user agent and client IP."""
+async def open_session(
+    context: Context, user: UserDocument, credential_version: int | None = None
+) -> SessionTokens:
+    """A session recorded with the caller's user agent and client IP, valid while the
+    user's credential version stays `credential_version` (by default, the current one)."""
     return await context.sessions.open(
-        str(user.id), user_agent=context.user_agent, ip_address=context.client_ip
+        str(user.id),
+        credential_version=user.credential_version if credential_version is None else credential_version,
+        user_agent=context.user_agent,
+        ip_address=context.client_ip,
     )
 
 
 def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
     session_id = str(session.session.id)
-    access = tokens.issue(str(user.id), session_id)
+    access = tokens.issue(str(user.id), session_id, session.session.credential_version)
     return AuthPayload(
         access_token=access.token,
         token_type="Bearer",
@@ -52,18 +59,3 @@ def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> 
         refresh_expires_in=session.refresh_expires_in,
         session_id=strawberry.ID(session_id),
     )
-
-
-async def identity_for_token(tokens: Tokens, sessions: Sessions, token: str) -> Identity | None:
-    """Who a valid access token speaks for; None for a bad token, a revoked session
-    (one Redis round trip) or a deleted user."""
-    try:
-        claims = tokens.verify(token)
-        user_id = PydanticObjectId(claims.subject)
-    except (InvalidToken, InvalidId, TypeError):
-        return None
-    # Both lookups at once: this runs on every authenticated request.
-    revoked, user = await asyncio.gather(sessions.is_revoked(claims.session_id), UserDocument.get(user_id))
-    if revoked or user is None:
-        return None
-    return Identity(user=user, session_id=claims.session_id)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # leaf layers, named for type hints only
     from mail import Mailer
     from security.codes import CodeFlows
     from security.events import SecurityEvents
+    from security.identity import Identity
     from security.lockout import LoginLockout
     from security.passwords import Passwords
     from security.rate_limits import RateLimits
@@ -29,14 +30,6 @@ class Unauthenticated(GraphQLError):
 
     def __init__(self) -> None:
         super().__init__("A valid access token is required.", extensions={"code": "UNAUTHENTICATED"})
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who a valid access token speaks for: the user and the session it belongs to."""
-
-    user: UserDocument
-    session_id: str
 
 
 @dataclass

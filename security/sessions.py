@@ -5,10 +5,16 @@ and an HMAC tag that proves the server issued it. Only a SHA-256 of the current
 token is stored. Every refresh rotates it. A token that carries a valid tag but
 is no longer current was rotated away, so presenting it again means it was copied:
 the whole session is revoked (reuse detection). The one exception is the token
-rotated away last, within the grace window: two tabs refreshing at once both get
-the same new pair. To answer that second tab, the current secret is kept sealed
+rotated away last, once, within the grace window: two tabs refreshing at once both
+get the same new pair. To answer that second tab, the current secret is kept sealed
 with the previous token (XOR with a pad derived from it), so only a holder of the
 previous token can open it, and the database alone never yields a usable token.
+Answering it spends the seal, so a third presentation is reuse.
+
+Refreshing slides a session's end forward, but never past `max_age_seconds` after
+it opened. Each session also carries the user's credential version from when it
+opened; whoever loads the user compares the two (security/identity.py,
+resolvers/sessions.py).
 
 Revocation must reach access tokens at once: a revoked session id is marked in
 Redis for as long as its access tokens live, and checking it is one EXISTS.
@@ -63,23 +69,28 @@ class Sessions:
         ttl_seconds: int,
         grace_seconds: int,
         access_token_ttl_seconds: int,
+        max_age_seconds: int,
     ) -> None:
         self._redis = redis
         self._key = hmac.new(secret, b"authql refresh tokens", hashlib.sha256).digest()
         self._ttl = timedelta(seconds=ttl_seconds)
         self._grace = timedelta(seconds=grace_seconds)
+        self._max_age = timedelta(seconds=max_age_seconds)
         # Access tokens of a revoked session live at most this long: so does its mark.
         self._revocation_seconds = access_token_ttl_seconds + 60
 
-    async def open(self, user_id: str, *, user_agent: str | None, ip_address: str | None) -> SessionTokens:
+    async def open(
+        self, user_id: str, *, credential_version: int, user_agent: str | None, ip_address: str | None
+    ) -> SessionTokens:
         now = utc_now()
         session = Session(
             id=PydanticObjectId(),
             user_id=user_id,
+            credential_version=credential_version,
             refresh_hash="",
             created_at=now,
             last_used_at=now,
-            expires_at=now + self._ttl,
+            expires_at=self._expiry(now, now),
             user_agent=user_agent[:512] if user_agent else None,
             ip_address=ip_address,
         )
@@ -104,33 +115,47 @@ class Sessions:
             session = reloaded
         if presented == session.previous_hash and self._within_grace(session, now):
             current = self._unseal(session, refresh_token)
-            if current is not None:
+            if current is not None and await self._spend_grace(session, presented):
                 return SessionTokens(session, current, self._expires_in(session, now))
         await self.revoke([session])
         raise RefreshTokenReused(str(session.id))
 
-    async def rotate(self, session: Session) -> SessionTokens:
-        """A fresh refresh token for `session`, the old one dead at once (password change)."""
+    async def rotate(self, session: Session, *, credential_version: int) -> SessionTokens | None:
+        """A fresh refresh token for `session`, valid under `credential_version`, every
+        earlier token dead at once (password change); None if the session was refreshed
+        or ended since it was read."""
         now = utc_now()
         token = self._new_token(str(session.id))
-        session.refresh_hash = _digest(token)
-        session.previous_hash = None
-        session.sealed_current = None
-        session.last_used_at = now
-        session.expires_at = now + self._ttl
-        await session.replace()
-        return SessionTokens(session, token, self._expires_in(session, now))
+        rotated = session.model_copy(
+            update={
+                "credential_version": credential_version,
+                "refresh_hash": _digest(token),
+                "previous_hash": None,
+                "rotated_at": None,
+                "sealed_current": None,
+                "last_used_at": now,
+                "expires_at": self._expiry(session.created_at, now),
+            }
+        )
+        if not await rotated.replace_if({"refresh_hash": session.refresh_hash}):
+            return None
+        return SessionTokens(rotated, token, self._expires_in(rotated, now))
 
     async def get(self, user_id: str, session_id: str) -> Session | None:
         """The user's own live session by id; another user's id finds nothing."""
-        session = await _unexpired(session_id)
+        session = await self._unexpired(session_id)
         return session if session is not None and session.user_id == user_id else None
 
-    async def live(self, user_id: str) -> list[Session]:
-        """The user's sessions that have not expired, newest first."""
+    async def live(self, user_id: str, credential_version: int) -> list[Session]:
+        """The user's sessions that have not expired and were opened under the user's
+        current `credential_version` (the others are refused anyway), newest first."""
         sessions = await _all_of(user_id)
         now = utc_now()
-        alive = [session for session in sessions if session.expires_at > now]
+        alive = [
+            session
+            for session in sessions
+            if self._alive(session, now) and session.credential_version == credential_version
+        ]
         return sorted(alive, key=lambda session: session.created_at, reverse=True)
 
     async def revoke(self, sessions: list[Session]) -> int:
@@ -158,10 +183,26 @@ class Sessions:
         secret, _, tag = rest.partition(".")
         if not hmac.compare_digest(tag.encode(), self._tag(session_id, secret).encode()):
             raise RefreshTokenRejected()
-        session = await _unexpired(session_id)
+        session = await self._unexpired(session_id)
         if session is None:
             raise RefreshTokenRejected()
         return session
+
+    async def _unexpired(self, session_id: str) -> Session | None:
+        """The session with this id, unless the id is malformed or the session over."""
+        try:
+            session = await Session.get(PydanticObjectId(session_id))
+        except (InvalidId, TypeError):
+            return None
+        return session if session is not None and self._alive(session, utc_now()) else None
+
+    def _alive(self, session: Session, now: datetime) -> bool:
+        # expires_at never passes the maximum age; the second check covers older sessions.
+        return session.expires_at > now and session.created_at + self._max_age > now
+
+    def _expiry(self, created_at: datetime, now: datetime) -> datetime:
+        """A refresh now extends the session by the TTL, up to its maximum age."""
+        return min(now + self._ttl, created_at + self._max_age)
 
     async def _rotate(self, session: Session, presented_token: str, now: datetime) -> SessionTokens | None:
         """Replace the current token if it is still current; None if another request won."""
@@ -174,12 +215,18 @@ class Sessions:
                 "rotated_at": now,
                 "sealed_current": _seal(secret, presented_token),
                 "last_used_at": now,
-                "expires_at": now + self._ttl,
+                "expires_at": self._expiry(session.created_at, now),
             }
         )
-        if not await rotated.replace_if_current(session.refresh_hash):
+        if not await rotated.replace_if({"refresh_hash": session.refresh_hash}):
             return None
         return SessionTokens(rotated, token, self._expires_in(rotated, now))
+
+    async def _spend_grace(self, session: Session, previous_hash: str) -> bool:
+        """Forget the previous token, so the grace answers it once; False if another
+        request spent it or rotated the session first."""
+        spent = session.model_copy(update={"previous_hash": None, "sealed_current": None})
+        return await spent.replace_if({"refresh_hash": session.refresh_hash, "previous_hash": previous_hash})
 
     def _within_grace(self, session: Session, now: datetime) -> bool:
         # `now` may precede `rotated_at` when two refreshes race; a zero grace still means none.
@@ -207,15 +254,6 @@ class Sessions:
 
     def _expires_in(self, session: Session, now: datetime) -> int:
         return max(0, int((session.expires_at - now).total_seconds()))
-
-
-async def _unexpired(session_id: str) -> Session | None:
-    """The session with this id, unless the id is malformed or the session over."""
-    try:
-        session = await Session.get(PydanticObjectId(session_id))
-    except (InvalidId, TypeError):
-        return None
-    return session if session is not None and session.expires_at > utc_now() else None
 
 
 async def _all_of(user_id: str) -> list[Session]:

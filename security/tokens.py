@@ -1,5 +1,7 @@
-"""Access tokens: issued with every registered claim plus the session id (`sid`),
-verified against exactly one algorithm (the configured one) with every claim required.
+"""Access tokens: issued with every registered claim plus the session id (`sid`) and the
+user's credential version (`cv`, see documents/user.py), verified against exactly one
+algorithm (the configured one) with every claim required and a small clock skew allowed
+between instances (`leeway_seconds`).
 
 HS256 signs with JWT_SECRET; EdDSA and ES256 sign with the key ring of
 `security.keys`, so other services can verify tokens from the public JWK Set
@@ -17,7 +19,7 @@ import jwt
 from security.keys import KeyRing
 from settings import ConfigurationError, JwtAlgorithm, Settings
 
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid"]
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "cv"]
 
 
 class InvalidToken(Exception):
@@ -34,6 +36,7 @@ class IssuedToken:
 class Claims:
     subject: str
     session_id: str
+    credential_version: int
     token_id: str
     expires_at: int
 
@@ -51,6 +54,7 @@ class Tokens:
         ttl_seconds: int,
         secret: str | None = None,
         key_ring: KeyRing | None = None,
+        leeway_seconds: int = 0,
     ) -> None:
         if (secret is None) == (key_ring is None):
             raise ValueError("Tokens needs either a secret (HS256) or a key ring (EdDSA, ES256)")
@@ -60,6 +64,7 @@ class Tokens:
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
+        self._leeway = leeway_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tokens:
@@ -78,19 +83,21 @@ class Tokens:
             ttl_seconds=settings.access_token_ttl_seconds,
             secret=secret,
             key_ring=key_ring,
+            leeway_seconds=settings.jwt_leeway_seconds,
         )
 
     @property
     def ttl_seconds(self) -> int:
         return self._ttl
 
-    def issue(self, subject: str, session_id: str) -> IssuedToken:
+    def issue(self, subject: str, session_id: str, credential_version: int) -> IssuedToken:
         now = int(time.time())
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": subject,
             "sid": session_id,
+            "cv": credential_version,
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,
@@ -113,6 +120,7 @@ class Tokens:
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
+                leeway=self._leeway,
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as error:
@@ -120,9 +128,12 @@ class Tokens:
         for name in ("sub", "sid"):
             if not isinstance(claims.get(name), str) or not claims[name]:
                 raise InvalidToken(f"Invalid{name.title()}")
+        if type(claims["cv"]) is not int:
+            raise InvalidToken("InvalidCv")
         return Claims(
             subject=claims["sub"],
             session_id=claims["sid"],
+            credential_version=claims["cv"],
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
         )

@@ -27,6 +27,8 @@ def test_defaults_match_the_design():
     assert settings.code_length == 6
     assert settings.graphiql is True
     assert settings.embedded
+    assert settings.jwt_leeway_seconds == 30
+    assert settings.session_max_age_seconds == 90 * 24 * 3600
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,10 @@ def test_defaults_match_the_design():
         ("CODE_FAILURES_PER_ADDRESS_PER_DAY", "101"),
         ("MAILS_PER_HOUR", "0"),
         ("MAILS_PER_IP_PER_HOUR", "0"),
+        ("JWT_LEEWAY_SECONDS", "121"),
+        ("SESSION_MAX_AGE_SECONDS", "31536001"),
+        # Shorter than the default REFRESH_TOKEN_TTL_SECONDS (30 days).
+        ("SESSION_MAX_AGE_SECONDS", "86400"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):

@@ -124,7 +124,7 @@ def test_tokens_refuse_forgeries_at_the_source(tmp_path):
     tokens = Tokens(
         issuer="authql", audience="authql", ttl_seconds=60, key_ring=KeyRing.load(tmp_path, "EdDSA")
     )
-    token = tokens.issue("subject", "session")
+    token = tokens.issue("subject", "session", 0)
     assert tokens.verify(token.token).session_id == "session"
 
     claims = jwt.decode(token.token, options={"verify_signature": False})
@@ -152,7 +152,7 @@ def test_tokens_need_exactly_one_kind_of_key(tmp_path):
     with pytest.raises(ValueError):
         Tokens(issuer="i", audience="a", ttl_seconds=60, secret="s" * 32, key_ring=ring)
     hs256 = Tokens(secret="s" * 32, issuer="i", audience="a", ttl_seconds=60)
-    assert hs256.verify(hs256.issue("u", "s").token).subject == "u"
+    assert hs256.verify(hs256.issue("u", "s", 0).token).subject == "u"
     assert hs256.jwks() is None
 
 
