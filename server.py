@@ -30,7 +30,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from documents import DOCUMENT_MODELS
-from endpoints import BodySizeLimit, GraphQLRoute, graphql_app, jwks, live, ready
+from endpoints import BodySizeLimit, GraphQLRoute, WatchDisconnect, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from security.codes import CodeFlows
 from security.events import JsonLineFormatter, SecurityEvents
@@ -104,6 +104,7 @@ async def open_backends(settings: Settings) -> Backends:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
+        queue_limit=settings.password_queue_bound,
     )
     return Backends(
         settings=settings,
@@ -186,7 +187,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BodySizeLimit)], lifespan=lifespan)
+    middleware = [Middleware(WatchDisconnect), Middleware(BodySizeLimit)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 app = create_app()
@@ -235,7 +237,8 @@ def main() -> None:
         if settings.smtp_host is None:
             logger.info("SMTP_HOST is not set: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))
-        uvicorn.run(application, host=settings.host, port=settings.port)
+        # uvicorn's own X-Forwarded-For handling is off: TRUSTED_PROXIES alone decides.
+        uvicorn.run(application, host=settings.host, port=settings.port, proxy_headers=False)
     finally:
         stop_services(services)
 

@@ -31,6 +31,7 @@ RATE_LIMITED_OPERATIONS = (
     "start_password_reset",
     "resend_password_reset_code",
     "complete_password_reset",
+    "set_registration_password",
     "change_password",
     "delete_account",
 )
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(2_592_000, ge=3600, le=7_776_000)
     refresh_reuse_grace_seconds: int = Field(10, ge=0, le=60)
     trusted_proxies: str = ""
+    # Per-IP limits count an IPv6 client by this prefix (a subscriber holds a /64), IPv4 per address.
+    ipv6_prefix_length: int = Field(64, ge=48, le=128)
 
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
@@ -87,6 +90,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
     argon2_parallelism: int = Field(4, ge=1, le=16)
     password_workers: int = Field(2, ge=1, le=64)
+    # Hashes that may wait for a worker; past it they are refused at once. Unset: 8 per worker.
+    password_queue_limit: int | None = Field(None, ge=1, le=10_000)
 
     # Per client IP and operation, in the `limits` library's notation ("20/minute").
     rate_limit_start_registration: str = "10/minute"
@@ -96,6 +101,7 @@ class Settings(BaseSettings):
     rate_limit_start_password_reset: str = "10/minute"
     rate_limit_resend_password_reset_code: str = "5/minute"
     rate_limit_complete_password_reset: str = "20/minute"
+    rate_limit_set_registration_password: str = "10/minute"
     rate_limit_change_password: str = "10/minute"
     rate_limit_delete_account: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=10, le=1_000_000)
@@ -141,6 +147,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
         return proxy_networks(self.trusted_proxies)
+
+    @property
+    def password_queue_bound(self) -> int:
+        """PASSWORD_QUEUE_LIMIT, or 8 hashes per worker (each waits at most ~9 hash times)."""
+        return self.password_queue_limit or 8 * self.password_workers
 
     @property
     def cors_origin_list(self) -> list[str]:
