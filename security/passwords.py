@@ -84,6 +84,9 @@ class Passwords:
             return False
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
+        gone = caller_gone.get()
+        if gone is not None and gone.is_set():
+            raise CallerGone()
         with self._lock:
             if self._in_flight >= self._capacity:
                 if not self._refusing:
@@ -95,7 +98,6 @@ class Passwords:
         job = self._pool.submit(function, *args)
         job.add_done_callback(self._release)  # on completion, or on cancel before it starts
         result = asyncio.wrap_future(job)  # cancelling this await cancels a job not yet started
-        gone = caller_gone.get()
         if gone is None:
             return await result
         hung_up = asyncio.ensure_future(gone.wait())
