@@ -278,7 +278,8 @@ async def prepare_calls(
         token = verified["registrationToken"]
         # Four hashes reach the flow (three, then one from elsewhere): within its own cap.
         return [
-            lambda ip: field(client, SET_PASSWORD, {"token": token, "password": PASSWORD}, ip=ip) for _ in range(5)
+            lambda ip: field(client, SET_PASSWORD, {"token": token, "password": PASSWORD}, ip=ip)
+            for _ in range(5)
         ], {"RegistrationPasswordSet"}
     if operation in ("change_password", "delete_account"):
         _, payload = await register(client, mailbox, setup_ip)

@@ -61,23 +61,21 @@ async def test_a_registration_flow_pays_for_a_few_password_hashes_even_when_race
         token = await verified(client, mailbox, email)
         variables = {"token": token, "password": PASSWORD}
         answers = await asyncio.gather(*(data(client, SET_PASSWORD, variables) for _ in range(20)))
-        kinds = sorted(answer["__typename"] for answer in answers)
-        assert kinds == ["RateLimited"] * (20 - PASSWORD_SETS_PER_FLOW) + [
-            "RegistrationPasswordSet"
-        ] * PASSWORD_SETS_PER_FLOW, kinds
+        kinds = [answer["__typename"] for answer in answers]
+        assert kinds.count("RegistrationPasswordSet") == PASSWORD_SETS_PER_FLOW, kinds
+        assert kinds.count("RateLimited") == 20 - PASSWORD_SETS_PER_FLOW, kinds
         refused = next(answer for answer in answers if answer["__typename"] == "RateLimited")
         assert 1500 <= refused["retryAfterSeconds"] <= 1800, refused  # until the flow ends
         assert "complete it" in refused["message"]
         # Spent means spent, aliases included; the flow still completes with its password.
-        aliased = "mutation($token: String!, $password: String!) {" + " ".join(
-            f"s{n}: setRegistrationPassword(registrationToken: $token, password: $password) {{ __typename }}"
-            for n in range(3)
-        ) + "}"
+        field = "setRegistrationPassword(registrationToken: $token, password: $password) { __typename }"
+        aliased = f"mutation($token: String!, $password: String!) {{ a: {field} b: {field} c: {field} }}"
         body = await gql(client, aliased, variables)
         assert [answer["__typename"] for answer in body["data"].values()] == ["RateLimited"] * 3, body
         payload = await data(client, COMPLETE, {"token": token, "profile": PROFILE})
         assert payload["__typename"] == "AuthPayload", payload
-        assert (await data(client, LOGIN, {"email": email, "password": PASSWORD}))["__typename"] == "AuthPayload"
+        signed_in = await data(client, LOGIN, {"email": email, "password": PASSWORD})
+        assert signed_in["__typename"] == "AuthPayload", signed_in
 
 
 # ---------------------------------------------------------------- the queue bound
