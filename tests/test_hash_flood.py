@@ -15,12 +15,14 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from conftest import serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import COMPLETE, LOGIN, PASSWORD, PROFILE, SET_PASSWORD, data, gql, new_email, register, verified
 from served import served
 
 from resolvers.registration import PASSWORD_SETS_PER_FLOW
+from settings import ConfigurationError, load_settings
 
 FLOOD = 60  # concurrent hash-costing requests
 WORKERS = 2
@@ -50,6 +52,32 @@ async def legitimate_login(client: httpx.AsyncClient, email: str) -> tuple[float
 async def one_login_time(client: httpx.AsyncClient, email: str) -> float:
     """The median time of a login with nothing else going on: about one hash."""
     return statistics.median([(await legitimate_login(client, email))[0] for _ in range(5)])
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_the_hash_queue_holds_8_per_worker_unless_told(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("PASSWORD_WORKERS", "3")
+    assert load_settings().password_queue_bound == 24
+    monkeypatch.setenv("PASSWORD_QUEUE_LIMIT", "5")
+    assert load_settings().password_queue_bound == 5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PASSWORD_QUEUE_LIMIT", "0"),
+        ("PASSWORD_QUEUE_LIMIT", "10001"),
+        ("RATE_LIMIT_SET_REGISTRATION_PASSWORD", "many per minute"),
+    ],
+)
+def test_hash_budgets_out_of_bounds_are_refused_at_start_up(monkeypatch, tmp_path, variable, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings()
 
 
 # ---------------------------------------------------------------- per flow
