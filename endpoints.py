@@ -22,8 +22,9 @@ from strawberry.types import ExecutionResult
 from schema.context import Context
 from schema.errors import classify
 from schema.root import Limits, build_schema
-from security.client_ip import client_ip
+from security.client_ip import client_bucket, client_ip
 from security.identity import identity_for_token
+from security.passwords import caller_gone
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -89,13 +90,15 @@ class GraphQLEndpoint(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         backends: Backends = request.app.state.backends
         settings = backends.settings
+        address = client_ip(
+            request.client.host if request.client else None,
+            request.headers.getlist("x-forwarded-for"),
+            settings.trusted_proxy_networks,
+        )
         return Context(
             request=request,
-            client_ip=client_ip(
-                request.client.host if request.client else None,
-                request.headers.getlist("x-forwarded-for"),
-                settings.trusted_proxy_networks,
-            ),
+            client_ip=address,
+            client_bucket=client_bucket(address, settings.ipv6_prefix_length),
             settings=settings,
             registrations=backends.registrations,
             password_resets=backends.password_resets,
@@ -187,6 +190,44 @@ class GraphQLRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
+
+
+class WatchDisconnect:
+    """Tells the password pool when a client hangs up before its answer, so a hash still
+    waiting for a worker is dropped instead of computed for nobody.
+
+    Nothing else is interrupted: a request cut off between two writes would be worse
+    than one that finishes for a client who left.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        gone = asyncio.Event()
+        body_read = asyncio.Event()
+
+        async def tracking_receive() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read.set()
+            return message
+
+        async def watch() -> None:
+            await body_read.wait()  # the next message can only be the disconnect
+            if (await receive())["type"] == "http.disconnect":
+                gone.set()
+
+        token = caller_gone.set(gone)
+        watcher = asyncio.create_task(watch())
+        try:
+            await self.app(scope, tracking_receive, send)
+        finally:
+            watcher.cancel()
+            caller_gone.reset(token)
 
 
 class BodyReadError(Exception):

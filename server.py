@@ -32,7 +32,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from documents import DOCUMENT_MODELS
-from endpoints import BodyLimits, GraphQLRoute, graphql_app, jwks, live, ready
+from endpoints import BodyLimits, GraphQLRoute, WatchDisconnect, graphql_app, jwks, live, ready
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from resolvers.inputs import common_passwords
 from security.codes import CodeFlows
@@ -108,6 +108,7 @@ async def open_backends(settings: Settings) -> Backends:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
+        queue_limit=settings.password_queue_bound,
     )
     return Backends(
         settings=settings,
@@ -197,7 +198,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BodyLimits)], lifespan=lifespan)
+    middleware = [Middleware(WatchDisconnect), Middleware(BodyLimits)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 app = create_app()
@@ -268,7 +270,14 @@ def main() -> None:
         if settings.mailer_kind == MailerKind.CONSOLE:
             logger.info("console mailer: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))
-        uvicorn.run(application, host=settings.host, port=settings.port, **connection_limits(settings))
+        # uvicorn's own X-Forwarded-For handling is off: TRUSTED_PROXIES alone decides.
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            proxy_headers=False,
+            **connection_limits(settings),
+        )
     finally:
         stop_services(services)
 

@@ -31,6 +31,7 @@ RATE_LIMITED_OPERATIONS = (
     "start_password_reset",
     "resend_password_reset_code",
     "complete_password_reset",
+    "set_registration_password",
     "change_password",
     "delete_account",
 )
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     # However often it is refreshed, a session ends this long after it opened.
     session_max_age_seconds: int = Field(7_776_000, ge=3600, le=31_536_000)
     trusted_proxies: str = ""
+    # Per-IP limits count an IPv6 client by this prefix (a subscriber holds a /64), IPv4 per address.
+    ipv6_prefix_length: int = Field(64, ge=48, le=128)
 
     # Unset: smtp when SMTP_HOST is set, console only in the embedded default (no MONGO_URL).
     mailer: MailerKind | None = None
@@ -99,6 +102,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
     argon2_parallelism: int = Field(4, ge=1, le=16)
     password_workers: int = Field(2, ge=1, le=64)
+    # Hashes that may wait for a worker; past it they are refused at once. Unset: 8 per worker.
+    password_queue_limit: int | None = Field(None, ge=1, le=10_000)
 
     # Per client IP and operation, in the `limits` library's notation ("20/minute").
     rate_limit_start_registration: str = "10/minute"
@@ -108,6 +113,7 @@ class Settings(BaseSettings):
     rate_limit_start_password_reset: str = "10/minute"
     rate_limit_resend_password_reset_code: str = "5/minute"
     rate_limit_complete_password_reset: str = "20/minute"
+    rate_limit_set_registration_password: str = "10/minute"
     rate_limit_change_password: str = "10/minute"
     rate_limit_delete_account: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
@@ -200,6 +206,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
         return proxy_networks(self.trusted_proxies)
+
+    @property
+    def password_queue_bound(self) -> int:
+        """PASSWORD_QUEUE_LIMIT, or 8 hashes per worker (each waits at most ~9 hash times)."""
+        return self.password_queue_limit or 8 * self.password_workers
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -1011,7 +1011,16 @@ async def serving(app: Any, port: int | None = None, startup_timeout: float = 30
     from embedded import free_port  # noqa: PLC0415
 
     port = port or free_port()
-    config = uvicorn.Config(app, host=HOST, port=port, log_config=None, log_level="warning", access_log=False)
+    # proxy_headers off as in production: the app's TRUSTED_PROXIES alone reads X-Forwarded-For.
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
     server = _Server(config)
     task = asyncio.create_task(server.serve())
     base_url = f"http://{HOST}:{port}"

@@ -81,9 +81,9 @@ async def account_exists(address: str) -> bool:
 
 
 def _mail_client(context: Context) -> str | None:
-    """Who a mail budget is counted against: the client IP (one IPv6 prefix, once the
-    per-prefix bucket lands)."""
-    return context.client_ip
+    """Who a mail budget is counted against: the client's IPv4 address or IPv6 prefix,
+    like every per-IP limit."""
+    return context.client_bucket
 
 
 def _sender(context: Context, mail: MailFor) -> Deliver:

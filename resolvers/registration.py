@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import datetime
 
 import strawberry
 from pymongo.errors import DuplicateKeyError
@@ -23,6 +25,7 @@ from resolvers.signin import sign_in
 from schema.context import Context
 from schema.problems import (
     AccountExists,
+    RateLimited,
     WeakPassword,
     flow_expired,
     invalid_input,
@@ -43,6 +46,9 @@ from security.codes import VERIFIED, CodeIssued, FlowNotFound, WrongCode
 from security.password_forms import hash_password
 
 PASSWORD_SET = "PASSWORD_SET"
+# Each setRegistrationPassword costs an argon2 hash: one flow may pay for this many.
+# A person retyping a password needs one or two; a script replaying a token gets no more.
+PASSWORD_SETS_PER_FLOW = 5
 
 
 async def start_registration(info: Info[Context, None], email: str) -> StartRegistrationResult:
@@ -106,6 +112,15 @@ async def set_registration_password(
     reasons = password_problems(password, flow.email)
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
+    try:
+        allowed = await context.registrations.spend(
+            flow, stages=stages, counter="password_sets", limit=PASSWORD_SETS_PER_FLOW
+        )
+    except FlowNotFound:
+        return flow_expired()
+    if not allowed:
+        context.security_event("registration_password_sets_exhausted", email=flow.email)
+        return _password_sets_exhausted(flow.expires_at)
     password_hash = await hash_password(context.passwords, password)
     try:
         await context.registrations.update(
@@ -157,6 +172,18 @@ def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], 
     except InvalidValue as error:
         problems[field] = str(error)
         return ""
+
+
+def _password_sets_exhausted(flow_expires_at: datetime) -> RateLimited:
+    """The flow's password budget is spent until the flow ends (retryAfterSeconds)."""
+    seconds = max(1, math.ceil((flow_expires_at - utc_now()).total_seconds()))
+    return RateLimited(
+        message=(
+            f"This registration has set its password {PASSWORD_SETS_PER_FLOW} times: complete it "
+            f"with the last one, or start a new registration (this one ends in {seconds} seconds)."
+        ),
+        retry_after_seconds=seconds,
+    )
 
 
 def _mails(context: Context) -> MailFor:

@@ -36,6 +36,9 @@ class Unauthenticated(GraphQLError):
 class Context:
     request: Request
     client_ip: str | None
+    # What per-IP budgets count (security.client_ip.client_bucket): the IPv4 address or
+    # the IPv6 prefix of client_ip. Sessions and logs keep the full client_ip.
+    client_bucket: str
     settings: Settings
     registrations: CodeFlows
     password_resets: CodeFlows

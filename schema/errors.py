@@ -2,9 +2,9 @@
 on every result, so parse errors are covered too).
 
 Errors we raise on purpose (UNAUTHENTICATED) pass as they are; request errors
-(syntax, validation) get a code; a backend that is down or hung becomes
-SERVICE_UNAVAILABLE; anything else is masked as INTERNAL_SERVER_ERROR and its
-traceback goes to the server log, never to the client.
+(syntax, validation) get a code; a backend that is down or hung, or a full
+password-hash queue, becomes SERVICE_UNAVAILABLE; anything else is masked as
+INTERNAL_SERVER_ERROR and its traceback goes to the server log, never to the client.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mail import MailUnavailable
+from security.passwords import CallerGone, PasswordQueueFull
 
 logger = logging.getLogger("authql.errors")
 # With introspection off, what a validation error says instead: graphql-core's messages
@@ -64,6 +65,11 @@ def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
         )
         message = SCHEMA_HIDDEN if hide_schema and code == "GRAPHQL_VALIDATION_FAILED" else error.message
         return _with_code(error, message, code)
+    if isinstance(original, PasswordQueueFull):
+        # Logged once per overload by Passwords; the client retries in a moment.
+        return _with_code(error, "The server is busy; try again in a moment.", "SERVICE_UNAVAILABLE")
+    if isinstance(original, CallerGone):
+        return _with_code(error, "The client went away.", "CLIENT_CLOSED_REQUEST")
     if is_backend_failure(original):
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
         return _with_code(

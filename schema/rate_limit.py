@@ -1,5 +1,5 @@
 """A field extension that answers `RateLimited` before the resolver runs when the
-caller's IP has used up the operation's limit. Bound next to each field in the root,
+caller's IP (an IPv6 caller's prefix) has used up the operation's limit. Bound next to each field in the root,
 so every limited operation is visible in one place."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class RateLimit(FieldExtension):
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         context = info.context
-        retry_after = await context.rate_limits.hit(self.operation, context.client_ip)
+        retry_after = await context.rate_limits.hit(self.operation, context.client_bucket)
         if retry_after is not None:
             context.security_event("rate_limited", operation=self.operation)
             return rate_limited(retry_after)

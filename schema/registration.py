@@ -66,7 +66,7 @@ class RegistrationPasswordSet:
 
 
 SetRegistrationPasswordResult = Annotated[
-    RegistrationPasswordSet | WeakPassword | FlowExpired,
+    RegistrationPasswordSet | WeakPassword | FlowExpired | RateLimited,
     strawberry.union("SetRegistrationPasswordResult"),
 ]
 

@@ -72,7 +72,8 @@ class Mutation:
         extensions=[RateLimit("verify_registration_code")],
     )
     set_registration_password: SetRegistrationPasswordResult = strawberry.mutation(
-        resolver=registration.set_registration_password
+        resolver=registration.set_registration_password,
+        extensions=[RateLimit("set_registration_password")],
     )
     complete_registration: CompleteRegistrationResult = strawberry.mutation(
         resolver=registration.complete_registration

@@ -3,11 +3,13 @@
 X-Forwarded-For is appended to by each proxy, so only the part written by proxies
 we trust is believable: walk it from the right, skip trusted proxies, and take the
 first address that is not one. Anything left of that was written by the client.
+This module is the only authority: uvicorn runs with its own proxy-header handling
+off (`--no-proxy-headers`), so the socket peer reaches us unchanged.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 Network = IPv4Network | IPv6Network
 
@@ -26,6 +28,22 @@ def client_ip(peer: str | None, forwarded_for: list[str], trusted: list[Network]
         if not _is_trusted(candidate, trusted):
             break
     return candidate
+
+
+def client_bucket(address: str | None, ipv6_prefix_length: int) -> str:
+    """What per-IP budgets count: an IPv4 address, or the IPv6 prefix it belongs to.
+
+    One IPv6 subscriber holds a whole /64 (2^64 addresses), so counting per /128 would
+    give one client endless budgets; IPv4-mapped IPv6 is counted as the IPv4 address.
+    """
+    if address is None:
+        return "unknown"
+    parsed = _parse(address)
+    if parsed is None:
+        return address
+    if isinstance(parsed, IPv6Address):
+        return str(ip_network(f"{parsed}/{ipv6_prefix_length}", strict=False))
+    return str(parsed)
 
 
 def _is_trusted(address: str, trusted: list[Network]) -> bool:

@@ -112,6 +112,17 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 """
 
+# KEYS[1] flow; ARGV: allowed stages joined by ',', counter field, limit.
+SPEND_SCRIPT = """
+local stage = redis.call('HGET', KEYS[1], 'stage')
+if not stage or not string.find(',' .. ARGV[1] .. ',', ',' .. stage .. ',', 1, true) then
+  return -1
+end
+if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') >= tonumber(ARGV[3]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+return 1
+"""
+
 # KEYS[1] per-address counter; ARGV: window seconds.
 COUNT_SCRIPT = """
 local n = redis.call('INCR', KEYS[1])
@@ -206,6 +217,7 @@ class CodeFlows:
         self._update = redis.register_script(UPDATE_SCRIPT)
         self._promote = redis.register_script(PROMOTE_SCRIPT)
         self._abandon = redis.register_script(ABANDON_SCRIPT)
+        self._spend = redis.register_script(SPEND_SCRIPT)
         self._count = redis.register_script(COUNT_SCRIPT)
         self._refund = redis.register_script(REFUND_SCRIPT)
 
@@ -330,6 +342,14 @@ class CodeFlows:
         updated = await self._update(keys=[self._key(flow.flow_id)], args=[",".join(stages), *pairs])
         if not updated:
             raise FlowNotFound()
+
+    async def spend(self, flow: Flow, *, stages: tuple[str, ...], counter: str, limit: int) -> bool:
+        """Count one use of a per-flow budget (`counter`, at most `limit`), atomically and
+        only while the flow is at one of `stages`: False once the budget is spent."""
+        spent = await self._spend(keys=[self._key(flow.flow_id)], args=[",".join(stages), counter, limit])
+        if int(spent) < 0:
+            raise FlowNotFound()
+        return bool(int(spent))
 
     async def finish(self, flow: Flow) -> None:
         await self._redis.delete(self._key(flow.flow_id))

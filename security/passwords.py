@@ -1,28 +1,58 @@
-"""argon2id hashing in a bounded worker pool, so a burst of logins never stalls the event loop."""
+"""argon2id hashing in a bounded worker pool with a bounded backlog, so a burst of
+logins never stalls the event loop and a flood of them never queues without end."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 T = TypeVar("T")
+logger = logging.getLogger("authql.passwords")
+
+
+# Set by the HTTP layer for each request: an Event that fires when its client hangs up.
+caller_gone: ContextVar[asyncio.Event | None] = ContextVar("caller_gone", default=None)
+
+
+class CallerGone(Exception):
+    """The caller hung up while its hash waited for a worker: the hash was dropped."""
+
+
+class PasswordQueueFull(Exception):
+    """More hashes are running or waiting than the pool may hold: refused at once.
+
+    Waiting in line would only make every caller, legitimate ones included, slower
+    for as long as a flood lasts; the client sees SERVICE_UNAVAILABLE and retries.
+    """
 
 
 class Passwords:
-    """Hash and verify passwords off the event loop with at most `workers` threads.
+    """Hash and verify passwords off the event loop with at most `workers` threads
+    and at most `queue_limit` more hashes waiting for one.
 
     argon2-cffi releases the GIL while hashing, so threads give real parallelism;
-    the pool bound keeps memory at `workers * memory_kib` however many requests wait.
+    the pool bound keeps memory at `workers * memory_kib`, and the queue bound keeps
+    the wait of an accepted hash under `queue_limit / workers + 1` hash times. A hash
+    whose caller was cancelled (its client went away) before a thread took it never runs.
     """
 
-    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int) -> None:
+    def __init__(
+        self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int, queue_limit: int
+    ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._capacity = workers + queue_limit
+        self._in_flight = 0  # submitted and not yet finished or cancelled
+        self._lock = threading.Lock()  # the count is released from worker threads
+        self._refusing = False  # log once per overload, not once per refused request
         # A real hash of a random password: verifying against it costs exactly what
         # verifying a real user's password costs, so unknown emails are not faster.
         self._dummy_hash = self._hasher.hash("authql dummy password " + str(id(self)))
@@ -54,5 +84,31 @@ class Passwords:
             return False
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, function, *args)
+        gone = caller_gone.get()
+        if gone is not None and gone.is_set():
+            raise CallerGone()
+        with self._lock:
+            if self._in_flight >= self._capacity:
+                if not self._refusing:
+                    logger.warning("password queue full (%d in flight): refusing hashes", self._in_flight)
+                self._refusing = True
+                raise PasswordQueueFull()
+            self._refusing = False
+            self._in_flight += 1
+        job = self._pool.submit(function, *args)
+        job.add_done_callback(self._release)  # on completion, or on cancel before it starts
+        result = asyncio.wrap_future(job)  # cancelling this await cancels a job not yet started
+        if gone is None:
+            return await result
+        hung_up = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait((result, hung_up), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hung_up.cancel()
+        if not result.done() and job.cancel():
+            raise CallerGone()  # still queued: nobody waits for it, so it never runs
+        return await result  # already running (or done): let it finish
+
+    def _release(self, job: Future[Any]) -> None:
+        with self._lock:
+            self._in_flight -= 1

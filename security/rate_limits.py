@@ -26,11 +26,11 @@ class RateLimits:
             operation: parse(limit) for operation, limit in limits.items()
         }
 
-    async def hit(self, operation: str, client_ip: str | None) -> int | None:
-        """Count one `operation` by `client_ip`: None if allowed, else seconds to wait."""
+    async def hit(self, operation: str, client_bucket: str) -> int | None:
+        """Count one `operation` by `client_bucket` (`security.client_ip.client_bucket`: an
+        IPv4 address or an IPv6 prefix): None if allowed, else seconds to wait."""
         item = self._items[operation]
-        who = client_ip or "unknown"
-        if await self._limiter.hit(item, "authql", operation, who):
+        if await self._limiter.hit(item, "authql", operation, client_bucket):
             return None
-        stats = await self._limiter.get_window_stats(item, "authql", operation, who)
+        stats = await self._limiter.get_window_stats(item, "authql", operation, client_bucket)
         return max(1, math.ceil(stats.reset_time - time.time()))

@@ -28,7 +28,7 @@ VERIFY = f"""mutation($id: ID!, $code: String!) {{ verifyRegistrationCode(regist
   ... on InvalidCode {{ attemptsLeft }} }} }}"""
 SET_PASSWORD = f"""mutation($token: String!, $password: String!) {{
   setRegistrationPassword(registrationToken: $token, password: $password) {{
-  __typename ... on RegistrationPasswordSet {{ expiresAt }} {PROBLEM}
+  __typename ... on RegistrationPasswordSet {{ expiresAt }} {PROBLEM} {RATE}
   ... on WeakPassword {{ reasons }} }} }}"""
 COMPLETE = f"""mutation($token: String!, $profile: ProfileInput!) {{
   completeRegistration(registrationToken: $token, profile: $profile) {{

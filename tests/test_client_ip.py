@@ -1,20 +1,21 @@
 """Who is calling: the socket peer, or behind trusted proxies the right-most address in
-X-Forwarded-For that no trusted proxy wrote. Unit rules first, then start-up, then HTTP."""
+X-Forwarded-For that no trusted proxy wrote; and what per-IP budgets count (an IPv4
+address, an IPv6 prefix). Unit rules first, then start-up, then the production command
+(`uvicorn server:app --no-proxy-headers`) on real sockets, IPv4 and IPv6."""
 
 from __future__ import annotations
 
 from ipaddress import ip_network
 from typing import Any
 
+import httpx
 import pytest
-from conftest import serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import PASSWORD, new_email, register
+from served import PRODUCTION_COMMAND, ROOT, served
 
-from security.client_ip import client_ip
+from security.client_ip import client_bucket, client_ip
 from settings import ConfigurationError, load_settings
-
-PEER = "203.0.113.7"  # the socket peer the test transport reports (conftest.serve)
 
 LOGIN = """mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) {
@@ -44,11 +45,26 @@ async def post(
     return next(iter(body["data"].values()))
 
 
-async def login_from(client, email: str, forwarded_for: str | None = None) -> dict[str, Any]:
+async def login_from(
+    client, email: str, forwarded_for: str | None = None, password: str = PASSWORD
+) -> dict[str, Any]:
+    """One login; the answer, whatever it is."""
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
-    result = await post(client, LOGIN, {"email": email, "password": PASSWORD}, **headers)
+    return await post(client, LOGIN, {"email": email, "password": password}, **headers)
+
+
+async def signed_in_from(client, email: str, forwarded_for: str | None = None) -> dict[str, Any]:
+    result = await login_from(client, email, forwarded_for)
     assert result["__typename"] == "AuthPayload", result
     return result
+
+
+async def failed_logins(client, forwarded_fors: list[str]) -> list[str]:
+    """Wrong-password logins of fresh addresses, one per X-Forwarded-For value: their kinds."""
+    answers = [
+        await login_from(client, new_email(), hop, "not the password at all") for hop in forwarded_fors
+    ]
+    return [answer["__typename"] for answer in answers]
 
 
 async def current_session(client, access_token: str) -> dict[str, Any]:
@@ -114,6 +130,32 @@ def test_empty_trusted_list_always_answers_the_peer():
     assert client_ip("::1", ["198.51.100.9"], []) == "::1"
 
 
+# ---------------------------------------------------------------- unit: client_bucket
+
+
+def test_ipv4_is_counted_per_address():
+    assert client_bucket("198.51.100.7", 64) == "198.51.100.7"
+    assert client_bucket("198.51.100.8", 48) == "198.51.100.8"
+
+
+def test_ipv6_is_counted_per_prefix():
+    assert client_bucket("2001:db8:1:2::a", 64) == "2001:db8:1:2::/64"
+    assert client_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff", 64) == "2001:db8:1:2::/64"
+    assert client_bucket("2001:db8:1:3::a", 64) == "2001:db8:1:3::/64"
+    assert client_bucket("2001:db8:1:3::a", 48) == "2001:db8:1::/48"
+    assert client_bucket("2001:db8:1:3::a", 128) == "2001:db8:1:3::a/128"
+    assert client_bucket("2001:DB8:1:2:0::A", 64) == "2001:db8:1:2::/64"
+
+
+def test_ipv4_mapped_ipv6_is_counted_as_ipv4():
+    assert client_bucket("::ffff:198.51.100.7", 64) == "198.51.100.7"
+
+
+def test_unknown_and_unreadable_peers_have_buckets_of_their_own():
+    assert client_bucket(None, 64) == "unknown"
+    assert client_bucket("unix-socket", 64) == "unix-socket"
+
+
 def test_no_peer_is_no_address():
     assert client_ip(None, ["198.51.100.9"], PROXIES) is None
     assert client_ip(None, [], []) is None
@@ -130,6 +172,14 @@ def test_bad_trusted_proxies_are_refused_at_start_up_naming_the_variable(monkeyp
         load_settings()
 
 
+@pytest.mark.parametrize("value", ["47", "129", "0", "-64"])
+def test_ipv6_prefix_length_outside_48_to_128_is_refused_at_start_up(monkeypatch, tmp_path, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IPV6_PREFIX_LENGTH", value)
+    with pytest.raises(ConfigurationError, match="IPV6_PREFIX_LENGTH"):
+        load_settings()
+
+
 def test_good_trusted_proxies_are_read_as_networks(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for name in ("MONGO_URL", "JWT_SECRET", "JWT_ALGORITHM"):
@@ -139,27 +189,52 @@ def test_good_trusted_proxies_are_read_as_networks(monkeypatch, tmp_path):
     assert settings.trusted_proxy_networks == networks("10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32")
 
 
-# ---------------------------------------------------------------- over HTTP
+# ---------------------------------------------------------------- on a real socket
 
 
-async def test_behind_a_trusted_proxy_the_session_records_the_forwarded_client(backend_urls, mailbox):
-    async with serve(settings_with(backend_urls, mailbox, trusted_proxies="203.0.113.0/24")) as proxied:
+def test_the_readme_production_command_turns_uvicorns_proxy_headers_off():
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, before TRUSTED_PROXIES
+    # is asked; the command the README gives must switch that off.
+    assert "`" + " ".join(PRODUCTION_COMMAND) in (ROOT / "README.md").read_text()
+
+
+# Without TRUSTED_PROXIES, through `python server.py`: tests/test_server_process.py.
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted_and_recorded(
+    backend_urls, mailbox, tmp_path
+):
+    settings = settings_with(backend_urls, mailbox, trusted_proxies="127.0.0.1", rate_limit_login="3/minute")
+    async with served(settings, tmp_path / "server.log") as url, httpx.AsyncClient(base_url=url) as client:
         email = new_email()
-        await register(proxied, mailbox, email)
-
-        signed_in = await login_from(proxied, email, "198.51.100.9, 203.0.113.50")
-        current = await current_session(proxied, signed_in["accessToken"])
-        assert current["id"] == signed_in["sessionId"]
+        await register(client, mailbox, email)
+        signed_in = await signed_in_from(client, email, "1.2.3.4, 198.51.100.9")
+        current = await current_session(client, signed_in["accessToken"])
         assert current["ipAddress"] == "198.51.100.9"
 
-        direct = await login_from(proxied, email)
-        assert (await current_session(proxied, direct["accessToken"]))["ipAddress"] == PEER
+        assert await failed_logins(client, ["198.51.100.9"] * 3) == ["InvalidCredentials"] * 2 + [
+            "RateLimited"
+        ]
+        assert await failed_logins(client, ["198.51.100.10"]) == ["InvalidCredentials"]
 
 
-async def test_without_trusted_proxies_a_spoofed_forwarded_for_is_ignored(client, mailbox):
-    email = new_email()
-    await register(client, mailbox, email)
-    signed_in = await login_from(client, email, "1.2.3.4")
-    current = await current_session(client, signed_in["accessToken"])
-    assert current["id"] == signed_in["sessionId"]
-    assert current["ipAddress"] == PEER
+async def test_ipv6_clients_are_counted_per_64_and_recorded_in_full(backend_urls, mailbox, tmp_path):
+    settings = settings_with(backend_urls, mailbox, trusted_proxies="::1", rate_limit_login="3/minute")
+    log = tmp_path / "server.log"
+    async with served(settings, log, host="::1") as url, httpx.AsyncClient(base_url=url) as client:
+        email = new_email()
+        await register(client, mailbox, email)
+        signed_in = await signed_in_from(client, email, "2001:db8:1:2::abcd")
+        current = await current_session(client, signed_in["accessToken"])
+        assert current["ipAddress"] == "2001:db8:1:2::abcd"
+
+        # Other addresses of the same /64 share its budget (the login above was its first).
+        same_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::2"]
+        assert await failed_logins(client, same_64) == ["InvalidCredentials"] * 2 + ["RateLimited"]
+        # The neighbouring /64 and an IPv4 client have their own.
+        assert (
+            await failed_logins(client, ["2001:db8:1:3::1", "2001:db8:1:3::2"]) == ["InvalidCredentials"] * 2
+        )
+        assert await failed_logins(client, ["198.51.100.9"]) == ["InvalidCredentials"]
+        # Without X-Forwarded-For the proxy itself is the client.
+        assert await failed_logins(client, [""]) == ["InvalidCredentials"]

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, **variables: str) -> None:
         self.port = port
         self.output = data_dir.parent / f"server-{time.monotonic_ns()}.out"
         environment = {
@@ -42,7 +42,7 @@ class ServerProcess:
             for key, value in os.environ.items()
             if not key.startswith(("MONGO_", "REDIS_", "JWT_", "SMTP_", "AUTHQL_"))
         }
-        environment.update(DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+        environment.update(DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1", **variables)
         self.process = subprocess.Popen(
             [sys.executable, "server.py"],
             cwd=ROOT,
@@ -102,9 +102,14 @@ def server_data_dir(tmp_path: Path) -> Path:
     return tmp_path / "var"
 
 
+SESSIONS = "query { sessions { ipAddress current } }"
+
+
 async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_restart(server_data_dir):
     email = new_email()
-    first = ServerProcess(server_data_dir, free_port())
+    # No trusted proxy: X-Forwarded-For from this loopback client must change nothing
+    # (uvicorn would believe it from 127.0.0.1 on its own, were its proxy headers on).
+    first = ServerProcess(server_data_dir, free_port(), TRUSTED_PROXIES="", RATE_LIMIT_LOGIN="6/minute")
     try:
         await first.wait_ready()
         async with httpx.AsyncClient(base_url=first.url) as client:
@@ -118,6 +123,26 @@ async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_
             await data(client, SET_PASSWORD, {"token": token, "password": PASSWORD})
             payload = await data(client, COMPLETE, {"token": token, "profile": PROFILE})
             assert payload["__typename"] == "AuthPayload"
+
+            forged = {"X-Forwarded-For": "198.51.100.1"}
+            response = await client.post(
+                "/graphql",
+                json={"query": LOGIN, "variables": {"email": email, "password": PASSWORD}},
+                headers=forged,
+            )
+            signed_in = response.json()["data"]["login"]
+            sessions = await data(client, SESSIONS, token=signed_in["accessToken"])
+            assert [session["ipAddress"] for session in sessions if session["current"]] == ["127.0.0.1"]
+            kinds = []
+            for n in range(2, 8):  # six more, a new forged address each time: the 7th is refused
+                guess = {"email": new_email(), "password": "not the password at all"}
+                response = await client.post(
+                    "/graphql",
+                    json={"query": LOGIN, "variables": guess},
+                    headers={"X-Forwarded-For": f"198.51.100.{n}"},
+                )
+                kinds.append(response.json()["data"]["login"]["__typename"])
+            assert kinds == ["InvalidCredentials"] * 5 + ["RateLimited"], kinds
         children = first.interrupt()
     finally:
         first.kill()

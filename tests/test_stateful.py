@@ -53,6 +53,7 @@ from pymongo import MongoClient
 from redis import Redis
 
 from embedded import free_port
+from resolvers.registration import PASSWORD_SETS_PER_FLOW
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,7 +126,9 @@ import uvicorn
 from server import create_app
 from settings import Settings
 settings = Settings(_env_file=None, **json.loads(os.environ["AUTHQL_STATEFUL_SETTINGS"]))
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+uvicorn.run(
+    create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", proxy_headers=False
+)
 """
 
 
@@ -208,6 +211,7 @@ class Flow:
     attempts: int = 0
     token: str | None = None
     password: str | None = None
+    password_sets: int = 0  # hashes paid for (at most PASSWORD_SETS_PER_FLOW)
 
     @property
     def code(self) -> str | None:
@@ -381,7 +385,11 @@ class Registrations(RuleBasedStateMachine):
         if password == WEAK:
             assert kind == "WeakPassword", result
             return
+        if flow.password_sets == PASSWORD_SETS_PER_FLOW:
+            assert kind == "RateLimited", result  # the last password set stays
+            return
         assert kind == "RegistrationPasswordSet", result
+        flow.password_sets += 1
         flow.stage = PASSWORD_SET
         flow.password = password
 

@@ -1,0 +1,89 @@
+"""authql served the way production runs it: `uvicorn server:app --no-proxy-headers` in a
+child process on a real socket, configured through the environment.
+
+For what an in-process transport cannot show: the client address uvicorn reports (and
+whether it rewrote it from X-Forwarded-For), IPv6 peers, clients that hang up, and
+hashing load that must not share the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import Enum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from redis import Redis
+
+from embedded import free_port
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# The production command of the README, less host and port.
+PRODUCTION_COMMAND = ["uvicorn", "server:app", "--no-proxy-headers"]
+# Rate-limit counters of these apps live in their own Redis database, emptied at each
+# start: every client of theirs is 127.0.0.1 or ::1, which other apps' tests must not share.
+REDIS_DB = 12
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """`settings` as the environment variables that give them."""
+    variables = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MONGO_", "REDIS_", "JWT_", "SMTP_", "AUTHQL_", "RATE_LIMIT_", "TRUSTED_"))
+    }
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, Enum):
+            value = value.value
+        variables[name.upper()] = str(value)
+    return variables
+
+
+@asynccontextmanager
+async def served(settings: Settings, log: Path, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """The app with `settings` (its Redis moved to REDIS_DB, emptied) on `host`; its base URL."""
+    redis_url = urlsplit(settings.redis_url or "")._replace(path=f"/{REDIS_DB}").geturl()
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    with Redis.from_url(redis_url) as redis:
+        redis.flushdb()
+    port = free_port()
+    command = [sys.executable, "-m", *PRODUCTION_COMMAND, "--host", host, "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--log-level", "warning"],
+            cwd=ROOT,
+            env=environment(settings),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=url) as client:
+            while True:
+                assert process.poll() is None, "the server exited:\n" + log.read_text(errors="replace")
+                assert time.monotonic() < deadline, "not ready:\n" + log.read_text(errors="replace")
+                try:
+                    if (await client.get("/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
