@@ -43,6 +43,7 @@ from test_attacks import (
 )
 
 from embedded import free_port, start_mongo, start_redis
+from resolvers.emailed_codes import account_exists
 
 ROOT = Path(__file__).resolve().parent.parent
 WRONG = {"__typename": "InvalidCode", "message": "Wrong or expired code.", "attemptsLeft": 4}
@@ -391,8 +392,6 @@ async def test_the_account_lookup_takes_as_long_for_a_known_address_as_for_an_un
     """A sign test over interleaved pairs: a known address is the slower one about half
     the time. Loading the whole document was slower in 68-80% of pairs on nx-27017 (a
     `_id` projection in 58-65%); two unknown addresses, the control, give 45-55%."""
-    from resolvers.emailed_codes import account_exists  # noqa: PLC0415 - the unit under test
-
     known = (await register_account(client, mailbox))["user"]["email"]
     unknown = new_email()
     assert await account_exists(known) and not await account_exists(unknown)
