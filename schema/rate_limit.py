@@ -1,6 +1,7 @@
 """A field extension that answers `RateLimited` before the resolver runs when the
-caller's IP (an IPv6 caller's prefix) has used up the operation's limit. Bound next to each field in the root,
-so every limited operation is visible in one place."""
+caller's IP (an IPv6 caller's prefix: `Context.client_bucket`) has used up the
+operation's limit. Bound next to each field in the root, so every limited operation
+is visible in one place."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ class Passwords:
     argon2-cffi releases the GIL while hashing, so threads give real parallelism;
     the pool bound keeps memory at `workers * memory_kib`, and the queue bound keeps
     the wait of an accepted hash under `queue_limit / workers + 1` hash times. A hash
-    whose caller was cancelled (its client went away) before a thread took it never runs.
+    whose caller hung up (`caller_gone`) before a thread took it never runs, and
+    cancelling the awaiting task cancels a hash not yet started too.
     """
 
     def __init__(
