@@ -142,6 +142,7 @@ def test_graphiql_and_introspection_are_on_only_in_the_embedded_default(monkeypa
 
     monkeypatch.setenv("MONGO_URL", "mongodb://db.invalid:27017")
     monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("SMTP_HOST", "smtp.invalid")
     production = load_settings()
     assert production.graphiql is False and production.introspection is False
 
