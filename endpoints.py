@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
@@ -23,12 +22,11 @@ from schema.context import Context
 from schema.errors import classify
 from schema.root import Limits, build_schema
 from security.client_ip import client_bucket, client_ip
-from security.identity import identity_for_token
 from security.passwords import caller_gone
 from settings import Settings
 
 if TYPE_CHECKING:
-    from server import Backends
+    from services import Services
 
 logger = logging.getLogger("authql.errors")
 
@@ -88,8 +86,8 @@ class GraphQLEndpoint(GraphQL):
         return response
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
-        backends: Backends = request.app.state.backends
-        settings = backends.settings
+        services: Services = request.app.state.services
+        settings = services.settings
         address = client_ip(
             request.client.host if request.client else None,
             request.headers.getlist("x-forwarded-for"),
@@ -99,17 +97,7 @@ class GraphQLEndpoint(GraphQL):
             request=request,
             client_ip=address,
             client_bucket=client_bucket(address, settings.ipv6_prefix_length),
-            settings=settings,
-            registrations=backends.registrations,
-            password_resets=backends.password_resets,
-            passwords=backends.passwords,
-            tokens=backends.tokens,
-            sessions=backends.sessions,
-            mailer=backends.mailer,
-            rate_limits=backends.rate_limits,
-            lockout=backends.lockout,
-            events=backends.events,
-            authenticate=partial(identity_for_token, backends.tokens, backends.sessions),
+            services=services,
         )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -263,10 +251,10 @@ class BodyLimits:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not hasattr(scope["app"].state, "backends"):
+        if scope["type"] != "http" or not hasattr(scope["app"].state, "services"):
             await self.app(scope, receive, send)
             return
-        settings: Settings = scope["app"].state.backends.settings
+        settings: Settings = scope["app"].state.services.settings
         limit = settings.max_body_bytes
         declared = Headers(scope=scope).get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
@@ -311,7 +299,7 @@ def error_response(status_code: int, message: str, code: str) -> JSONResponse:
 
 async def jwks(request: Request) -> JSONResponse:
     """The public signing keys; 404 with HS256, whose secret is never published."""
-    key_set = request.app.state.backends.tokens.jwks()
+    key_set = request.app.state.services.tokens.jwks()
     if key_set is None:
         return error_response(404, "No public keys: tokens are signed with a shared secret.", "NOT_FOUND")
     return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
@@ -323,13 +311,13 @@ async def live(request: Request) -> JSONResponse:
 
 async def ready(request: Request) -> JSONResponse:
     """200 when Mongo and Redis both answer in time, else 503 naming who did not."""
-    backends: Backends = request.app.state.backends
+    services: Services = request.app.state.services
     checks = {
-        "mongo": backends.mongo.admin.command("ping"),
-        "redis": backends.redis.ping(),
+        "mongo": services.mongo.admin.command("ping"),
+        "redis": services.redis.ping(),
     }
     results = await asyncio.gather(
-        *(asyncio.wait_for(check, backends.settings.backend_timeout_seconds) for check in checks.values()),
+        *(asyncio.wait_for(check, services.settings.backend_timeout_seconds) for check in checks.values()),
         return_exceptions=True,
     )
     failed = [name for name, result in zip(checks, results, strict=True) if isinstance(result, BaseException)]

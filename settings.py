@@ -223,11 +223,6 @@ class Settings(BaseSettings):
             return self.mailer
         return MailerKind.SMTP if self.smtp_host is not None else MailerKind.CONSOLE
 
-    @property
-    def embedded(self) -> bool:
-        """True when authql runs on its own child services (no MONGO_URL given)."""
-        return self.mongo_url is None
-
 
 def proxy_networks(value: str) -> list[IPv4Network | IPv6Network]:
     """TRUSTED_PROXIES as networks: comma-separated CIDRs (or single addresses)."""

@@ -1,7 +1,8 @@
-"""The mails authql sends during registration.
+"""The mails authql sends: registration and password-reset codes, and their codeless
+twins for addresses on the other side ("account exists", "no account").
 
-Both messages share one subject: an observer who sees only the subject (or the
-fact that a mail went out) cannot tell whether the address already has an account.
+Each code mail and its twin share one subject: an observer who sees only the subject
+(or the fact that a mail went out) cannot tell whether the address has an account.
 """
 
 from __future__ import annotations

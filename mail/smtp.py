@@ -77,4 +77,5 @@ class SmtpMailer:
             raise MailUnavailable(
                 f"SMTP server at {self._host}:{self._port} unavailable: {type(exc).__name__}"
             ) from None
-        logger.info("mail sent to %s: %s", message.to, message.subject)
+        # The subject only: an address is personal data, and logs travel further than mail.
+        logger.info("mail sent: %s", message.subject)

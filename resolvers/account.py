@@ -15,8 +15,8 @@ async def delete_account(info: Info[Context, None], password: str) -> DeleteAcco
     context = info.context
     user = await context.current_user()
     # A stolen access token must not buy unlimited guesses: the login's lockout applies.
-    checked = await context.lockout.check(
-        user.email, lambda: verify_password(context.passwords, user.password_hash, password)
+    checked = await context.services.lockout.check(
+        user.email, lambda: verify_password(context.services.passwords, user.password_hash, password)
     )
     if checked.refused_for is not None:
         context.security_event("delete_account_refused_locked", user=str(user.id))
@@ -28,7 +28,7 @@ async def delete_account(info: Info[Context, None], password: str) -> DeleteAcco
         return InvalidCredentials(message="The password is wrong.")
     user_id = str(user.id)
     # Sessions first: if the process dies between the two, no token outlives the intent.
-    await context.sessions.revoke_all(user_id)
+    await context.services.sessions.revoke_all(user_id)
     await user.delete()
     context.security_event("account_deleted", user=user_id)
     return AccountDeleted(id=strawberry.ID(user_id))

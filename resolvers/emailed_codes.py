@@ -30,7 +30,7 @@ def mails(
     without_code: Callable[[str], MailMessage],
 ) -> MailFor:
     """The flow's two mails: the code, or the notice that carries none."""
-    minutes = context.settings.code_ttl_seconds // 60
+    minutes = context.services.settings.code_ttl_seconds // 60
 
     def mail(issued: CodeIssued) -> MailMessage:
         if issued.code is None:
@@ -88,7 +88,7 @@ def _mail_client(context: Context) -> str | None:
 
 def _sender(context: Context, mail: MailFor) -> Deliver:
     async def deliver(issued: CodeIssued) -> None:
-        await context.mailer.send(mail(issued))
+        await context.services.mailer.send(mail(issued))
 
     return deliver
 

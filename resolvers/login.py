@@ -26,10 +26,12 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
         nonlocal match
         user = await User.by_email(address)
         # Unknown email, wrong password, half-finished registration: same work, same answer.
-        match = await verify_password(context.passwords, user.password_hash if user else None, password)
+        match = await verify_password(
+            context.services.passwords, user.password_hash if user else None, password
+        )
         return user if match else None
 
-    checked = await context.lockout.check(address, check)
+    checked = await context.services.lockout.check(address, check)
     if checked.refused_for is not None:
         context.security_event("login_refused_locked", email=address, retry_after=checked.refused_for)
         return rate_limited(checked.refused_for)
@@ -42,7 +44,7 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
     # The session is valid only under the credentials just verified (a change that
     # lands meanwhile ends it), and the rehash only replaces the hash just verified.
     verified_version = user.credential_version
-    if match is Match.LEGACY or context.passwords.needs_rehash(user.password_hash):
+    if match is Match.LEGACY or context.services.passwords.needs_rehash(user.password_hash):
         await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
     return await sign_in(context, user, credential_version=verified_version)
@@ -53,7 +55,7 @@ async def _rehash(context: Context, user: User, password: str) -> None:
     verified_hash = user.password_hash
     try:
         await user.write_changes(
-            {"password_hash": await hash_password(context.passwords, password)},
+            {"password_hash": await hash_password(context.services.passwords, password)},
             touch=False,
             require={"password_hash": verified_hash},
         )

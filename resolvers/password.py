@@ -20,8 +20,8 @@ async def change_password(
     identity = await context.identity()
     user = identity.user
     # A stolen access token must not buy unlimited guesses: the login's lockout applies.
-    checked = await context.lockout.check(
-        user.email, lambda: verify_password(context.passwords, user.password_hash, current_password)
+    checked = await context.services.lockout.check(
+        user.email, lambda: verify_password(context.services.passwords, user.password_hash, current_password)
     )
     if checked.refused_for is not None:
         context.security_event("password_change_refused_locked", user=str(user.id))
@@ -41,21 +41,21 @@ async def change_password(
     # nothing usable behind. Refused if the credentials changed since they were checked.
     try:
         await user.write_changes(
-            {"password_hash": await hash_password(context.passwords, new_password)},
+            {"password_hash": await hash_password(context.services.passwords, new_password)},
             new_credentials=True,
             require={"credential_version": user.credential_version},
         )
     except UserChanged:  # another change or reset won: this token's session is over
         raise Unauthenticated() from None
     user_id = str(user.id)
-    await context.sessions.revoke_all(user_id, keep=identity.session_id)
-    current = await context.sessions.get(user_id, identity.session_id)
+    await context.services.sessions.revoke_all(user_id, keep=identity.session_id)
+    current = await context.services.sessions.get(user_id, identity.session_id)
     renewed = None
     if current is not None:
-        renewed = await context.sessions.rotate(current, credential_version=user.credential_version)
+        renewed = await context.services.sessions.rotate(current, credential_version=user.credential_version)
     if renewed is None:  # ended or refreshed meanwhile: continue on a new one
         if current is not None:
-            await context.sessions.revoke([current])
+            await context.services.sessions.revoke([current])
         renewed = await open_session(context, user)
     context.security_event("password_changed", user=user_id)
-    return auth_payload(context.tokens, user, renewed)
+    return auth_payload(context.services.tokens, user, renewed)

@@ -31,7 +31,7 @@ async def start_password_reset(info: Info[Context, None], email: str) -> StartPa
     context = info.context
     issued = await open_flow(
         context,
-        context.password_resets,
+        context.services.password_resets,
         email,
         codes_for_account_holders=True,
         mail=_mails(context),
@@ -43,7 +43,7 @@ async def start_password_reset(info: Info[Context, None], email: str) -> StartPa
         reset_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
         resend_available_at=issued.resend_available_at,
-        code_length=context.password_resets.code_length,
+        code_length=context.services.password_resets.code_length,
     )
 
 
@@ -53,7 +53,7 @@ async def resend_password_reset_code(
     context = info.context
     issued = await mail_new_code(
         context,
-        context.password_resets,
+        context.services.password_resets,
         reset_id,
         mail=_mails(context),
     )
@@ -66,7 +66,7 @@ async def complete_password_reset(
     info: Info[Context, None], reset_id: strawberry.ID, code: str, new_password: str
 ) -> CompletePasswordResetResult:
     context = info.context
-    resets = context.password_resets
+    resets = context.services.password_resets
     # The policy is checked before the code, so a weak password costs no attempt.
     try:
         reasons = password_problems(new_password, await resets.pending(reset_id))
@@ -87,13 +87,14 @@ async def complete_password_reset(
     # The new hash and the end of every session in one write (see resolvers/password.py).
     try:
         await user.write_changes(
-            {"password_hash": await hash_password(context.passwords, new_password)}, new_credentials=True
+            {"password_hash": await hash_password(context.services.passwords, new_password)},
+            new_credentials=True,
         )
     except UserGone:  # deleted meanwhile
         return flow_expired()
     # The emailed code proved the address: a lockout from someone's guesses ends here.
-    await context.lockout.clear(flow.email)
-    await context.sessions.revoke_all(str(user.id))
+    await context.services.lockout.clear(flow.email)
+    await context.services.sessions.revoke_all(str(user.id))
     context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
     return await sign_in(context, user)
 

@@ -55,7 +55,7 @@ async def start_registration(info: Info[Context, None], email: str) -> StartRegi
     context = info.context
     issued = await open_flow(
         context,
-        context.registrations,
+        context.services.registrations,
         email,
         codes_for_account_holders=False,
         mail=_mails(context),
@@ -67,7 +67,7 @@ async def start_registration(info: Info[Context, None], email: str) -> StartRegi
         registration_id=strawberry.ID(issued.flow_id),
         expires_at=issued.expires_at,
         resend_available_at=issued.resend_available_at,
-        code_length=context.registrations.code_length,
+        code_length=context.services.registrations.code_length,
     )
 
 
@@ -77,7 +77,7 @@ async def resend_registration_code(
     context = info.context
     issued = await mail_new_code(
         context,
-        context.registrations,
+        context.services.registrations,
         registration_id,
         mail=_mails(context),
     )
@@ -91,7 +91,7 @@ async def verify_registration_code(
 ) -> VerifyRegistrationCodeResult:
     context = info.context
     try:
-        token, flow = await context.registrations.verify(registration_id, code.strip())
+        token, flow = await context.services.registrations.verify(registration_id, code.strip())
     except FlowNotFound:
         return flow_expired()
     except WrongCode as error:
@@ -106,14 +106,14 @@ async def set_registration_password(
     context = info.context
     stages = (VERIFIED, PASSWORD_SET)
     try:
-        flow = await context.registrations.authorize(registration_token, stages=stages)
+        flow = await context.services.registrations.authorize(registration_token, stages=stages)
     except FlowNotFound:
         return flow_expired()
     reasons = password_problems(password, flow.email)
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
     try:
-        allowed = await context.registrations.spend(
+        allowed = await context.services.registrations.spend(
             flow, stages=stages, counter="password_sets", limit=PASSWORD_SETS_PER_FLOW
         )
     except FlowNotFound:
@@ -121,9 +121,9 @@ async def set_registration_password(
     if not allowed:
         context.security_event("registration_password_sets_exhausted", email=flow.email)
         return _password_sets_exhausted(flow.expires_at)
-    password_hash = await hash_password(context.passwords, password)
+    password_hash = await hash_password(context.services.passwords, password)
     try:
-        await context.registrations.update(
+        await context.services.registrations.update(
             flow, stages=stages, stage=PASSWORD_SET, password_hash=password_hash
         )
     except FlowNotFound:
@@ -136,7 +136,7 @@ async def complete_registration(
 ) -> CompleteRegistrationResult:
     context = info.context
     try:
-        flow = await context.registrations.authorize(registration_token, stages=(PASSWORD_SET,))
+        flow = await context.services.registrations.authorize(registration_token, stages=(PASSWORD_SET,))
     except FlowNotFound:
         return flow_expired()
     problems: dict[str, str] = {}
@@ -158,9 +158,9 @@ async def complete_registration(
     try:
         await user.insert()
     except DuplicateKeyError:
-        await context.registrations.finish(flow)
+        await context.services.registrations.finish(flow)
         return AccountExists(message="An account with this email was created meanwhile; log in instead.")
-    await context.registrations.finish(flow)
+    await context.services.registrations.finish(flow)
     context.security_event("registration_completed", email=flow.email, user=str(user.id))
     return await sign_in(context, user)
 

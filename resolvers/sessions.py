@@ -27,7 +27,7 @@ REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
 async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> RefreshTokensResult:
     context = info.context
     try:
-        renewed = await context.sessions.refresh(refresh_token)
+        renewed = await context.services.sessions.refresh(refresh_token)
     except RefreshTokenReused as reuse:
         context.security_event("refresh_reuse_detected", session=reuse.session_id)
         return InvalidRefreshToken(message=REFRESH_REFUSED)
@@ -36,31 +36,31 @@ async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> Refre
     user = await User.get(PydanticObjectId(renewed.session.user_id))
     # The password changed, or every session was logged out, since this one opened.
     if user is None or user.credential_version != renewed.session.credential_version:
-        await context.sessions.revoke([renewed.session])
+        await context.services.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
-    return auth_payload(context.tokens, user, renewed)
+    return auth_payload(context.services.tokens, user, renewed)
 
 
 async def sessions(info: Info[Context, None]) -> list[Session]:
     identity = await info.context.identity()
-    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
+    live = await info.context.services.sessions.live(str(identity.user.id), identity.user.credential_version)
     return [public_session(session, current=str(session.id) == identity.session_id) for session in live]
 
 
 async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> RevokeSessionResult:
     identity = await info.context.identity()
     # Another user's session id is answered exactly like an unknown one.
-    session = await info.context.sessions.get(str(identity.user.id), id)
+    session = await info.context.services.sessions.get(str(identity.user.id), id)
     if session is None:
         return NotFound(message="No such session.")
-    await info.context.sessions.revoke([session])
+    await info.context.services.sessions.revoke([session])
     info.context.security_event("session_revoked", user=str(identity.user.id), session=str(session.id))
     return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
 async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
     identity = await info.context.identity()
-    live = await info.context.sessions.live(str(identity.user.id), identity.user.credential_version)
+    live = await info.context.services.sessions.live(str(identity.user.id), identity.user.credential_version)
     chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]
     if scope == LogoutScope.ALL:
         # Sessions opened by a login in flight, which the listing above may miss, end too.
@@ -68,7 +68,7 @@ async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CUR
             await identity.user.write_changes({}, new_credentials=True, touch=False)
         except UserGone:
             raise Unauthenticated() from None
-    revoked = await info.context.sessions.revoke(chosen)
+    revoked = await info.context.services.sessions.revoke(chosen)
     info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
     return LoggedOut(revoked_sessions=revoked)
 

@@ -31,7 +31,7 @@ async def sign_in(
 
     `credential_version` is the one the password was verified against (login): if
     the password changed meanwhile, the session is born dead."""
-    return auth_payload(context.tokens, user, await open_session(context, user, credential_version))
+    return auth_payload(context.services.tokens, user, await open_session(context, user, credential_version))
 
 
 async def open_session(
@@ -39,7 +39,7 @@ async def open_session(
 ) -> SessionTokens:
     """A session recorded with the caller's user agent and client IP, valid while the
     user's credential version stays `credential_version` (by default, the current one)."""
-    return await context.sessions.open(
+    return await context.services.sessions.open(
         str(user.id),
         credential_version=user.credential_version if credential_version is None else credential_version,
         user_agent=context.user_agent,

@@ -4,25 +4,18 @@ user it names, loaded at most once however many fields ask for it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from starlette.requests import Request
 
-if TYPE_CHECKING:  # leaf layers, named for type hints only
+from security.identity import identity_for_token
+
+if TYPE_CHECKING:  # named for type hints only
     from documents.user import User as UserDocument
-    from mail import Mailer
-    from security.codes import CodeFlows
-    from security.events import SecurityEvents
     from security.identity import Identity
-    from security.lockout import LoginLockout
-    from security.passwords import Passwords
-    from security.rate_limits import RateLimits
-    from security.sessions import Sessions
-    from security.tokens import Tokens
-    from settings import Settings
+    from services import Services
 
 
 class Unauthenticated(GraphQLError):
@@ -39,18 +32,8 @@ class Context:
     # What per-IP budgets count (security.client_ip.client_bucket): the IPv4 address or
     # the IPv6 prefix of client_ip. Sessions and logs keep the full client_ip.
     client_bucket: str
-    settings: Settings
-    registrations: CodeFlows
-    password_resets: CodeFlows
-    passwords: Passwords
-    tokens: Tokens
-    sessions: Sessions
-    mailer: Mailer
-    rate_limits: RateLimits
-    lockout: LoginLockout
-    events: SecurityEvents
-    # Bearer token -> who it speaks for, or None when the token, session or user is not valid.
-    authenticate: Callable[[str], Awaitable[Identity | None]]
+    # Settings, stores and services, built once per process (services.py).
+    services: Services
     _identity: asyncio.Future[Identity] | None = field(default=None, init=False, repr=False)
 
     async def current_user(self) -> UserDocument:
@@ -64,7 +47,7 @@ class Context:
 
     def security_event(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
         """Log a security event with the caller's IP."""
-        self.events.emit(event, email=email, ip=self.client_ip, **fields)
+        self.services.events.emit(event, email=email, ip=self.client_ip, **fields)
 
     @property
     def user_agent(self) -> str | None:
@@ -74,7 +57,8 @@ class Context:
         scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated()
-        identity = await self.authenticate(token.strip())
+        services = self.services
+        identity = await identity_for_token(services.tokens, services.sessions, token.strip())
         if identity is None:
             raise Unauthenticated()
         return identity

@@ -22,7 +22,7 @@ class RateLimit(FieldExtension):
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         context = info.context
-        retry_after = await context.rate_limits.hit(self.operation, context.client_bucket)
+        retry_after = await context.services.rate_limits.hit(self.operation, context.client_bucket)
         if retry_after is not None:
             context.security_event("rate_limited", operation=self.operation)
             return rate_limited(retry_after)

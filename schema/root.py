@@ -1,11 +1,11 @@
 """The schema root: Query and Mutation bound to their resolvers, and the Schema
-with its extensions and limits. Only server.py (and tests) import this module."""
+with its extensions and limits. The HTTP layer (endpoints.py) and tests import it;
+nothing is built at import."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -160,9 +160,6 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     )
 
 
-schema: Any = build_schema()
-
-
 if __name__ == "__main__":
     # `python -m schema.root > schema.graphql` refreshes the exported schema.
-    print(schema.as_str())
+    print(build_schema().as_str())

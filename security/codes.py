@@ -5,7 +5,7 @@ everything a flow owns sits in one Cluster slot and every script touches one key
 Only an HMAC of the code is stored. Verification is one Lua script that counts the
 attempt *before* comparing, compares in constant time and burns the flow after the
 last allowed wrong code, so N guesses in one request (aliases, batches, parallel
-requests) always count as N. Registration uses it now; password reset reuses it.
+requests) always count as N. Registration and password reset each have one.
 
 Across flows, wrong codes are counted per address (registration and reset share the
 count): each guess is counted before it is compared and refunded if it was right,
@@ -178,7 +178,6 @@ class CodeIssued:
 class Flow:
     flow_id: str
     email: str
-    stage: str
     expires_at: datetime
     fields: dict[str, str]
 
@@ -331,7 +330,6 @@ class CodeFlows:
         return Flow(
             flow_id=flow_id,
             email=fields["email"],
-            stage=fields["stage"],
             expires_at=_datetime(int(fields["expires_ms"])),
             fields=fields,
         )

@@ -37,8 +37,6 @@ class Claims:
     subject: str
     session_id: str
     credential_version: int
-    token_id: str
-    expires_at: int
 
 
 class Tokens:
@@ -86,10 +84,6 @@ class Tokens:
             leeway_seconds=settings.jwt_leeway_seconds,
         )
 
-    @property
-    def ttl_seconds(self) -> int:
-        return self._ttl
-
     def issue(self, subject: str, session_id: str, credential_version: int) -> IssuedToken:
         now = int(time.time())
         claims = {
@@ -134,8 +128,6 @@ class Tokens:
             subject=claims["sub"],
             session_id=claims["sid"],
             credential_version=claims["cv"],
-            token_id=str(claims["jti"]),
-            expires_at=int(claims["exp"]),
         )
 
     def _verification_key(self, token: str) -> Any:

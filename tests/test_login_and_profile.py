@@ -30,7 +30,7 @@ from flows import (
     register,
 )
 
-import endpoints
+import schema.context
 
 TOKEN_TTL = 900
 
@@ -279,13 +279,13 @@ async def test_context_loads_the_user_once_per_request(client, mailbox, monkeypa
     user = registered["user"]
 
     calls = []
-    real_identity_for_token = endpoints.identity_for_token
+    real_identity_for_token = schema.context.identity_for_token
 
     async def counting_identity_for_token(tokens, sessions, token):  # type: ignore[no-untyped-def]
         calls.append(token)
         return await real_identity_for_token(tokens, sessions, token)
 
-    monkeypatch.setattr(endpoints, "identity_for_token", counting_identity_for_token)
+    monkeypatch.setattr(schema.context, "identity_for_token", counting_identity_for_token)
 
     body = await gql(
         client, "{ a: me { id } b: me { email } c: me { id firstName } }", token=registered["accessToken"]

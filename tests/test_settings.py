@@ -26,7 +26,7 @@ def test_defaults_match_the_design():
     assert settings.registration_ttl_seconds == 1800
     assert settings.code_length == 6
     assert settings.graphiql is True
-    assert settings.embedded
+    assert settings.mongo_url is None
     assert settings.jwt_leeway_seconds == 30
     assert settings.session_max_age_seconds == 90 * 24 * 3600
 
@@ -85,7 +85,7 @@ def test_mongo_url_with_jwt_secret_is_accepted(monkeypatch):
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setenv("SMTP_HOST", "mail.invalid")
     settings = load_settings()
-    assert not settings.embedded
+    assert settings.mongo_url is not None
     assert settings.mailer_kind == "smtp"
 
 
