@@ -1,4 +1,9 @@
-"""The live schema honours the public contract and matches the exported schema.graphql."""
+"""The live schema honours the public contract and matches the exported schema.graphql.
+
+The contract is kept beside the tests (tests/contract/), so a clone of this repository
+alone runs green; where the shared contract folder sits beside the checkout (as in CI),
+the kept copy must equal it, so the two cannot drift apart unseen.
+"""
 
 from pathlib import Path
 
@@ -7,7 +12,8 @@ from graphql import build_schema, find_breaking_changes
 from schema.root import build_schema as build_live_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "api"
+CONTRACT = ROOT / "tests" / "contract"
+SHARED_CONTRACT = ROOT.parent / "shared" / "api"
 schema = build_live_schema()
 
 
@@ -27,3 +33,12 @@ def test_exported_schema_graphql_matches_the_code():
     assert exported.strip() == schema.as_str().strip(), (
         "schema.graphql is stale: run `uv run python -m schema.root > schema.graphql`"
     )
+
+
+def test_kept_contract_equals_the_shared_one_where_it_is_present():
+    kept = {path.name: path.read_text() for path in CONTRACT.glob("*.graphql")}
+    assert set(kept) == {"core.graphql", "sessions.graphql"}
+    if not SHARED_CONTRACT.is_dir():
+        return  # a clone on its own: the kept copy is the contract
+    for name, text in kept.items():
+        assert (SHARED_CONTRACT / name).read_text() == text, f"tests/contract/{name} differs from the shared one"
