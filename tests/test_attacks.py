@@ -136,7 +136,9 @@ def assert_alike(first: dict[str, Any], second: dict[str, Any]) -> None:
     """Two answers a client could not tell apart."""
     assert normalized(first) == normalized(second), (first, second)
     if "retryAfterSeconds" in first:
-        assert abs(first["retryAfterSeconds"] - second["retryAfterSeconds"]) <= 1, (first, second)
+        # Each address's window opened when the test first used it; on a loaded machine
+        # the two openings can be seconds apart, which says nothing about the address.
+        assert abs(first["retryAfterSeconds"] - second["retryAfterSeconds"]) <= 5, (first, second)
 
 
 def assert_comparable(name: str, first: list[float], second: list[float]) -> None:
