@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
+import logging
 import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -159,3 +161,24 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(settings) as client:
         yield client
+
+
+@contextmanager
+def captured_security_events() -> Iterator[list[dict[str, Any]]]:
+    """The security events logged inside the block, parsed."""
+    events: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            events.append(json.loads(record.getMessage()))
+
+    handler = Collect(level=logging.INFO)
+    log = logging.getLogger("authql.security")
+    previous = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield events
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)

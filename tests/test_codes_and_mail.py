@@ -11,8 +11,6 @@ by writing the flow's state in Redis, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import os
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_SECRET
+from conftest import TEST_SECRET, captured_security_events
 from flows import START, VERIFY, new_email
 from flows import register as register_account
 from redis.asyncio import Redis
@@ -65,22 +63,8 @@ def assert_service_unavailable(body: dict[str, Any]) -> None:
 @pytest.fixture
 def security_events() -> Iterator[list[dict[str, Any]]]:
     """The security events logged while the test runs, parsed."""
-    events: list[dict[str, Any]] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            events.append(json.loads(record.getMessage()))
-
-    handler = Collect(level=logging.INFO)
-    log = logging.getLogger("authql.security")
-    previous = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
+    with captured_security_events() as events:
         yield events
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
 
 
 async def skip_cooldown(redis_url: str, prefix: str, flow_id: str) -> None:

@@ -10,16 +10,12 @@ leaks from one test into another; locks are never slept through.
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from conftest import Mailbox, serve
+from conftest import Mailbox, captured_security_events, serve
 from conftest import test_settings as settings_with
 from flows import LOGIN, PASSWORD, data, new_email, register
 from redis.asyncio import Redis
@@ -53,27 +49,6 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 def kinds(answers: list[dict[str, Any]]) -> list[str]:
     return [answer["__typename"] for answer in answers]
-
-
-@contextmanager
-def security_events() -> Iterator[list[dict[str, Any]]]:
-    """The security events logged inside the block, parsed."""
-    events: list[dict[str, Any]] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            events.append(json.loads(record.getMessage()))
-
-    handler = Collect(level=logging.INFO)
-    log = logging.getLogger("authql.security")
-    previous = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield events
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
 
 
 async def reset_code(mailbox: Mailbox, to: str) -> str:
@@ -163,7 +138,7 @@ async def test_concurrent_wrong_guesses_verify_at_most_the_threshold(backend_url
     async with app(backend_urls, mailbox) as client:
         email = new_email()
         await register(client, mailbox, email)
-        with security_events() as events:
+        with captured_security_events() as events:
             answers = await asyncio.gather(*(login(client, email, f"parallel guess {n}") for n in range(20)))
         assert sorted(kinds(answers)) == ["InvalidCredentials"] * THRESHOLD + ["RateLimited"] * 15, answers
         failed = [event for event in events if event["event"] == "login_failed"]

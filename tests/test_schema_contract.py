@@ -41,4 +41,6 @@ def test_kept_contract_equals_the_shared_one_where_it_is_present():
     if not SHARED_CONTRACT.is_dir():
         return  # a clone on its own: the kept copy is the contract
     for name, text in kept.items():
-        assert (SHARED_CONTRACT / name).read_text() == text, f"tests/contract/{name} differs from the shared one"
+        assert (SHARED_CONTRACT / name).read_text() == text, (
+            f"tests/contract/{name} differs from the shared one"
+        )
