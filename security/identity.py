@@ -23,15 +23,16 @@ class Identity:
 
 
 async def identity_for_token(tokens: Tokens, sessions: Sessions, token: str) -> Identity | None:
-    """Who a valid access token speaks for; None for a bad token, a revoked session, a
-    deleted user, or credentials changed since the token's session opened."""
+    """Who a valid access token speaks for; None for a bad token, a session that is not
+    live (ended, or its Redis key lost: the client refreshes), a deleted user, or
+    credentials changed since the token's session opened."""
     try:
         claims = tokens.verify(token)
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
     # Both lookups at once: this runs on every authenticated request.
-    revoked, user = await asyncio.gather(sessions.is_revoked(claims.session_id), User.get(user_id))
-    if revoked or user is None or user.credential_version != claims.credential_version:
+    live, user = await asyncio.gather(sessions.is_live(claims.session_id), User.get(user_id))
+    if not live or user is None or user.credential_version != claims.credential_version:
         return None
     return Identity(user=user, session_id=claims.session_id)

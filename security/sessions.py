@@ -16,8 +16,12 @@ it opened. Each session also carries the user's credential version from when it
 opened; whoever loads the user compares the two (security/identity.py,
 resolvers/sessions.py).
 
-Revocation must reach access tokens at once: a revoked session id is marked in
-Redis for as long as its access tokens live, and checking it is one EXISTS.
+Access tokens are accepted only while their session is vouched for in Redis: each
+live session has a key, set when it opens and on every refresh for as long as the
+access token then issued may live, checked with one EXISTS per request and deleted when
+the session ends. An allow-list, not a deny-list, so losing Redis data (a restart
+without persistence, FLUSHALL, eviction) fails closed: access tokens are refused until
+the client's next refresh, which asks MongoDB and sets the key again.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from documents.session import Session
 from documents.user import utc_now
 
 SECRET_BYTES = 32
+# A key outlives the access token issued after it was set by the largest JWT leeway
+# (JWT_LEEWAY_SECONDS <= 120, settings.py) plus a minute for the request in between.
+ACCESS_TOKEN_MARGIN_SECONDS = 180
 
 
 class RefreshTokenRejected(Exception):
@@ -76,8 +83,8 @@ class Sessions:
         self._ttl = timedelta(seconds=ttl_seconds)
         self._grace = timedelta(seconds=grace_seconds)
         self._max_age = timedelta(seconds=max_age_seconds)
-        # Access tokens of a revoked session live at most this long: so does its mark.
-        self._revocation_seconds = access_token_ttl_seconds + 60
+        # An access token issued now is accepted at most this long: so lives its session's key.
+        self._live_key_seconds = access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS
 
     async def open(
         self, user_id: str, *, credential_version: int, user_agent: str | None, ip_address: str | None
@@ -96,6 +103,8 @@ class Sessions:
         )
         token = self._new_token(str(session.id))
         session.refresh_hash = _digest(token)
+        # Key first: whoever finds the document to revoke it deletes the key after this.
+        await self._vouch(str(session.id))
         await session.insert()
         return SessionTokens(session, token, self._expires_in(session, now))
 
@@ -107,7 +116,7 @@ class Sessions:
         if presented == session.refresh_hash:
             rotated = await self._rotate(session, refresh_token, now)
             if rotated is not None:
-                return rotated
+                return await self._vouched(rotated)
             # Another request rotated this token a moment ago: read what it wrote.
             reloaded = await Session.get(session.id)
             if reloaded is None:
@@ -116,7 +125,7 @@ class Sessions:
         if presented == session.previous_hash and self._within_grace(session, now):
             current = self._unseal(session, refresh_token)
             if current is not None and await self._spend_grace(session, presented):
-                return SessionTokens(session, current, self._expires_in(session, now))
+                return await self._vouched(SessionTokens(session, current, self._expires_in(session, now)))
         await self.revoke([session])
         raise RefreshTokenReused(str(session.id))
 
@@ -139,7 +148,10 @@ class Sessions:
         )
         if not await rotated.replace_if({"refresh_hash": session.refresh_hash}):
             return None
-        return SessionTokens(rotated, token, self._expires_in(rotated, now))
+        try:
+            return await self._vouched(SessionTokens(rotated, token, self._expires_in(rotated, now)))
+        except RefreshTokenRejected:
+            return None
 
     async def get(self, user_id: str, session_id: str) -> Session | None:
         """The user's own live session by id; another user's id finds nothing."""
@@ -159,15 +171,17 @@ class Sessions:
         return sorted(alive, key=lambda session: session.created_at, reverse=True)
 
     async def revoke(self, sessions: list[Session]) -> int:
-        """End `sessions`: their refresh tokens stop at once, their access tokens too."""
+        """End `sessions`: their refresh tokens stop at once, their access tokens too.
+
+        The keys go before the documents (a crash in between leaves no working access
+        token) and again after them: a refresh that set a key meanwhile either saw the
+        document and is undone by the second delete, or did not and undoes itself."""
         if not sessions:
             return 0
-        pipe = self._redis.pipeline(transaction=False)
-        for session in sessions:
-            pipe.set(_revoked_key(str(session.id)), 1, ex=self._revocation_seconds)
-        await pipe.execute()
+        await self._unvouch(sessions)
         ids = [session.id for session in sessions]
         result = await Session.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
+        await self._unvouch(sessions)
         return result.deleted_count
 
     async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:
@@ -175,8 +189,30 @@ class Sessions:
         sessions = await _all_of(user_id)
         return await self.revoke([session for session in sessions if str(session.id) != keep])
 
-    async def is_revoked(self, session_id: str) -> bool:
-        return bool(await self._redis.exists(_revoked_key(session_id)))
+    async def is_live(self, session_id: str) -> bool:
+        """Whether access tokens of this session are accepted: one EXISTS; a missing key
+        (ended, expired, or lost by Redis) means no."""
+        return bool(await self._redis.exists(_live_key(session_id)))
+
+    async def _vouch(self, session_id: str) -> None:
+        await self._redis.set(_live_key(session_id), 1, ex=self._live_key_seconds)
+
+    async def _unvouch(self, sessions: list[Session]) -> None:
+        # One DEL per key, not one DEL of many: each key is its own Cluster slot.
+        pipe = self._redis.pipeline(transaction=False)
+        for session in sessions:
+            pipe.delete(_live_key(str(session.id)))
+        await pipe.execute()
+
+    async def _vouched(self, renewed: SessionTokens) -> SessionTokens:
+        """`renewed` after its session's key is set, if the session still exists once the
+        key is: a revoke that ran meanwhile must not leave the key behind."""
+        session_id = str(renewed.session.id)
+        await self._vouch(session_id)
+        if await Session.get_pymongo_collection().find_one({"_id": renewed.session.id}, {"_id": 1}) is None:
+            await self._unvouch([renewed.session])
+            raise RefreshTokenRejected()
+        return renewed
 
     async def _session_of(self, refresh_token: str) -> Session:
         session_id, _, rest = refresh_token.partition(".")
@@ -278,5 +314,5 @@ def _open_seal(sealed: str, key_token: str) -> bytes:
     return bytes(a ^ b for a, b in zip(bytes.fromhex(sealed), _pad(key_token), strict=True))
 
 
-def _revoked_key(session_id: str) -> str:
-    return f"revoked-session:{{{session_id}}}"
+def _live_key(session_id: str) -> str:
+    return f"live-session:{{{session_id}}}"

@@ -1,7 +1,8 @@
 """Sessions over HTTP: every sign-in opens one; refresh tokens rotate, and a rotated-away
 token presented again revokes the session (except within the grace window); sessions
 are listed, revoked, logged out; a password change keeps only the current session;
-deleting the account ends every session. Revocation reaches access tokens at once."""
+deleting the account ends every session. Revocation reaches access tokens at once, and
+stays when Redis loses its data (a live session then needs one refresh)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +23,9 @@ from conftest import serve
 from conftest import test_settings as settings_with
 from flows import ME, PASSWORD, PROBLEM, PROFILE, SET_PASSWORD, VERIFY, data, new_email, start
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from embedded import EmbeddedService, start_redis
 
 REFRESH_TTL = 2_592_000
 SOCKET_IP = "203.0.113.7"  # the ASGI client address every test app sees
@@ -625,3 +630,87 @@ async def test_a_day_of_refreshes_then_an_old_token_revokes_the_session(no_grace
     await assert_refresh_refused(client, chain[-1])
     await assert_signed_out(client, latest["accessToken"])
     await assert_signed_out(client, opened["accessToken"])
+
+
+# ---------------------------------------------------------------------------------------
+# 15. Redis losing its data
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[EmbeddedService]:
+    """A redis-server of this test's own, so flushing it touches no other test."""
+    redis = start_redis(tmp_path)
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+async def flush(redis: EmbeddedService) -> None:
+    """What a restart without persistence, a FLUSHALL or an eviction does to the keys."""
+    store = Redis.from_url(redis.url)
+    try:
+        await store.flushall()
+    finally:
+        await store.aclose()
+
+
+async def test_ended_sessions_stay_refused_when_redis_loses_its_data(backend_urls, mailbox, private_redis):
+    async with serve(settings_with(backend_urls, mailbox, redis_url=private_redis.url)) as client:
+        email = new_email()
+        keeper = await sign_up(client, mailbox, email)
+        logged_out = await login(client, email)
+        revoked = await login(client, email)
+        assert await field(client, LOGOUT_DEFAULT, token=logged_out["accessToken"]) == {"revokedSessions": 1}
+        answer = await field(client, REVOKE, {"id": revoked["sessionId"]}, token=keeper["accessToken"])
+        assert answer["__typename"] == "SessionRevoked", answer
+
+        await flush(private_redis)
+
+        for ended in (logged_out, revoked):
+            await assert_signed_out(client, ended["accessToken"])
+            await assert_refresh_refused(client, ended["refreshToken"])
+            await assert_signed_out(client, ended["accessToken"])
+
+
+async def test_a_live_session_needs_one_refresh_after_redis_loses_its_data(
+    backend_urls, mailbox, private_redis
+):
+    async with serve(settings_with(backend_urls, mailbox, redis_url=private_redis.url)) as client:
+        opened = await sign_up(client, mailbox)
+        await assert_signed_in(client, opened["accessToken"], opened["user"]["id"])
+
+        await flush(private_redis)
+
+        # Redis cannot tell a live session from an ended one any more: refused, until
+        # the refresh, which asks MongoDB, vouches for the session again.
+        await assert_signed_out(client, opened["accessToken"])
+        renewed = await refreshed(client, opened["refreshToken"])
+        assert renewed["sessionId"] == opened["sessionId"]
+        await assert_signed_in(client, renewed["accessToken"], opened["user"]["id"])
+        assert [s["id"] for s in await list_sessions(client, renewed["accessToken"])] == [opened["sessionId"]]
+
+
+async def test_a_refresh_racing_a_revocation_never_brings_the_session_back(client, mailbox):
+    email = new_email()
+    keeper = await sign_up(client, mailbox, email)
+    doomed = [await login(client, email) for _ in range(30)]
+
+    async def revoke(session: dict[str, Any]) -> None:
+        answer = await field(client, REVOKE, {"id": session["sessionId"]}, token=keeper["accessToken"])
+        assert answer["__typename"] in ("SessionRevoked", "NotFound"), answer
+
+    # Each session refreshed and revoked at once, in both starting orders.
+    races = [
+        (refresh(client, session["refreshToken"]), revoke(session))
+        if number % 2
+        else (revoke(session), refresh(client, session["refreshToken"]))
+        for number, session in enumerate(doomed)
+    ]
+    answers = await asyncio.gather(*(coroutine for race in races for coroutine in race))
+    renewed = [answer for answer in answers if answer and answer["__typename"] == "AuthPayload"]
+
+    for session in [*doomed, *renewed]:
+        await assert_signed_out(client, session["accessToken"])
+        await assert_refresh_refused(client, session["refreshToken"])
+    await assert_signed_in(client, keeper["accessToken"])
