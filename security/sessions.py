@@ -33,6 +33,7 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from redis.asyncio import Redis
 
+import metrics
 from documents.session import Session
 from documents.user import utc_now
 
@@ -97,6 +98,7 @@ class Sessions:
         token = self._new_token(str(session.id))
         session.refresh_hash = _digest(token)
         await session.insert()
+        metrics.SESSIONS_OPENED.inc()
         return SessionTokens(session, token, self._expires_in(session, now))
 
     async def refresh(self, refresh_token: str) -> SessionTokens:
@@ -168,6 +170,7 @@ class Sessions:
         await pipe.execute()
         ids = [session.id for session in sessions]
         result = await Session.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
+        metrics.SESSIONS_REVOKED.inc(result.deleted_count)
         return result.deleted_count
 
     async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:
