@@ -4,6 +4,7 @@ the body size limit, and the health and JWKS routes. `server.py` composes them."
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+import metrics
 from schema.context import Context
 from schema.errors import classify
 from schema.root import Limits, build_schema
@@ -57,9 +59,9 @@ class GraphQLEndpoint(GraphQL):
         try:
             problem = await malformed_json_body(request)
             if problem is not None:
-                response = error_response(400, problem, "BAD_REQUEST")
+                response = refused(400, problem, "BAD_REQUEST")
             elif await holds_unencodable_text(request):
-                response = error_response(400, UNENCODABLE, "BAD_USER_INPUT")
+                response = refused(400, UNENCODABLE, "BAD_USER_INPUT")
             else:
                 response = await self.run(request)
         except ClientDisconnect:
@@ -67,14 +69,14 @@ class GraphQLEndpoint(GraphQL):
         except BodyReadError as error:
             response = error.response()
         except HTTPException as error:
-            response = error_response(error.status_code, error.reason, "BAD_REQUEST")
+            response = refused(error.status_code, error.reason, "BAD_REQUEST")
         except RecursionError:
             # JSON (or a value in it) nested deeper than Python's stack: a bad request, not a crash.
-            response = error_response(400, "The request is nested too deeply.", "BAD_REQUEST")
+            response = refused(400, "The request is nested too deeply.", "BAD_REQUEST")
         except Exception:
             # Outside GraphQL execution (request parsing, say): still a JSON error.
             logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
-            response = error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")
+            response = refused(500, "Internal server error", "INTERNAL_SERVER_ERROR")
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
@@ -103,6 +105,9 @@ class GraphQLEndpoint(GraphQL):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = [classify(error, self.hide_schema) for error in result.errors]
+            for error in result.errors:
+                if error.path is None and error.extensions:  # nothing ran (root fields count their own)
+                    metrics.REQUESTS_REFUSED.labels(str(error.extensions["code"])).inc()
         return await super().process_result(request, result)
 
     def create_response(
@@ -293,6 +298,12 @@ def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
     return response_data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
 
 
+def refused(status_code: int, message: str, code: str) -> JSONResponse:
+    """A GraphQL request answered with an error before it could run, counted by code."""
+    metrics.REQUESTS_REFUSED.labels(code).inc()
+    return error_response(status_code, message, code)
+
+
 def error_response(status_code: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code)
 
@@ -303,6 +314,25 @@ async def jwks(request: Request) -> JSONResponse:
     if key_set is None:
         return error_response(404, "No public keys: tokens are signed with a shared secret.", "NOT_FOUND")
     return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The Prometheus text format; 404 when METRICS is off, 401 without METRICS_TOKEN when set."""
+    settings: Settings = request.app.state.services.settings
+    if not settings.metrics:
+        return error_response(404, "Metrics are off on this server.", "NOT_FOUND")
+    if settings.metrics_token is not None and not bearer_matches(request, settings.metrics_token):
+        response = error_response(401, "Metrics need the metrics bearer token.", "UNAUTHENTICATED")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    body, content_type = metrics.exposition()
+    return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+
+def bearer_matches(request: Request, token: str) -> bool:
+    """True when the request carries `Authorization: Bearer <token>`, compared in constant time."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
 async def live(request: Request) -> JSONResponse:

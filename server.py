@@ -24,7 +24,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from endpoints import BodyLimits, GraphQLRoute, WatchDisconnect, graphql_app, jwks, live, ready
+import metrics
+from endpoints import (
+    BodyLimits,
+    GraphQLRoute,
+    WatchDisconnect,
+    graphql_app,
+    jwks,
+    live,
+    metrics_endpoint,
+    ready,
+)
 from resolvers.inputs import common_passwords
 from security.events import JsonLineFormatter
 from security.keys import refuse_loose_permissions
@@ -52,12 +62,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.close()
             if live_services:
                 await live_services[-1].bind_documents()
+            else:
+                metrics.process_stopped()
 
     routes = [
         Route("/graphql", GraphQLRoute(), methods=["GET", "POST", "OPTIONS"]),
         Route("/health/live", live),
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
+        Route("/metrics", metrics_endpoint),
     ]
     middleware = [Middleware(WatchDisconnect), Middleware(BodyLimits)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

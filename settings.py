@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     body_read_timeout_seconds: float = Field(10.0, ge=1, le=120)
     max_connections: int = Field(1000, ge=10, le=100_000)
     cors_origins: str = ""
+    # None: on in the embedded default or when METRICS_TOKEN is set, off otherwise; see _dev_tools.
+    metrics: bool | None = None
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: str | None = Field(None, min_length=16, max_length=512)
 
     @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
     @classmethod
@@ -151,7 +155,8 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _dev_tools(cls, data: object) -> object:
-        """GraphiQL and introspection default to on only where the user configured no MONGO_URL.
+        """GraphiQL and introspection default to on only where the user configured no MONGO_URL;
+        so do the metrics, which reveal traffic, unless METRICS_TOKEN guards them.
 
         Decided from the configuration as read, before `python server.py` fills in the
         embedded MongoDB's URL; an explicit true or false always wins.
@@ -160,11 +165,16 @@ class Settings(BaseSettings):
             return data
         configured = {key.lower(): value for key, value in data.items()}
         development = configured.get("mongo_url") is None
-        for name in ("graphiql", "introspection"):
+        defaults = {
+            "graphiql": development,
+            "introspection": development,
+            "metrics": development or configured.get("metrics_token") is not None,
+        }
+        for name, default in defaults.items():
             if configured.get(name) is None:
                 data = {
                     **{key: value for key, value in data.items() if key.lower() != name},
-                    name: development,
+                    name: default,
                 }
         return data
 

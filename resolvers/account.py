@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+import metrics
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.context import Context
 from schema.problems import InvalidCredentials, rate_limited
@@ -19,11 +20,13 @@ async def delete_account(info: Info[Context, None], password: str) -> DeleteAcco
         user.email, lambda: verify_password(context.services.passwords, user.password_hash, password)
     )
     if checked.refused_for is not None:
+        metrics.LOCKED_REFUSALS.labels("deleteAccount").inc()
         context.security_event("delete_account_refused_locked", user=str(user.id))
         return rate_limited(checked.refused_for)
     if not checked.value:
         context.security_event("delete_account_failed", user=str(user.id))
         if checked.locked:
+            metrics.LOCKOUTS.labels("deleteAccount").inc()
             context.security_event("lockout", email=user.email)
         return InvalidCredentials(message="The password is wrong.")
     user_id = str(user.id)

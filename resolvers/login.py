@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+import metrics
 from documents.user import User, UserChanged
 from resolvers.inputs import InvalidValue, normalize_email
 from resolvers.signin import sign_in
@@ -33,12 +34,14 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
 
     checked = await context.services.lockout.check(address, check)
     if checked.refused_for is not None:
+        metrics.LOCKED_REFUSALS.labels("login").inc()
         context.security_event("login_refused_locked", email=address, retry_after=checked.refused_for)
         return rate_limited(checked.refused_for)
     user = checked.value
     if user is None:
         context.security_event("login_failed", email=address)
         if checked.locked:
+            metrics.LOCKOUTS.labels("login").inc()
             context.security_event("lockout", email=address)
         return InvalidCredentials(message="The email or password is wrong.")
     # The session is valid only under the credentials just verified (a change that

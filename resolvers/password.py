@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+import metrics
 from documents.user import UserChanged
 from resolvers.inputs import password_problems
 from resolvers.signin import auth_payload, open_session
@@ -24,11 +25,13 @@ async def change_password(
         user.email, lambda: verify_password(context.services.passwords, user.password_hash, current_password)
     )
     if checked.refused_for is not None:
+        metrics.LOCKED_REFUSALS.labels("changePassword").inc()
         context.security_event("password_change_refused_locked", user=str(user.id))
         return rate_limited(checked.refused_for)
     if not checked.value:
         context.security_event("password_change_failed", user=str(user.id))
         if checked.locked:
+            metrics.LOCKOUTS.labels("changePassword").inc()
             context.security_event("lockout", email=user.email)
         return InvalidCredentials(message="The current password is wrong.")
     reasons = password_problems(new_password, user.email)

@@ -10,12 +10,15 @@ INTERNAL_SERVER_ERROR and its traceback goes to the server log, never to the cli
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from graphql import GraphQLError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+import metrics
 from mail import MailUnavailable
 from security.passwords import CallerGone, PasswordQueueFull
 
@@ -36,13 +39,44 @@ BACKEND_ERRORS: tuple[type[BaseException], ...] = (
 
 def is_backend_failure(error: BaseException | None) -> bool:
     """True if `error`, or anything it was raised from, is a backend outage."""
+    return any(isinstance(link, BACKEND_ERRORS) for link in _chain(error))
+
+
+def failed_backend(error: BaseException | None) -> str:
+    """Which backend an outage comes from (for the metrics): redis, mongo, smtp, or other."""
+    for link in _chain(error):
+        if isinstance(link, RedisError):
+            return "redis"
+        if isinstance(link, PyMongoError):
+            return "mongo"
+        if isinstance(link, MailUnavailable):
+            return "smtp"
+    return "other"
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    """`error`, then what it was raised from, and so on (each once)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, BACKEND_ERRORS):
-            return True
+        yield error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return False
+
+
+def error_code(error: BaseException) -> str:
+    """The `extensions.code` a root field that raised `error` is answered with (see classify)."""
+    if isinstance(error, GraphQLError):
+        if error.extensions and "code" in error.extensions:
+            return str(error.extensions["code"])
+        if error.original_error is not None:
+            return error_code(error.original_error)
+    if isinstance(error, PasswordQueueFull):
+        return "SERVICE_UNAVAILABLE"
+    if isinstance(error, CallerGone):
+        return "CLIENT_CLOSED_REQUEST"
+    if is_backend_failure(error):
+        return "SERVICE_UNAVAILABLE"
+    return "INTERNAL_SERVER_ERROR"
 
 
 def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
@@ -71,6 +105,7 @@ def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
     if isinstance(original, CallerGone):
         return _with_code(error, "The client went away.", "CLIENT_CLOSED_REQUEST")
     if is_backend_failure(original):
+        metrics.BACKEND_ERRORS.labels(failed_backend(original)).inc()
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
         return _with_code(
             error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE"

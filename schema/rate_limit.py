@@ -11,6 +11,7 @@ from typing import Any
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+import metrics
 from schema.problems import rate_limited
 
 
@@ -25,5 +26,6 @@ class RateLimit(FieldExtension):
         retry_after = await context.services.rate_limits.hit(self.operation, context.client_bucket)
         if retry_after is not None:
             context.security_event("rate_limited", operation=self.operation)
+            metrics.RATE_LIMITED.labels(info.field_name).inc()
             return rate_limited(retry_after)
         return await next_(source, info, **kwargs)

@@ -22,6 +22,7 @@ from resolvers import account, login, password, password_reset, profile, registr
 from schema.account import DeleteAccountResult
 from schema.limits import limit_rules
 from schema.login import LoginResult
+from schema.measure import measure_root_fields
 from schema.password_reset import (
     CompletePasswordResetResult,
     ResendPasswordResetCodeResult,
@@ -146,6 +147,7 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     # Our own depth and alias rules (schema/limits.py): Strawberry's walk a fragment
     # again at every spread, exponential in the number of fragments.
     rules = limit_rules(limits.max_depth, limits.max_aliases)
+    measure_root_fields(Query, Mutation)
     if not limits.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return AuthqlSchema(

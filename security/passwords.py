@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
@@ -13,6 +14,9 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from prometheus_client import Histogram
+
+import metrics
 
 T = TypeVar("T")
 logger = logging.getLogger("authql.passwords")
@@ -57,16 +61,18 @@ class Passwords:
         # A real hash of a random password: verifying against it costs exactly what
         # verifying a real user's password costs, so unknown emails are not faster.
         self._dummy_hash = self._hasher.hash("authql dummy password " + str(id(self)))
+        self._hash_seconds = metrics.PASSWORD_HASH_SECONDS.labels("hash")
+        self._verify_seconds = metrics.PASSWORD_HASH_SECONDS.labels("verify")
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._hasher.hash, password)
+        return await self._run(self._hash_seconds, self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when `password` matches; with no hash, burn one verify and answer False."""
         if password_hash is None:
-            await self._run(self._verify_sync, self._dummy_hash, password)
+            await self._run(self._verify_seconds, self._verify_sync, self._dummy_hash, password)
             return False
-        return await self._run(self._verify_sync, password_hash, password)
+        return await self._run(self._verify_seconds, self._verify_sync, password_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         """True when the hash was made with other parameters than the configured ones."""
@@ -84,7 +90,8 @@ class Passwords:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    async def _run(self, function: Callable[..., T], *args: str) -> T:
+    async def _run(self, seconds: Histogram, function: Callable[..., T], *args: str) -> T:
+        """`function(*args)` on a hashing thread, timed into the histogram child `seconds`."""
         gone = caller_gone.get()
         if gone is not None and gone.is_set():
             raise CallerGone()
@@ -93,10 +100,12 @@ class Passwords:
                 if not self._refusing:
                     logger.warning("password queue full (%d in flight): refusing hashes", self._in_flight)
                 self._refusing = True
+                metrics.PASSWORD_HASHES_REFUSED.inc()
                 raise PasswordQueueFull()
             self._refusing = False
             self._in_flight += 1
-        job = self._pool.submit(function, *args)
+        metrics.PASSWORD_HASHES_WAITING.inc()
+        job = self._pool.submit(_timed, seconds, function, *args)
         job.add_done_callback(self._release)  # on completion, or on cancel before it starts
         result = asyncio.wrap_future(job)  # cancelling this await cancels a job not yet started
         if gone is None:
@@ -111,5 +120,17 @@ class Passwords:
         return await result  # already running (or done): let it finish
 
     def _release(self, job: Future[Any]) -> None:
+        if job.cancelled():  # cancelled while waiting: `_timed` never ran to count it out
+            metrics.PASSWORD_HASHES_WAITING.dec()
         with self._lock:
             self._in_flight -= 1
+
+
+def _timed(seconds: Histogram, function: Callable[..., T], *args: str) -> T:
+    """On a hashing thread: no longer waiting; the time the hash itself takes is observed."""
+    metrics.PASSWORD_HASHES_WAITING.dec()
+    started = time.perf_counter()
+    try:
+        return function(*args)
+    finally:
+        seconds.observe(time.perf_counter() - started)

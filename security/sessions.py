@@ -37,6 +37,7 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from redis.asyncio import Redis
 
+import metrics
 from documents.session import Session
 from documents.user import utc_now
 
@@ -106,6 +107,7 @@ class Sessions:
         # Key first: whoever finds the document to revoke it deletes the key after this.
         await self._vouch(str(session.id))
         await session.insert()
+        metrics.SESSIONS_OPENED.inc()
         return SessionTokens(session, token, self._expires_in(session, now))
 
     async def refresh(self, refresh_token: str) -> SessionTokens:
@@ -182,6 +184,7 @@ class Sessions:
         ids = [session.id for session in sessions]
         result = await Session.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
         await self._unvouch(sessions)
+        metrics.SESSIONS_REVOKED.inc(result.deleted_count)
         return result.deleted_count
 
     async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
@@ -50,8 +50,16 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def served(settings: Settings, log: Path, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """The app with `settings` (its Redis moved to REDIS_DB, emptied) on `host`; its base URL."""
+async def served(
+    settings: Settings,
+    log: Path,
+    host: str = "127.0.0.1",
+    arguments: Sequence[str] = (),
+    variables: Mapping[str, str] | None = None,
+) -> AsyncIterator[str]:
+    """The app with `settings` (its Redis moved to REDIS_DB, emptied) on `host`; its base URL.
+
+    `arguments` go to uvicorn (`--workers 2`, say), `variables` to its environment."""
     redis_url = urlsplit(settings.redis_url or "")._replace(path=f"/{REDIS_DB}").geturl()
     settings = settings.model_copy(update={"redis_url": redis_url})
     with Redis.from_url(redis_url) as redis:
@@ -60,9 +68,9 @@ async def served(settings: Settings, log: Path, host: str = "127.0.0.1") -> Asyn
     command = [sys.executable, "-m", *PRODUCTION_COMMAND, "--host", host, "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*command, "--log-level", "warning"],
+            [*command, *arguments, "--log-level", "warning"],
             cwd=ROOT,
-            env=environment(settings),
+            env={**environment(settings), **(variables or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
