@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-import metrics
 from documents.user import UserChanged
 from resolvers.inputs import password_problems
+from resolvers.reauthentication import confirm_password
 from resolvers.signin import auth_payload, open_session
 from schema.context import Context, Unauthenticated
-from schema.problems import InvalidCredentials, WeakPassword, rate_limited
+from schema.problems import WeakPassword
 from schema.sessions import ChangePasswordResult
-from security.password_forms import hash_password, normalized, verify_password
+from security.password_forms import hash_password, normalized
 
 
 async def change_password(
@@ -20,20 +20,16 @@ async def change_password(
     context = info.context
     identity = await context.identity()
     user = identity.user
-    # A stolen access token must not buy unlimited guesses: the login's lockout applies.
-    checked = await context.services.lockout.check(
-        user.email, lambda: verify_password(context.services.passwords, user.password_hash, current_password)
+    refused = await confirm_password(
+        context,
+        user,
+        current_password,
+        operation="changePassword",
+        event="password_change",
+        wrong="The current password is wrong.",
     )
-    if checked.refused_for is not None:
-        metrics.LOCKED_REFUSALS.labels("changePassword").inc()
-        context.security_event("password_change_refused_locked", user=str(user.id))
-        return rate_limited(checked.refused_for)
-    if not checked.value:
-        context.security_event("password_change_failed", user=str(user.id))
-        if checked.locked:
-            metrics.LOCKOUTS.labels("changePassword").inc()
-            context.security_event("lockout", email=user.email)
-        return InvalidCredentials(message="The current password is wrong.")
+    if refused is not None:
+        return refused
     reasons = password_problems(new_password, user.email)
     if normalized(new_password) == normalized(current_password):
         reasons.append("Choose a password different from the current one.")
