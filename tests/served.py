@@ -76,22 +76,33 @@ async def served(
         )
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=url) as client:
-            while True:
-                assert process.poll() is None, "the server exited:\n" + log.read_text(errors="replace")
-                assert time.monotonic() < deadline, "not ready:\n" + log.read_text(errors="replace")
-                try:
-                    if (await client.get("/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        await asyncio.to_thread(wait_until_ready, process, url, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:
+    """Block until `url` answers /health/ready with 200; fail with the server's log if it
+    exits or is still not ready after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url) as client:
+        while True:
+            assert process.poll() is None, "the server exited:\n" + log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "not ready:\n" + log.read_text(errors="replace")
+            try:
+                if client.get("/health/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 15 s."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from conftest import Mailbox
 from conftest import test_settings as settings_with
+from served import stop, wait_until_ready
 
 from embedded import free_port
 
@@ -73,24 +74,10 @@ def served(
         )
     target = Served(url=f"http://127.0.0.1:{port}", port=port, log_path=log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the server exited:\n" + target.log()
-            assert time.monotonic() < deadline, "the server is not ready:\n" + target.log()
-            try:
-                if httpx.get(target.url + "/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        wait_until_ready(process, target.url, log_path)
         yield target
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def fragment_bomb(fragments: int, leaf: str, salt: int = 0) -> str:

@@ -51,6 +51,7 @@ from hypothesis.stateful import (
 )
 from pymongo import MongoClient
 from redis import Redis
+from served import stop, wait_until_ready
 
 from embedded import free_port
 from resolvers.registration import PASSWORD_SETS_PER_FLOW
@@ -167,26 +168,11 @@ def env(
     redis = Redis.from_url(redis_url, socket_timeout=5)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            log_text = log_path.read_text(errors="replace")
-            assert process.poll() is None, "the server exited:\n" + log_text
-            assert time.monotonic() < deadline, "the server is not ready:\n" + log_text
-            try:
-                if http.get("/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        wait_until_ready(process, f"http://127.0.0.1:{port}", log_path)
         yield Env(http=http, redis=redis, users=mongo[app_settings.mongo_db]["users"], mailbox=mailbox)
     finally:
         http.close()
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         try:
             mongo.drop_database(app_settings.mongo_db)
         except Exception:  # noqa: BLE001 - tidying only; the database name is unique anyway
