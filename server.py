@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import os
 import secrets
 import signal
@@ -25,8 +26,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from endpoints import BodyLimits, GraphQLRoute, WatchDisconnect, graphql_app, jwks, live, ready
+from logs import RequestIds, log_config
 from resolvers.inputs import common_passwords
-from security.events import JsonLineFormatter
 from security.keys import refuse_loose_permissions
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
     ]
-    middleware = [Middleware(WatchDisconnect), Middleware(BodyLimits)]
+    middleware = [Middleware(RequestIds), Middleware(WatchDisconnect), Middleware(BodyLimits)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -99,16 +100,12 @@ def main() -> None:
     """Start the embedded services that are not configured, then serve until Ctrl-C or SIGTERM."""
     from embedded import start_services, stop_services  # noqa: PLC0415 - only this entry spawns
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    security_log = logging.getLogger("authql.security")
-    security_log.propagate = False
-    security_handler = logging.StreamHandler()
-    security_handler.setFormatter(JsonLineFormatter())
-    security_log.addHandler(security_handler)
     try:
         settings = load_settings()
     except ConfigurationError as error:
         sys.exit(f"authql: {error}")
+    logs = log_config(settings.log_format)
+    logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
@@ -137,6 +134,7 @@ def main() -> None:
             host=settings.host,
             port=settings.port,
             proxy_headers=False,
+            log_config=logs,
             **connection_limits(settings),
         )
     finally:

@@ -42,6 +42,11 @@ class MailerKind(StrEnum):
     SMTP = "smtp"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class JwtAlgorithm(StrEnum):
     HS256 = "HS256"
     EDDSA = "EdDSA"
@@ -131,6 +136,8 @@ class Settings(BaseSettings):
     body_read_timeout_seconds: float = Field(10.0, ge=1, le=120)
     max_connections: int = Field(1000, ge=10, le=100_000)
     cors_origins: str = ""
+    # `python server.py` only (uvicorn server:app takes --log-config log-config/<format>.json).
+    log_format: LogFormat = LogFormat.TEXT
 
     @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
     @classmethod
