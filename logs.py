@@ -193,8 +193,7 @@ def log_config(log_format: LogFormat | str) -> dict[str, Any]:
         handlers["events"] = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "event",
-            "filters": ["request"],
+            "formatter": "event",  # the event's JSON, request_id included, as the whole line
         }
         loggers["authql.security"] = {"level": "INFO", "handlers": ["events"], "propagate": False}
     else:

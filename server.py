@@ -106,6 +106,7 @@ def main() -> None:
         sys.exit(f"authql: {error}")
     logs = log_config(settings.log_format)
     logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
+    logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
