@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import os
 import secrets
 import signal
@@ -35,8 +36,8 @@ from endpoints import (
     metrics_endpoint,
     ready,
 )
+from logs import RequestIds, log_config
 from resolvers.inputs import common_passwords
-from security.events import JsonLineFormatter
 from security.keys import refuse_loose_permissions
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", jwks),
         Route("/metrics", metrics_endpoint),
     ]
-    middleware = [Middleware(WatchDisconnect), Middleware(BodyLimits)]
+    middleware = [Middleware(RequestIds), Middleware(WatchDisconnect), Middleware(BodyLimits)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -112,16 +113,13 @@ def main() -> None:
     """Start the embedded services that are not configured, then serve until Ctrl-C or SIGTERM."""
     from embedded import start_services, stop_services  # noqa: PLC0415 - only this entry spawns
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    security_log = logging.getLogger("authql.security")
-    security_log.propagate = False
-    security_handler = logging.StreamHandler()
-    security_handler.setFormatter(JsonLineFormatter())
-    security_log.addHandler(security_handler)
     try:
         settings = load_settings()
     except ConfigurationError as error:
         sys.exit(f"authql: {error}")
+    logs = log_config(settings.log_format)
+    logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
+    logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
@@ -150,6 +148,7 @@ def main() -> None:
             host=settings.host,
             port=settings.port,
             proxy_headers=False,
+            log_config=logs,
             **connection_limits(settings),
         )
     finally:

@@ -42,6 +42,11 @@ class MailerKind(StrEnum):
     SMTP = "smtp"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class JwtAlgorithm(StrEnum):
     HS256 = "HS256"
     EDDSA = "EdDSA"
@@ -135,6 +140,8 @@ class Settings(BaseSettings):
     metrics: bool | None = None
     # When set, GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: str | None = Field(None, min_length=16, max_length=512)
+    # `python server.py` only (uvicorn server:app takes --log-config log-config/<format>.json).
+    log_format: LogFormat = LogFormat.TEXT
 
     @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
     @classmethod

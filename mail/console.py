@@ -1,29 +1,22 @@
-"""Dev-mode mailer that prints mails instead of sending them."""
+"""Dev-mode mailer that logs mails instead of sending them."""
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
+import logging
 
 from .message import MailMessage
 
-RULE = "-" * 72
+logger = logging.getLogger("authql.mail.console")
 
 
 class ConsoleMailer:
-    """Dev mode: prints each message (code included) to stdout.
+    """Dev mode: logs each message, code included, as one record on `authql.mail.console`.
 
-    This is the only place a code may be printed; never use it in production.
+    The record's `mail` field holds To, Subject and the plain-text part: text logs print
+    it between two rules below the line, JSON logs as the record's `mail` field. It is
+    the only place a code may be logged; never use this mailer in production.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream
-
     async def send(self, message: MailMessage) -> None:
-        """Print To, Subject and the plain-text part between two rules."""
-        # Resolved now, not in __init__, so redirected or captured stdout is honoured.
-        stream = self._stream if self._stream is not None else sys.stdout
-        stream.write(
-            f"{RULE}\nTo: {message.to}\nSubject: {message.subject}\n\n{message.text.rstrip()}\n{RULE}\n"
-        )
-        stream.flush()
+        mail = f"To: {message.to}\nSubject: {message.subject}\n\n{message.text.rstrip()}"
+        logger.info("console mailer: mail printed (code included)", extra={"mail": mail})

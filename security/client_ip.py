@@ -46,6 +46,12 @@ def client_bucket(address: str | None, ipv6_prefix_length: int) -> str:
     return str(parsed)
 
 
+def from_trusted_proxy(peer: str | None, trusted: list[Network]) -> bool:
+    """True when the socket peer is one of TRUSTED_PROXIES: only then are headers a proxy
+    writes (X-Forwarded-For, X-Request-ID) believed."""
+    return peer is not None and _is_trusted(peer, trusted)
+
+
 def _is_trusted(address: str, trusted: list[Network]) -> bool:
     parsed = _parse(address)
     return parsed is not None and any(parsed in network for network in trusted)

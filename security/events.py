@@ -3,7 +3,8 @@
 For alerting and forensics: registration steps, failed codes, burnt flows, logins,
 lockouts, rate limits, refresh-token reuse, logouts. Never a code, token, password
 or password hash; an email appears only as a keyed fingerprint, enough to correlate
-events of one address without writing the address into the log.
+events of one address without writing the address into the log. Each event carries
+the id of the request that caused it (logs.py), as the request's other log lines do.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import hmac
 import json
 import logging
 from datetime import UTC, datetime
+
+from logs import current_request_id
 
 logger = logging.getLogger("authql.security")
 
@@ -26,8 +29,12 @@ class SecurityEvents:
         record: dict[str, str | int | None] = {"event": event, "time": now}
         if email is not None:
             record["account"] = self.fingerprint(email)
+        request_id = current_request_id()
+        if request_id is not None:
+            record["request_id"] = request_id
         record.update(fields)
-        logger.info(json.dumps(record, sort_keys=True))
+        # The JSON line is the message (text logs print it as is); JSON logs take the fields.
+        logger.info(json.dumps(record, sort_keys=True), extra={"event_fields": record})
 
     def fingerprint(self, email: str) -> str:
         return hmac.new(self._key, email.encode(), hashlib.sha256).hexdigest()[:16]

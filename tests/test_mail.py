@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import io
+import json
+import logging
 import re
 import socket
 import time
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
+from logs import JsonFormatter, TextFormatter
 from mail import (
     ConsoleMailer,
     MailMessage,
@@ -233,25 +235,18 @@ async def test_smtp_slow_is_bounded_by_timeout_as_a_whole(slow_server: int) -> N
     assert time.monotonic() - started < 2
 
 
-async def test_console_mailer_prints_subject_and_code() -> None:
-    stream = io.StringIO()
+async def test_console_mailer_logs_the_mail_as_one_record(caplog: pytest.LogCaptureFixture) -> None:
     message = registration_code_message("dev@example.com", CODE, 15)
 
-    await ConsoleMailer(stream).send(message)
+    with caplog.at_level(logging.INFO, logger="authql.mail.console"):
+        await ConsoleMailer().send(message)
 
-    output = stream.getvalue()
-    assert "To: dev@example.com" in output
-    assert f"Subject: {message.subject}" in output
-    assert CODE in output
-    lines = output.splitlines()
-    assert lines[0] == lines[-1] and set(lines[0]) == {"-"}
-
-
-async def test_console_mailer_defaults_to_stdout_at_send_time(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    mailer_ = ConsoleMailer()
-
-    await mailer_.send(registration_code_message("dev@example.com", CODE, 15))
-
-    assert CODE in capsys.readouterr().out
+    [record] = [record for record in caplog.records if record.name == "authql.mail.console"]
+    assert record.mail.startswith(f"To: dev@example.com\nSubject: {message.subject}\n\n")
+    assert CODE in record.mail
+    # The code is in the record's `mail` field only: JSON logs keep it there.
+    assert CODE not in record.getMessage()
+    text = TextFormatter().format(record)
+    lines = text.splitlines()
+    assert CODE in text and lines[1] == lines[-1] and set(lines[1]) == {"-"}
+    assert json.loads(JsonFormatter().format(record))["mail"] == record.mail

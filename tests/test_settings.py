@@ -55,6 +55,7 @@ def test_defaults_match_the_design():
         ("SESSION_MAX_AGE_SECONDS", "31536001"),
         # Shorter than the default REFRESH_TOKEN_TTL_SECONDS (30 days).
         ("SESSION_MAX_AGE_SECONDS", "86400"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):

@@ -1,0 +1,215 @@
+"""Log lines with request ids: text or one JSON object per line (LOG_FORMAT).
+
+Each request gets an id: the `X-Request-ID` a trusted proxy sent (TRUSTED_PROXIES, the
+rule X-Forwarded-For follows; a short id of plain characters only), or a fresh one. It
+is answered in the `X-Request-ID` response header and, through a context variable that
+a logging filter reads, stamped on every log line the request causes, uvicorn's access
+line included. The access line never carries the query string: `GET /graphql?query=...`
+may hold what a client should not have put in a URL (a password, say).
+
+`log_config` is a `logging.config.dictConfig` dict: `python server.py` hands it to
+uvicorn, and `log-config/*.json` (written by `python -m logs json|text`) give the same
+logs to `uvicorn server:app --log-config log-config/json.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from security.client_ip import from_trusted_proxy
+from settings import LogFormat
+
+# What a proxy's id may look like: long enough for a UUID or a trace id, nothing that
+# could forge a log line or a field (no spaces, quotes, control characters).
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+RULE = "-" * 72
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_tag)s] %(message)s"
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    id: str
+    started: float  # time.monotonic() when the request reached the app
+
+
+current_request: ContextVar[RequestInfo | None] = ContextVar("current_request", default=None)
+
+
+def current_request_id() -> str | None:
+    request = current_request.get()
+    return request.id if request is not None else None
+
+
+class RequestIds:
+    """ASGI middleware: picks the request's id, holds it for the log lines the request
+    causes, and answers it in the `X-Request-ID` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        header = (b"x-request-id", request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        token = current_request.set(RequestInfo(request_id, time.monotonic()))
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request.reset(token)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The trusted proxy's `X-Request-ID` when it is a plausible id, else a fresh one.
+
+    A client's own header is ignored (it could pin its requests on another's id); of
+    several headers the last, the one the nearest proxy wrote, counts.
+    """
+    state = getattr(scope["app"].state, "services", None)
+    client = scope.get("client")
+    peer = client[0] if client else None
+    if state is not None and from_trusted_proxy(peer, state.settings.trusted_proxy_networks):
+        sent = Headers(scope=scope).getlist("x-request-id")
+        if sent and VALID_REQUEST_ID.fullmatch(sent[-1]):
+            return sent[-1]
+    return uuid.uuid4().hex
+
+
+class RequestContext(logging.Filter):
+    """Handler filter: stamps every record with the id of the request that caused it
+    (None outside requests) and an access record with the request's duration so far."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = current_request.get()
+        record.request_id = request.id if request is not None else None
+        if request is not None and record.name == "uvicorn.access":
+            record.duration_ms = round((time.monotonic() - request.started) * 1000, 1)
+        return True
+
+
+class AccessPath(logging.Filter):
+    """Filter on `uvicorn.access`: drops the query string from the logged path.
+
+    uvicorn logs `'%s - "%s %s HTTP/%s" %d'` with (client, method, path?query, version,
+    status); the query may hold secrets, so it is cut before any handler sees it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record with the request id; the console mailer's mail below it."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.request_tag = getattr(record, "request_id", None) or "-"
+        line = super().format(record)
+        mail = getattr(record, "mail", None)
+        return f"{line}\n{RULE}\n{mail}\n{RULE}" if mail is not None else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request_id, and the
+    record's own fields (a security event's, an access line's method, path, status and
+    duration, the console mailer's `mail`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, _version, status = record.args
+            entry.update(method=method, path=path, status=status, client=client)
+            entry["duration_ms"] = getattr(record, "duration_ms", None)
+            entry["message"] = f"{method} {path} {status}"
+        event_fields = getattr(record, "event_fields", None)
+        if isinstance(event_fields, dict):  # a security event: its fields, not its JSON as a string
+            entry.update(
+                {key: value for key, value in event_fields.items() if key not in ("level", "logger")}
+            )
+            entry["message"] = event_fields.get("event")
+        if getattr(record, "mail", None) is not None:
+            entry["mail"] = record.mail  # type: ignore[attr-defined]
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str)
+
+
+def log_config(log_format: LogFormat | str) -> dict[str, Any]:
+    """The dictConfig of LOG_FORMAT (`text` or `json`), for uvicorn's `log_config`.
+
+    Everything goes to stdout through one handler; in text mode the security events
+    keep their own handler, which writes each event's JSON as the whole line.
+    """
+    log_format = LogFormat(log_format)
+    line_formatter = "logs.JsonFormatter" if log_format == LogFormat.JSON else "logs.TextFormatter"
+    handlers: dict[str, Any] = {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+            "filters": ["request"],
+        }
+    }
+    loggers: dict[str, Any] = {
+        "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
+        "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True, "filters": ["access_path"]},
+    }
+    formatters: dict[str, Any] = {"line": {"()": line_formatter}}
+    if log_format == LogFormat.TEXT:
+        formatters["event"] = {"()": "security.events.JsonLineFormatter"}
+        handlers["events"] = {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "event",  # the event's JSON, request_id included, as the whole line
+        }
+        loggers["authql.security"] = {"level": "INFO", "handlers": ["events"], "propagate": False}
+    else:
+        loggers["authql.security"] = {"level": "INFO", "handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {"()": "logs.RequestContext"}, "access_path": {"()": "logs.AccessPath"}},
+        "formatters": formatters,
+        "handlers": handlers,
+        "loggers": loggers,
+        "root": {"level": "INFO", "handlers": ["console"]},
+    }
+
+
+if __name__ == "__main__":
+    # python -m logs json > log-config/json.json: the file `uvicorn --log-config` reads.
+    json.dump(log_config(sys.argv[1] if len(sys.argv) > 1 else "text"), sys.stdout, indent=2)
+    sys.stdout.write("\n")
