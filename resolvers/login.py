@@ -20,7 +20,10 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
     try:
         address = normalize_email(email)
     except InvalidValue:
-        address = email.strip().lower()
+        # No account can have this address: nothing to verify and nothing to lock, so no
+        # Redis key for anyone to mint by the thousand (the per-IP limit counted the call).
+        context.security_event("login_failed", reason="invalid_email")
+        return InvalidCredentials(message="The email or password is wrong.")
     match = Match.NONE
 
     async def check() -> User | None:

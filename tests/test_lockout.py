@@ -220,3 +220,22 @@ async def test_a_completed_password_reset_lifts_the_lockout(backend_urls, mailbo
         )
         assert reset["__typename"] == "AuthPayload", reset
         assert (await login(client, email, NEW_PASSWORD))["__typename"] == "AuthPayload"
+
+
+async def test_logins_with_impossible_addresses_leave_nothing_in_redis(client, backend_urls):
+    """No account can have an address that is not one: such logins are refused alike,
+    without a hash and without a lockout key each (review A12)."""
+    redis = Redis.from_url(backend_urls["redis_url"])
+    try:
+        before = {key async for key in redis.scan_iter(match="lockout:*")}
+        with captured_security_events() as events:
+            answers = await asyncio.gather(
+                *(login(client, f"not an address {n}", "not the password") for n in range(30))
+            )
+        after = {key async for key in redis.scan_iter(match="lockout:*")}
+    finally:
+        await redis.aclose()
+    assert set(kinds(answers)) == {"InvalidCredentials"}, answers
+    assert after == before
+    failed = [event for event in events if event["event"] == "login_failed"]
+    assert len(failed) == 30 and all(event.get("reason") == "invalid_email" for event in failed), failed
