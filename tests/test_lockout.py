@@ -89,15 +89,21 @@ async def test_correct_logins_get_in_beside_parallel_wrong_guesses_below_the_thr
             assert (await login(client, email))["__typename"] == "AuthPayload"
 
 
+async def lockout_key_of(client: httpx.AsyncClient, redis: Redis, email: str) -> bytes:
+    """The Redis key of `email`'s lockout, found by the one wrong guess that creates it."""
+    before = {key async for key in redis.scan_iter(match="lockout:*")}
+    assert (await login(client, email, "one wrong guess"))["__typename"] == "InvalidCredentials"
+    (key,) = {key async for key in redis.scan_iter(match="lockout:*")} - before
+    return key
+
+
 async def test_an_in_flight_slot_of_a_dead_process_expires_by_itself(backend_urls, mailbox):
     async with app(backend_urls, mailbox) as client:
         email = new_email()
         await register(client, mailbox, email)
         redis = Redis.from_url(backend_urls["redis_url"])
         try:
-            before = {key async for key in redis.scan_iter(match="lockout:*")}
-            assert (await login(client, email, "one wrong guess"))["__typename"] == "InvalidCredentials"
-            (key,) = {key async for key in redis.scan_iter(match="lockout:*")} - before
+            key = await lockout_key_of(client, redis, email)
             # Every slot taken by verifies that died with their process a moment ago.
             now_ms = int(time.time() * 1000)
             await redis.zadd(key + b":inflight", {f"dead-{n}": now_ms - 1 for n in range(THRESHOLD)})
@@ -115,9 +121,7 @@ async def test_an_attempt_waits_for_a_slot_a_bounded_time(backend_urls, mailbox,
         await register(client, mailbox, email)
         redis = Redis.from_url(backend_urls["redis_url"])
         try:
-            before = {key async for key in redis.scan_iter(match="lockout:*")}
-            assert (await login(client, email, "one wrong guess"))["__typename"] == "InvalidCredentials"
-            (key,) = {key async for key in redis.scan_iter(match="lockout:*")} - before
+            key = await lockout_key_of(client, redis, email)
             # Every slot held by verifies still running elsewhere (a stuck hash queue, say).
             slots = {f"busy-{n}": int(time.time() * 1000) + 60_000 for n in range(THRESHOLD)}
             await redis.zadd(key + b":inflight", slots)  # type: ignore[arg-type]
