@@ -57,13 +57,8 @@ class GraphQLEndpoint(GraphQL):
             return
         request = Request(scope, receive=receive)
         try:
-            problem = await malformed_json_body(request)
-            if problem is not None:
-                response = refused(400, problem, "BAD_REQUEST")
-            elif await holds_unencodable_text(request):
-                response = refused(400, UNENCODABLE, "BAD_USER_INPUT")
-            else:
-                response = await self.run(request)
+            problem = await body_problem(request)
+            response = problem if problem is not None else await self.run(request)
         except ClientDisconnect:
             return  # the client hung up mid-body: nobody to answer, nothing worth a log line
         except BodyReadError as error:
@@ -119,36 +114,36 @@ class GraphQLEndpoint(GraphQL):
         return response
 
 
-async def malformed_json_body(request: Request) -> str | None:
-    """Why a JSON POST body cannot be a GraphQL request, or None.
+async def body_problem(request: Request) -> JSONResponse | None:
+    """The 400 answer for a JSON POST body that cannot be a GraphQL request, or None.
 
     Strawberry expects UTF-8 JSON holding an object (or a list, refused as a batch);
-    anything else would reach it as an exception and a 500.
+    anything else would reach it as an exception and a 500. A string that cannot be
+    UTF-8 encoded (JSON's `\\ud800`, a lone surrogate) is accepted by no hash, HMAC,
+    store or log: refused here, before any resolver runs, so nothing is counted for it
+    (no lockout attempt, no code attempt).
     """
     if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
         return None
+    raw = await request.body()
     try:
-        body = json.loads((await request.body()).decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return "The request body is not valid UTF-8 JSON."
+        return refused(400, "The request body is not valid UTF-8 JSON.", "BAD_REQUEST")
     if not isinstance(body, (dict, list)):
-        return "The request body must be a JSON object with a `query`."
+        return refused(400, "The request body must be a JSON object with a `query`.", "BAD_REQUEST")
+    # A lone surrogate can only arrive as an escape, `\\uD800` to `\\uDFFF`: look only then.
+    if (b"\\ud" in raw or b"\\uD" in raw) and holds_unencodable_text(body):
+        return refused(400, UNENCODABLE, "BAD_USER_INPUT")
     return None
 
 
 UNENCODABLE = "A string in the request is not valid Unicode (a lone surrogate such as \\ud800)."
 
 
-async def holds_unencodable_text(request: Request) -> bool:
-    """True when the JSON body holds a string that cannot be UTF-8 encoded.
-
-    JSON's `\\ud800` decodes to a lone surrogate that no hash, HMAC, store or log
-    accepts. Refused here, before any resolver runs, so nothing is counted (no lockout
-    attempt, no code attempt) for input that can never be valid.
-    """
-    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
-        return False
-    pending = [json.loads((await request.body()).decode("utf-8"))]
+def holds_unencodable_text(body: object) -> bool:
+    """True when the parsed JSON body holds a string (or key) that cannot be UTF-8 encoded."""
+    pending = [body]
     while pending:  # no recursion: the body's nesting is the client's choice
         value = pending.pop()
         if isinstance(value, str):
