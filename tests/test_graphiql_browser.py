@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import register
 from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright
@@ -32,8 +32,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's chromium under Playwright; a failure (not a skip) when it is not installed."""
     assert CHROMIUM.exists(), (
         f"{CHROMIUM} is missing: the GraphiQL browser test needs Debian's chromium "
         "(`apt-get update && apt-get install -y chromium`; .ci/run installs it)"
@@ -53,9 +54,10 @@ async def set_editor(page: Page, selector: str, text: str) -> None:
 
 
 async def test_graphiql_works_offline_with_a_bearer_token_in_the_headers_pane(
-    backend_urls, mailbox, tmp_path, browser
+    backend_urls, mailbox, tmp_path
 ):
-    async with served(settings_with(backend_urls, mailbox), tmp_path / "server.log") as url:
+    settings = settings_with(backend_urls, mailbox)
+    async with chromium() as browser, served(settings, tmp_path / "server.log") as url:
         async with httpx.AsyncClient(base_url=url) as client:
             signed_up = await register(client, mailbox)
 
