@@ -14,12 +14,15 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 import metrics
+from graphiql.page import STATIC as GRAPHIQL_FILES
+from graphiql.page import graphiql_page
 from schema.context import Context
 from schema.errors import classify
 from schema.root import Limits, build_schema
@@ -75,12 +78,8 @@ class GraphQLEndpoint(GraphQL):
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
-        """GraphiQL keeps a pasted bearer token in the page's storage and prefills queries
-        from the URL: never let another site frame it (clickjacking a logout, say)."""
-        response = await super().render_graphql_ide(request)
-        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        """Our own GraphiQL page (files served from /graphiql/, no CDN) instead of Strawberry's."""
+        return graphiql_page()
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
@@ -178,6 +177,31 @@ class GraphQLRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
+
+
+class GraphiQLFiles:
+    """/graphiql/<file>: the GraphiQL page's scripts, styles and licences, shipped in the
+    repository; a 404 when GRAPHIQL is off."""
+
+    def __init__(self) -> None:
+        self.files = StaticFiles(directory=GRAPHIQL_FILES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        settings: Settings = scope["app"].state.services.settings
+        if not settings.graphiql:
+            await error_response(404, "GraphiQL is off on this server.", "NOT_FOUND")(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-cache"),  # revalidated by ETag: a refreshed file shows at once
+                ]
+            await send(message)
+
+        await self.files(scope, receive, send_with_headers)
 
 
 class WatchDisconnect:

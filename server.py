@@ -23,11 +23,12 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 import metrics
 from endpoints import (
     BodyLimits,
+    GraphiQLFiles,
     GraphQLRoute,
     WatchDisconnect,
     graphql_app,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
         Route("/metrics", metrics_endpoint),
+        Mount("/graphiql", GraphiQLFiles()),
     ]
     middleware = [Middleware(RequestIds), Middleware(WatchDisconnect), Middleware(BodyLimits)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
