@@ -272,3 +272,49 @@ async def test_mail_queued_when_the_server_is_killed_is_sent_once_after_a_restar
         finally:
             process.terminate()
             process.wait(15)
+
+
+async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backend_urls, tmp_path):
+    # An SMTP server that accepts and never answers: the mail stays in the sender's hands.
+    connections: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    hung = await asyncio.start_server(hang, "127.0.0.1", 0)
+    smtp = Sink()
+    smtp.box.port = hung.sockets[0].getsockname()[1]
+    # A lease of an hour: only the release at shutdown can free the mail soon.
+    settings = outbox_settings(
+        backend_urls, smtp, smtp_timeout_seconds=3, outbox_lease_seconds=3600, mail_retry_seconds=600
+    )
+    log = tmp_path / "server.log"
+    port = free_port()
+    process = start_server(settings, log, port)
+    try:
+        await asyncio.to_thread(wait_until_ready, process, f"http://127.0.0.1:{port}", log)
+        import httpx  # noqa: PLC0415
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await data(client, START, {"email": new_email()})
+
+        async def in_hand() -> bool:
+            return any(record["claimed_by"] for record in await outbox_records(settings))
+
+        await until(in_hand)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 15)
+        # uvicorn stops cleanly, then re-raises the SIGTERM it caught (exit -15).
+        assert code in (0, -signal.SIGTERM), log.read_text()
+        assert "Traceback" not in log.read_text(), log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        hung.close()
+        for writer in connections:
+            writer.close()
+    [record] = await outbox_records(settings)
+    assert record["state"] == "queued" and not record["claimed_by"], record
+    assert record["lease_ms"] <= int(time.time() * 1000), record  # any process may take it now
+    assert record["attempts"] == 1 and "SMTP" in (record["last_error"] or ""), record
