@@ -45,6 +45,8 @@ FollowUp = Callable[[dict[str, str], bool], Awaitable[None]]
 Emit = Callable[..., None]
 
 RECORD_RETENTION = timedelta(days=7)
+# Jitter from the OS, not the shared `random` state other code may seed or watch.
+JITTER = random.SystemRandom()
 LONGEST_RETRY_SECONDS = 3600.0
 
 
@@ -106,19 +108,21 @@ class Outbox:
         """Take no new mail, let the one in hand finish (bounded), then release our claims."""
         self._stopping = True
         self._wake.set()
+        held = self._claimed  # the loop exits after this one: it claims nothing new
         if self._task is not None:
-            if self._claimed is None:
+            if held is None:
                 self._task.cancel()  # idle, or waiting on MongoDB: nothing in hand to finish
             try:
                 await asyncio.wait_for(self._task, self._send_timeout + 1)
             except (TimeoutError, asyncio.CancelledError):
                 pass  # cancelled; its claim is released below
             self._task = None
-        if self._claimed is None:
+        if held is None:
             return
         try:
+            # Matches nothing if the try finished (sent, or put back for a retry).
             await self._collection.update_one(
-                {"_id": self._claimed, "state": QUEUED, "claimed_by": self._owner},
+                {"_id": held, "state": QUEUED, "claimed_by": self._owner},
                 {"$set": {"lease_ms": 0, "claimed_by": None}},
             )
         except PyMongoError:
@@ -190,7 +194,7 @@ class Outbox:
             await self._abandon(record, error, follow_up)
             return
         delay = min(self._retry_seconds * 2 ** (attempts - 1), LONGEST_RETRY_SECONDS)
-        delay *= random.uniform(0.75, 1.25)  # jitter: retries of one outage spread out
+        delay *= JITTER.uniform(0.75, 1.25)  # jitter: retries of one outage spread out
         await self._collection.update_one(
             {"_id": record["_id"], "claimed_by": self._owner},
             {
