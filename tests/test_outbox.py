@@ -227,11 +227,13 @@ async def test_a_claim_is_respected_until_it_expires_then_taken_over(backend_url
             await smtp.box.wait_for(email)
 
 
-def start_server(settings: Settings, log: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Settings, log: Path, port: int, arguments: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", *PRODUCTION_COMMAND, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("ab") as output:
         return subprocess.Popen(
-            [*command, "--log-level", "warning"],
+            [*command, *arguments, "--log-level", "warning"],
             cwd=ROOT,
             env=environment(settings),
             stdout=output,
@@ -318,3 +320,29 @@ async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backe
     assert record["state"] == "queued" and not record["claimed_by"], record
     assert record["lease_ms"] <= int(time.time() * 1000), record  # any process may take it now
     assert record["attempts"] == 1 and "SMTP" in (record["last_error"] or ""), record
+
+
+async def test_two_workers_share_the_outbox_and_send_each_mail_once(backend_urls, tmp_path):
+    with sink(up=False) as smtp:
+        settings = outbox_settings(backend_urls, smtp, mail_retry_seconds=600, outbox_poll_seconds=0.05)
+        log = tmp_path / "server.log"
+        port = free_port()
+        process = start_server(settings, log, port, ("--workers", "2"))
+        try:
+            await asyncio.to_thread(wait_until_ready, process, f"http://127.0.0.1:{port}", log)
+            import httpx  # noqa: PLC0415
+
+            emails = [new_email() for _ in range(24)]
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                await asyncio.gather(*(data(client, START, {"email": email}) for email in emails))
+            await until(lambda: tried(settings))
+            # Every mail due at once, SMTP back: both workers' senders race for the same mails.
+            await update_outbox(settings, {"due_ms": 0})
+            smtp.start()
+            await until(lambda: all_done(settings), timeout=30)
+            await asyncio.sleep(1.0)
+        finally:
+            process.terminate()
+            process.wait(15)
+    assert sorted(message["To"] for message in smtp.box.messages) == sorted(emails)
+    assert {record["state"] for record in await outbox_records(settings)} == {"sent"}
