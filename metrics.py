@@ -82,6 +82,25 @@ SESSIONS_REVOKED = Counter(
     "Sessions ended before their time: logout, revocation, password change or reset, "
     "account deletion, refresh-token reuse.",
 )
+MAILS_SENT = Counter("authql_mails_sent", "Mails the outbox handed to the mailer (SMTP accepted them).")
+MAILS_RETRIED = Counter(
+    "authql_mails_retried", "Outbox deliveries that failed and were put back for a later try."
+)
+MAILS_ABANDONED = Counter(
+    "authql_mails_abandoned", "Mails given up after MAIL_MAX_ATTEMPTS tries (or that no longer decrypt)."
+)
+# Every process reads the same outbox: in multiprocess mode the scrape shows the freshest
+# reading of a live process.
+OUTBOX_DEPTH = Gauge(
+    "authql_outbox_depth",
+    "Mails queued in the outbox, due or waiting for a retry.",
+    multiprocess_mode="livemax",
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "authql_outbox_oldest_seconds",
+    "Age of the oldest queued mail in seconds (0 when the outbox is empty).",
+    multiprocess_mode="livemax",
+)
 
 
 def exposition() -> tuple[bytes, str]:

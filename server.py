@@ -55,12 +55,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.graphql = graphql_app(services.settings)
         await services.bind_documents()
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
+        await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         live_services.append(services)
         app.state.services = services
         try:
             yield
         finally:
             live_services.remove(services)
+            await services.outbox.stop()  # after uvicorn drained the requests: no new mail comes
             await services.close()
             if live_services:
                 await live_services[-1].bind_documents()

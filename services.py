@@ -16,6 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from documents import DOCUMENT_MODELS
 from mail import ConsoleMailer, Mailer, SmtpMailer
+from mail.outbox import Outbox
+from mail.sealing import MailSeal
 from security.codes import CodeFlows
 from security.events import SecurityEvents
 from security.lockout import LoginLockout
@@ -40,6 +42,7 @@ class Services:
     registrations: CodeFlows
     password_resets: CodeFlows
     mailer: Mailer
+    outbox: Outbox
     rate_limits: RateLimits
     lockout: LoginLockout
     events: SecurityEvents
@@ -82,6 +85,10 @@ async def open_services(settings: Settings) -> Services:
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=30,
     )
+    registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds)
+    password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds)
+    mailer = build_mailer(settings)
+    events = SecurityEvents(settings.jwt_secret.encode())
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -103,16 +110,17 @@ async def open_services(settings: Settings) -> Services:
             access_token_ttl_seconds=settings.access_token_ttl_seconds,
             max_age_seconds=settings.session_max_age_seconds,
         ),
-        registrations=code_flows(redis, settings, "reg", settings.registration_ttl_seconds),
-        password_resets=code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds),
-        mailer=build_mailer(settings),
+        registrations=registrations,
+        password_resets=password_resets,
+        mailer=mailer,
+        outbox=build_outbox(mongo, settings, mailer, events, [registrations, password_resets]),
         rate_limits=RateLimits(
             redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
         ),
         lockout=LoginLockout(
             redis, secret=settings.jwt_secret.encode(), threshold=settings.login_lockout_threshold
         ),
-        events=SecurityEvents(settings.jwt_secret.encode()),
+        events=events,
     )
 
 
@@ -132,6 +140,40 @@ def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: 
         mails_per_hour=settings.mails_per_hour,
         mails_per_client_per_hour=settings.mails_per_ip_per_hour,
         flow_ttl_seconds=flow_ttl_seconds,
+    )
+
+
+def build_outbox(
+    mongo: AsyncMongoClient[Any],
+    settings: Settings,
+    mailer: Mailer,
+    events: SecurityEvents,
+    flows: list[CodeFlows],
+) -> Outbox:
+    """Every mail goes through the outbox; once a resent code's mail is delivered (or given
+    up) the code flow it belongs to is told, so the right code is the one that works."""
+    assert settings.jwt_secret is not None
+    by_prefix = {flow.prefix: flow for flow in flows}
+
+    async def follow_up(values: dict[str, str], delivered: bool) -> None:
+        flow = by_prefix[values["flows"]]
+        if delivered:
+            await flow.promote(values["flow_id"], values["mac"])
+        else:
+            await flow.drop_pending(values["flow_id"], values["mac"])
+
+    return Outbox(
+        mongo[settings.mongo_db][settings.outbox_collection],
+        mailer,
+        seal=MailSeal(settings.jwt_secret.encode()),
+        fingerprint=events.fingerprint,
+        emit=events.emit,
+        follow_up=follow_up,
+        max_attempts=settings.mail_max_attempts,
+        retry_seconds=settings.mail_retry_seconds,
+        lease_seconds=settings.outbox_lease_seconds,
+        poll_seconds=settings.outbox_poll_seconds,
+        send_timeout_seconds=settings.smtp_timeout_seconds,
     )
 
 

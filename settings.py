@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=60)
     mail_from: str = "authql <no-reply@localhost>"
+    # The outbox (mail/outbox.py): tries per mail before it is abandoned, the first retry's
+    # delay (doubled at each retry, with jitter: 8 tries span about an hour), how long a
+    # sender's claim on a mail lasts, how often an idle sender looks for due mail, and the
+    # collection (one per deployment: every process of one deployment uses the same).
+    mail_max_attempts: int = Field(8, ge=1, le=20)
+    mail_retry_seconds: float = Field(30.0, ge=0.5, le=3600)
+    outbox_lease_seconds: float = Field(60.0, ge=5, le=3600)
+    outbox_poll_seconds: float = Field(1.0, ge=0.05, le=60)
+    outbox_collection: str = Field("outbox", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
     code_length: int = Field(6, ge=6, le=10)
     code_ttl_seconds: int = Field(600, ge=60, le=3600)
@@ -211,6 +220,14 @@ class Settings(BaseSettings):
                 "SMTP_HOST is not set: set SMTP_HOST, or MAILER=console to print every mail "
                 "(codes included) to the log"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_outbox_lease(self) -> Settings:
+        # A claim that could expire while its SMTP exchange still runs would let a second
+        # sender mail the same message.
+        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds:
+            raise ValueError("OUTBOX_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")

@@ -14,6 +14,8 @@ class MailMessage:
     subject: str
     text: str
     html: str
+    # Which mail this is (the template's name): what the outbox keeps once it is sent.
+    template: str = "mail"
 
 
 class Mailer(Protocol):

@@ -19,13 +19,13 @@ def registration_code_message(to: str, code: str, expires_in_minutes: int) -> Ma
         "registration_code",
         {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
     )
-    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup)
+    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup, template="registration_code")
 
 
 def account_exists_message(to: str) -> MailMessage:
     """Sent instead of a code when the address already has an account; it holds no code."""
     text, markup = render("account_exists", {"to": to})
-    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup)
+    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup, template="account_exists")
 
 
 RESET_SUBJECT = "Your authql password reset code"
@@ -36,10 +36,12 @@ def password_reset_code_message(to: str, code: str, expires_in_minutes: int) -> 
         "password_reset_code",
         {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
     )
-    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup)
+    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup, template="password_reset_code")
 
 
 def password_reset_no_account_message(to: str) -> MailMessage:
     """Sent instead of a code when the address has no account; same subject, no code."""
     text, markup = render("password_reset_no_account", {"to": to})
-    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup)
+    return MailMessage(
+        to=to, subject=RESET_SUBJECT, text=text, html=markup, template="password_reset_no_account"
+    )

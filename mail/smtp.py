@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
@@ -41,7 +42,8 @@ class SmtpMailer:
         self._security = security
         self._timeout = timeout
         self._sender = sender
-        # make_msgid() without a domain calls socket.getfqdn(), which can block on DNS.
+        # Our own Message-ID, not make_msgid(): without a domain that calls socket.getfqdn(),
+        # which can block on DNS, and it draws from the shared `random` state.
         self._msgid_domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
     def _build(self, message: MailMessage) -> EmailMessage:
@@ -50,7 +52,7 @@ class SmtpMailer:
         mime["To"] = message.to
         mime["Subject"] = message.subject
         mime["Date"] = format_datetime(datetime.now(UTC))
-        mime["Message-ID"] = make_msgid(domain=self._msgid_domain)
+        mime["Message-ID"] = f"<{secrets.token_hex(16)}@{self._msgid_domain}>"
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
         return mime

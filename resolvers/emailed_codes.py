@@ -1,5 +1,8 @@
 """The steps registration and password reset share: open a flow that mails a code,
-mail a new code, and answer a wrong one. Each flow says only which mail it sends."""
+mail a new code, and answer a wrong one. Each flow says only which mail it sends.
+
+Mail is queued in the outbox (mail/outbox.py), never sent inside the request: with SMTP
+down the answer is the same, and the mail goes out once SMTP is back."""
 
 from __future__ import annotations
 
@@ -56,7 +59,10 @@ async def open_flow(
 
     try:
         return await flows.start(
-            address, client=_mail_client(context), deliverable=deliverable, deliver=_sender(context, mail)
+            address,
+            client=_mail_client(context),
+            deliverable=deliverable,
+            deliver=_sender(context, flows, mail),
         )
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
@@ -66,7 +72,9 @@ async def mail_new_code(
     context: Context, flows: CodeFlows, flow_id: str, *, mail: MailFor
 ) -> CodeIssued | FlowExpired | RateLimited:
     try:
-        return await flows.resend(flow_id, client=_mail_client(context), deliver=_sender(context, mail))
+        return await flows.resend(
+            flow_id, client=_mail_client(context), deliver=_sender(context, flows, mail)
+        )
     except FlowNotFound:
         return flow_expired()
     except RateLimitExceeded as error:
@@ -86,9 +94,14 @@ def _mail_client(context: Context) -> str | None:
     return context.client_bucket
 
 
-def _sender(context: Context, mail: MailFor) -> Deliver:
+def _sender(context: Context, flows: CodeFlows, mail: MailFor) -> Deliver:
+    """Queues the flow's mail; a resent code is promoted by the outbox once it is delivered."""
+
     async def deliver(issued: CodeIssued) -> None:
-        await context.services.mailer.send(mail(issued))
+        follow_up = None
+        if issued.pending_mac is not None:
+            follow_up = {"flows": flows.prefix, "flow_id": issued.flow_id, "mac": issued.pending_mac}
+        await context.services.outbox.enqueue(mail(issued), follow_up=follow_up)
 
     return deliver
 

@@ -13,10 +13,11 @@ so parallel guesses cannot slip past the cap. The address counter lives in its o
 key, never in a script with the flow's key, so every command names one key and the
 whole module works on Redis Cluster (at the price of a few round trips per verify).
 
-Mail is counted before it is sent (per address, per client, all together) and
-refunded when it cannot be sent. A resent code waits beside the delivered one and
-replaces it only once its mail is accepted, so an SMTP outage never kills a code
-already in the inbox.
+Mail is counted before it is queued (per address, per client, all together) and
+refunded when it cannot be queued. A resent code waits beside the earlier one and both
+verify until the outbox has delivered the new mail and promoted it (`promote`): so an
+SMTP outage never kills a code already in the inbox, and a code that reached the inbox
+works at once. A mail the outbox gives up on drops its code (`drop_pending`).
 """
 
 from __future__ import annotations
@@ -50,17 +51,23 @@ local stage = redis.call('HGET', KEYS[1], 'stage')
 if stage ~= 'CODE_SENT' then return {'expired', 0} end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local max = tonumber(ARGV[3])
-local stored = redis.call('HGET', KEYS[1], 'code_mac') or ''
 local candidate = ARGV[1]
-local diff = 0
-if #stored ~= #candidate then diff = 1 end
-for i = 1, #candidate do
-  diff = bit.bor(diff, bit.bxor(string.byte(candidate, i), string.byte(stored, i) or 0))
+local function matches(mac_field, expiry_field)
+  local stored = redis.call('HGET', KEYS[1], mac_field) or ''
+  local diff = 0
+  if #stored ~= #candidate then diff = 1 end
+  for i = 1, #candidate do
+    diff = bit.bor(diff, bit.bxor(string.byte(candidate, i), string.byte(stored, i) or 0))
+  end
+  local fresh = tonumber(redis.call('HGET', KEYS[1], expiry_field) or '0') >= tonumber(ARGV[2])
+  return diff == 0 and fresh
 end
-local fresh = tonumber(redis.call('HGET', KEYS[1], 'code_expires_ms') or '0') >= tonumber(ARGV[2])
-if diff == 0 and fresh and ARGV[5] ~= '1' then
+-- The delivered code, or a resent one whose mail is still on its way (both compared).
+local current = matches('code_mac', 'code_expires_ms')
+local resent = matches('pending_mac', 'pending_expires_ms')
+if (current or resent) and ARGV[5] ~= '1' then
   redis.call('HSET', KEYS[1], 'stage', 'VERIFIED', 'token_mac', ARGV[4])
-  redis.call('HDEL', KEYS[1], 'code_mac', 'code_expires_ms')
+  redis.call('HDEL', KEYS[1], 'code_mac', 'code_expires_ms', 'pending_mac', 'pending_expires_ms')
   return {'ok', max - attempts}
 end
 if attempts >= max then
@@ -71,7 +78,7 @@ return {'wrong', max - attempts}
 """
 
 # KEYS[1] flow; ARGV: new code mac, code expiry ms, now ms, next resend ms.
-# The new code waits as pending: the delivered one keeps working until it is promoted.
+# The new code waits as pending: the earlier one keeps working until it is promoted.
 RESEND_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'stage') ~= 'CODE_SENT' then return {'expired', 0} end
 local resend_at = tonumber(redis.call('HGET', KEYS[1], 'resend_at_ms') or '0')
@@ -80,7 +87,7 @@ redis.call('HSET', KEYS[1], 'pending_mac', ARGV[1], 'pending_expires_ms', ARGV[2
 return {'ok', resend_at}
 """
 
-# KEYS[1] flow; ARGV: the pending mac this resend stored. Its mail was accepted: the
+# KEYS[1] flow; ARGV: the pending mac this resend stored. Its mail was delivered: the
 # new code replaces the old one (unless the flow moved on or another resend followed).
 PROMOTE_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'stage') ~= 'CODE_SENT' then return 0 end
@@ -91,12 +98,13 @@ redis.call('HDEL', KEYS[1], 'pending_mac', 'pending_expires_ms')
 return 1
 """
 
-# KEYS[1] flow; ARGV: the pending mac this resend stored, the resend time it set, the
-# resend time before it. Its mail failed: drop the new code and give the resend back.
+# KEYS[1] flow; ARGV: the pending mac this resend stored, then optionally the resend
+# time it set and the resend time before it. Its mail was not queued (give the resend
+# back) or was abandoned: drop the new code.
 ABANDON_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'pending_mac') ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], 'pending_mac', 'pending_expires_ms')
-if redis.call('HGET', KEYS[1], 'resend_at_ms') == ARGV[2] then
+if ARGV[2] and redis.call('HGET', KEYS[1], 'resend_at_ms') == ARGV[2] then
   redis.call('HSET', KEYS[1], 'resend_at_ms', ARGV[3])
 end
 return 1
@@ -139,7 +147,7 @@ return n
 """
 
 
-# Sends the mail of an issued code (raises if it cannot be sent).
+# Queues the mail of an issued code (raises if it cannot be queued).
 Deliver = Callable[["CodeIssued"], Awaitable[None]]
 
 
@@ -165,13 +173,16 @@ class WrongCode(Exception):
 
 @dataclass(frozen=True)
 class CodeIssued:
-    """What the caller mails and answers; `code` is None when no code may be mailed."""
+    """What the caller mails and answers; `code` is None when no code may be mailed.
+
+    `pending_mac` (a resend) names the new code for `promote` once its mail is delivered."""
 
     flow_id: str
     email: str
     code: str | None
     expires_at: datetime
     resend_available_at: datetime
+    pending_mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,11 +239,11 @@ class CodeFlows:
         deliverable: Callable[[], Awaitable[bool]],
         deliver: Deliver,
     ) -> CodeIssued:
-        """Open a flow for `email` and mail it; an undeliverable flow holds a code nobody knows.
+        """Open a flow for `email` and queue its mail; an undeliverable flow holds a code nobody knows.
 
         The quota comes first, so past it nothing else is asked (`deliverable` may look
         up the account: a refused caller learns nothing from its timing). A flow whose
-        mail cannot be sent is removed and its mail refunded.
+        mail cannot be queued is removed and its mail refunded.
         """
         await self._take_mail_quota(email, client)
         flow_id = secrets.token_urlsafe(32)
@@ -246,10 +257,11 @@ class CodeFlows:
         return issued
 
     async def resend(self, flow_id: str, *, client: str | None, deliver: Deliver) -> CodeIssued:
-        """Mail a new code; the attempt count stays, so a resend buys no extra guesses.
+        """Queue a new code's mail; the attempt count stays, so a resend buys no extra guesses.
 
-        The delivered code keeps working until the new one's mail is accepted. If the
-        mail fails, the new code is dropped, the mail refunded and the cooldown undone.
+        The earlier code keeps working until the outbox delivers the new one's mail and
+        calls `promote`. If the mail cannot be queued, the new code is dropped, the mail
+        refunded and the cooldown undone.
         """
         fields = await self._load(flow_id)
         if fields.get("stage") != CODE_SENT:
@@ -268,15 +280,26 @@ class CodeFlows:
             if status == b"wait":
                 raise RateLimitExceeded(_ceil_seconds(int(value)))
             raise FlowNotFound()
-        issued = self._issued(flow_id, email, code if deliverable else None, now)
+        issued = self._issued(flow_id, email, code if deliverable else None, now, pending_mac=mac)
         try:
             await deliver(issued)
         except BaseException:
             await self._abandon(keys=[key], args=[mac, resend_at, int(value)])
             await self._refund_mail_quota(email, client)
             raise
-        await self._promote(keys=[key], args=[mac])
         return issued
+
+    async def promote(self, flow_id: str, pending_mac: str) -> None:
+        """The resent code's mail was delivered: it replaces the earlier code, which stops working."""
+        await self._promote(keys=[self._key(flow_id)], args=[pending_mac])
+
+    async def drop_pending(self, flow_id: str, pending_mac: str) -> None:
+        """The resent code's mail was given up: its code stops working, the earlier one stays."""
+        await self._abandon(keys=[self._key(flow_id)], args=[pending_mac])
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
 
     async def pending(self, flow_id: str) -> str:
         """The email of a flow still waiting for its code, without spending an attempt."""
@@ -407,13 +430,16 @@ class CodeFlows:
         for key in (self._address_key(email), self._client_key(client), GLOBAL_MAIL_KEY):
             await self._refund(keys=[key])
 
-    def _issued(self, flow_id: str, email: str, code: str | None, now: int) -> CodeIssued:
+    def _issued(
+        self, flow_id: str, email: str, code: str | None, now: int, pending_mac: str | None = None
+    ) -> CodeIssued:
         return CodeIssued(
             flow_id=flow_id,
             email=email,
             code=code,
             expires_at=_datetime(now + self._code_ttl_ms),
             resend_available_at=_datetime(now + self._cooldown_ms),
+            pending_mac=pending_mac,
         )
 
     def _stored_mac(self, flow_id: str, code: str, deliverable: bool) -> str:

@@ -129,6 +129,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         "graphiql": True,
         "introspection": True,
         "mails_per_ip_per_hour": 1_000_000,  # every test calls from one address
+        # Each app its own outbox: apps of one test session share the database, and an app
+        # whose SMTP is down must not take (or send) the mail of another.
+        "outbox_collection": "outbox_" + secrets.token_hex(6),
         **backend_urls,
         **overrides,
     }
@@ -143,6 +146,19 @@ async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id
     redis = Redis.from_url(backend_urls["redis_url"])
     try:
         await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0)
+    finally:
+        await redis.aclose()
+
+
+async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
+    """Wait until the outbox has delivered a resent code and promoted it: from then on the
+    earlier code no longer verifies (a mail lands in the sink a moment before that)."""
+    redis = Redis.from_url(backend_urls["redis_url"])
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while await redis.hexists(f"{prefix}:{{{flow_id}}}", "pending_mac"):
+            assert asyncio.get_running_loop().time() < deadline, "the resent code was never promoted"
+            await asyncio.sleep(0.02)
     finally:
         await redis.aclose()
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from conftest import end_resend_cooldown, serve
+from conftest import end_resend_cooldown, resent_code_promoted, serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import ME, PASSWORD, PROFILE, START, VERIFY, data, gql, new_email, password_set
 
@@ -348,6 +348,7 @@ async def test_resend_after_the_cooldown_replaces_the_code(client, backend_urls,
     new_code = await reset_code(mailbox, email, count=2)
     assert new_code != old_code
 
+    await resent_code_promoted(backend_urls, "reset", reset_id)
     result = await complete_reset(client, reset_id, old_code)
     assert result["__typename"] == "InvalidCode", result
     payload = await complete_reset(client, reset_id, new_code)

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import end_resend_cooldown, serve, text_of
+from conftest import end_resend_cooldown, resent_code_promoted, serve, text_of
 from conftest import test_settings as settings_for
 from flows import (
     COMPLETE,
@@ -225,6 +225,7 @@ async def test_resend_waits_for_the_cooldown_then_replaces_the_code(client, mail
     assert new_code != old_code
     assert mailbox.received(email)[1]["Subject"] == mailbox.received(email)[0]["Subject"]
 
+    await resent_code_promoted(backend_urls, "reg", started["registrationId"])
     result = await verify(client, started["registrationId"], old_code)
     assert result["__typename"] == "InvalidCode", result
     result = await verify(client, started["registrationId"], new_code)

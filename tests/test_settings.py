@@ -29,6 +29,9 @@ def test_defaults_match_the_design():
     assert settings.mongo_url is None
     assert settings.jwt_leeway_seconds == 30
     assert settings.session_max_age_seconds == 90 * 24 * 3600
+    assert (settings.mail_max_attempts, settings.mail_retry_seconds) == (8, 30)
+    assert (settings.outbox_lease_seconds, settings.outbox_poll_seconds) == (60, 1)
+    assert settings.outbox_collection == "outbox"
 
 
 @pytest.mark.parametrize(
@@ -56,6 +59,14 @@ def test_defaults_match_the_design():
         # Shorter than the default REFRESH_TOKEN_TTL_SECONDS (30 days).
         ("SESSION_MAX_AGE_SECONDS", "86400"),
         ("LOG_FORMAT", "xml"),
+        ("MAIL_MAX_ATTEMPTS", "0"),
+        ("MAIL_MAX_ATTEMPTS", "21"),
+        ("MAIL_RETRY_SECONDS", "0"),
+        ("OUTBOX_POLL_SECONDS", "0"),
+        ("OUTBOX_POLL_SECONDS", "61"),
+        # Shorter than twice the default SMTP_TIMEOUT_SECONDS (10): a claim must outlast a send.
+        ("OUTBOX_LEASE_SECONDS", "15"),
+        ("OUTBOX_COLLECTION", "outbox; drop"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):
