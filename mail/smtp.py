@@ -55,6 +55,8 @@ class SmtpMailer:
         mime["Message-ID"] = f"<{secrets.token_hex(16)}@{self._msgid_domain}>"
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
+        # Our own boundary too: the email package would draw one from the shared `random`.
+        mime.set_boundary(f"=={secrets.token_hex(16)}==")
         return mime
 
     async def send(self, message: MailMessage) -> None:
