@@ -9,6 +9,7 @@ message that names the variable.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
@@ -258,8 +259,12 @@ class Settings(BaseSettings):
         return MailerKind.SMTP if self.smtp_host is not None else MailerKind.CONSOLE
 
 
+@lru_cache(maxsize=16)
 def proxy_networks(value: str) -> list[IPv4Network | IPv6Network]:
-    """TRUSTED_PROXIES as networks: comma-separated CIDRs (or single addresses)."""
+    """TRUSTED_PROXIES as networks: comma-separated CIDRs (or single addresses).
+
+    Cached: every request asks (for its client address and its request id); callers
+    only read the list."""
     networks = []
     for item in value.split(","):
         if item.strip():

@@ -60,7 +60,7 @@ async def open_flow(
     try:
         return await flows.start(
             address,
-            client=_mail_client(context),
+            client=context.client_bucket,
             deliverable=deliverable,
             deliver=_sender(context, flows, mail),
         )
@@ -73,7 +73,7 @@ async def mail_new_code(
 ) -> CodeIssued | FlowExpired | RateLimited:
     try:
         return await flows.resend(
-            flow_id, client=_mail_client(context), deliver=_sender(context, flows, mail)
+            flow_id, client=context.client_bucket, deliver=_sender(context, flows, mail)
         )
     except FlowNotFound:
         return flow_expired()
@@ -86,12 +86,6 @@ async def account_exists(address: str) -> bool:
     exists. Loading the document (even projected to `_id`) takes measurably longer
     for a known address; a count is answered from the unique email index alone."""
     return await User.get_pymongo_collection().count_documents({"email": address}, limit=1) > 0
-
-
-def _mail_client(context: Context) -> str | None:
-    """Who a mail budget is counted against: the client's IPv4 address or IPv6 prefix,
-    like every per-IP limit."""
-    return context.client_bucket
 
 
 def _sender(context: Context, flows: CodeFlows, mail: MailFor) -> Deliver:

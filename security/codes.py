@@ -412,13 +412,8 @@ class CodeFlows:
         budget, well below it, keeps one client alone from tripping it for everyone.
         A refused mail is taken back from every count, so it costs nobody anything.
         """
-        budgets = (
-            (self._address_key(email), self._per_address),
-            (self._client_key(client), self._mails_per_client),
-            (GLOBAL_MAIL_KEY, self._mails_per_hour),
-        )
         taken: list[str] = []
-        for key, limit in budgets:
+        for key, limit in self._mail_budgets(email, client):
             count, ttl = await self._count(keys=[key], args=[ADDRESS_WINDOW_SECONDS])
             taken.append(key)
             if int(count) > limit:
@@ -427,8 +422,17 @@ class CodeFlows:
                 raise RateLimitExceeded(max(int(ttl), 1))
 
     async def _refund_mail_quota(self, email: str, client: str | None) -> None:
-        for key in (self._address_key(email), self._client_key(client), GLOBAL_MAIL_KEY):
+        for key, _ in self._mail_budgets(email, client):
             await self._refund(keys=[key])
+
+    def _mail_budgets(self, email: str, client: str | None) -> tuple[tuple[str, int], ...]:
+        """Every hourly mail count a mail takes from, with its limit: the address's, the
+        client's and the global one."""
+        return (
+            (self._address_key(email), self._per_address),
+            (self._client_key(client), self._mails_per_client),
+            (GLOBAL_MAIL_KEY, self._mails_per_hour),
+        )
 
     def _issued(
         self, flow_id: str, email: str, code: str | None, now: int, pending_mac: str | None = None
