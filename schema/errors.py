@@ -70,13 +70,22 @@ def error_code(error: BaseException) -> str:
             return str(error.extensions["code"])
         if error.original_error is not None:
             return error_code(error.original_error)
+    return failure_answer(error)[0]
+
+
+BACKEND_DOWN = "A backend service is unavailable; try again shortly."
+
+
+def failure_answer(error: BaseException | None) -> tuple[str, str]:
+    """The code and message a root field that raised `error` is answered with."""
     if isinstance(error, PasswordQueueFull):
-        return "SERVICE_UNAVAILABLE"
+        # Logged once per overload by Passwords; the client retries in a moment.
+        return "SERVICE_UNAVAILABLE", "The server is busy; try again in a moment."
     if isinstance(error, CallerGone):
-        return "CLIENT_CLOSED_REQUEST"
+        return "CLIENT_CLOSED_REQUEST", "The client went away."
     if is_backend_failure(error):
-        return "SERVICE_UNAVAILABLE"
-    return "INTERNAL_SERVER_ERROR"
+        return "SERVICE_UNAVAILABLE", BACKEND_DOWN
+    return "INTERNAL_SERVER_ERROR", "Internal server error"
 
 
 def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
@@ -99,19 +108,13 @@ def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
         )
         message = SCHEMA_HIDDEN if hide_schema and code == "GRAPHQL_VALIDATION_FAILED" else error.message
         return _with_code(error, message, code)
-    if isinstance(original, PasswordQueueFull):
-        # Logged once per overload by Passwords; the client retries in a moment.
-        return _with_code(error, "The server is busy; try again in a moment.", "SERVICE_UNAVAILABLE")
-    if isinstance(original, CallerGone):
-        return _with_code(error, "The client went away.", "CLIENT_CLOSED_REQUEST")
-    if is_backend_failure(original):
+    code, message = failure_answer(original)
+    if message == BACKEND_DOWN:
         metrics.BACKEND_ERRORS.labels(failed_backend(original)).inc()
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
-        return _with_code(
-            error, "A backend service is unavailable; try again shortly.", "SERVICE_UNAVAILABLE"
-        )
-    logger.error("unexpected error at %s", error.path, exc_info=original)
-    return _with_code(error, "Internal server error", "INTERNAL_SERVER_ERROR")
+    elif code == "INTERNAL_SERVER_ERROR":
+        logger.error("unexpected error at %s", error.path, exc_info=original)
+    return _with_code(error, message, code)
 
 
 def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
