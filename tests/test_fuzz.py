@@ -2,11 +2,11 @@
 
 The app runs under uvicorn on a free port in the session's event loop (its lifespan opens
 the backends); the fuzzer reads the schema by introspection and sends its cases with
-requests from a worker thread. bench/fuzz.py holds the fuzzer and runs it long:
+requests from a worker thread. tests/fuzzing/ holds the fuzzer; bench/fuzz.py runs it long:
 
     uv run python bench/fuzz.py --examples 1000
 
-Every response must keep the error policy (see bench/fuzz.py `check_response`): status
+Every response must keep the error policy (see tests/fuzzing/policy.py `check_response`): status
 below 500, a JSON object, every error with an allowed `extensions.code` and never
 INTERNAL_SERVER_ERROR or SERVICE_UNAVAILABLE, UNAUTHENTICATED for protected fields without
 a token, invalid documents refused, and no exception text. A failure names the shrunk
@@ -32,8 +32,8 @@ from conftest import Mailbox
 from conftest import test_settings as settings_with
 from schemathesis.generation import GenerationMode
 
-from bench import fuzz
 from server import create_app
+from tests import fuzzing as fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 
