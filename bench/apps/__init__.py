@@ -1,0 +1,1 @@
+"""The reference apps the bench measures authql against (see bench/README.md)."""

@@ -1,0 +1,124 @@
+"""The app processes under test: started with their logs in a file, waited for, measured
+from /proc (CPU time and RSS of the whole process tree: uvicorn's workers are children)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class App:
+    """One app under test, running as a child process group of the bench."""
+
+    name: str
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to the group (uvicorn stops its workers), SIGKILL if it will not go."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *descendants(self.process.pid)]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the app and every process under it, so far."""
+        return sum(cpu_seconds(pid) for pid in self.pids())
+
+    def rss_bytes(self) -> dict[int, int]:
+        """Resident memory of each process of the app (a worker pool: one entry per worker)."""
+        return {pid: rss for pid in self.pids() if (rss := rss_bytes(pid)) is not None}
+
+
+def start_app(
+    name: str, args: list[str], env: dict[str, str], port: int, log_dir: Path, cwd: Path, ready_path: str
+) -> App:
+    """Start `args` in its own process group and wait until `ready_path` answers below 500."""
+    log_path = log_dir / f"{name}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: stopping it reaches uvicorn's workers
+        )
+    app = App(name=name, base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        wait_ready(app, ready_path)
+    except BaseException:
+        app.stop()
+        raise
+    return app
+
+
+def wait_ready(app: App, path: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            raise RuntimeError(f"{app.name} exited with {app.process.returncode}; log: {app.log_path}")
+        try:
+            if httpx.get(app.base_url + path, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{app.name} not ready after {timeout:g}s; log: {app.log_path}")
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (children, grandchildren...), from /proc's parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat_fields(int(entry.name))
+            if stat is not None:
+                children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found: list[int] = []
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (fields 14 and 15 of /proc/<pid>/stat), in seconds."""
+    stat = _stat_fields(pid)
+    return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int | None:
+    stat = _stat_fields(pid)
+    return None if stat is None else int(stat[21]) * PAGE_SIZE
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (which may hold spaces): field 3 is index 0."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()

@@ -1,0 +1,45 @@
+-- One request, repeated by wrk; every answer is checked, so a fast error never counts as work.
+-- BENCH_METHOD, BENCH_BODY (JSON), BENCH_AUTHORIZATION: the request;
+-- BENCH_EXPECT: text a good answer holds (HTTP 200 and this text: counted "ok", else "bad").
+local threads = {}
+
+function setup(thread)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   ok = 0
+   bad = 0
+   expect = os.getenv("BENCH_EXPECT") or ""
+   wrk.method = os.getenv("BENCH_METHOD") or "GET"
+   local body = os.getenv("BENCH_BODY") or ""
+   if body ~= "" then
+      wrk.body = body
+      wrk.headers["Content-Type"] = "application/json"
+   end
+   local authorization = os.getenv("BENCH_AUTHORIZATION") or ""
+   if authorization ~= "" then
+      wrk.headers["Authorization"] = authorization
+   end
+end
+
+function response(status, headers, body)
+   if status == 200 and string.find(body, expect, 1, true) then
+      ok = ok + 1
+   else
+      bad = bad + 1
+   end
+end
+
+function done(summary, latency, requests)
+   local good, wrong = 0, 0
+   for _, thread in ipairs(threads) do
+      good = good + thread:get("ok")
+      wrong = wrong + thread:get("bad")
+   end
+   io.write(string.format("bench-ok %d\nbench-bad %d\n", good, wrong))
+   for _, p in ipairs({50, 90, 99}) do
+      io.write(string.format("bench-p%d-us %d\n", p, latency:percentile(p)))
+   end
+   io.write(string.format("bench-requests %d\nbench-duration-us %d\n", summary.requests, summary.duration))
+end

@@ -1,0 +1,329 @@
+"""One command for the whole bench: the store and Redis once, every app on them, interleaved
+wrk runs of the signed-in read, the argon2 bound, login and registration, and the table.
+
+    python3 -m uv run --locked python -m bench            # the full bench (~10 minutes)
+    python3 -m uv run --locked python -m bench --smoke    # a couple of seconds of each
+    python3 -m uv run --locked python -m bench --soak 10  # plus a 10-minute mixed soak
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from bench import flows
+from bench.argon2_bound import measure
+from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
+from bench.procs import App, start_app
+from bench.reference import reference_python
+from bench.report import Results, now
+from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
+from settings import RATE_LIMITED_OPERATIONS, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("authql", "authql-2w", "floor", "fastapi-users")
+DEFAULTS = Settings.model_fields  # the server's defaults: production argon2, 2 hashing threads
+
+
+@dataclass
+class Plan:
+    """How long and how hard each part runs."""
+
+    runs: int
+    seconds: float
+    connections: int
+    password_seconds: float
+    mode: str
+
+
+FULL = Plan(runs=4, seconds=10, connections=32, password_seconds=10, mode="full")
+SMOKE = Plan(runs=1, seconds=2, connections=8, password_seconds=2, mode="smoke")
+
+
+def authql_env(
+    base: dict[str, str], mongo: str, redis: str, secret: str, smtp_port: int, data: Path
+) -> dict[str, str]:
+    """authql's settings for the bench: production defaults, except per-IP limits and mail
+    budgets out of the way (one client IP sends everything) and long-lived access tokens."""
+    env = {key: value for key, value in base.items() if key.lower() not in DEFAULTS}
+    env.update(
+        {
+            "MONGO_URL": mongo,
+            "MONGO_DB": "authql_bench",
+            "REDIS_URL": redis,
+            "JWT_SECRET": secret,
+            "DATA_DIR": str(data / "authql"),
+            "MAILER": "smtp",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_SECURITY": "none",
+            "ACCESS_TOKEN_TTL_SECONDS": "86400",
+            "MAILS_PER_HOUR": "1000000",
+            "MAILS_PER_IP_PER_HOUR": "1000000",
+            **{f"RATE_LIMIT_{operation.upper()}": "1000000/minute" for operation in RATE_LIMITED_OPERATIONS},
+        }
+    )
+    return env
+
+
+def start_apps(
+    names: Iterable[str], env: dict[str, str], data: Path, reference_env: Path, results: Results
+) -> dict[str, App]:
+    """Every app asked for, on its own port, against the same store."""
+    apps: dict[str, App] = {}
+    log_dir = data / "logs"
+    log_dir.mkdir(exist_ok=True)
+    try:
+        for name in names:
+            port = free_port()
+            if name == "authql":
+                args = [sys.executable, "server.py"]
+                app_env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+                ready, where = "/health/ready", "authql's locked environment"
+            elif name == "authql-2w":
+                metrics_dir = data / "metrics"
+                metrics_dir.mkdir(mode=0o700, exist_ok=True)
+                args = [
+                    sys.executable, "-m", "uvicorn", "server:app", "--workers", "2", "--no-proxy-headers",
+                    "--log-config", "log-config/text.json", "--host", "127.0.0.1", "--port", str(port),
+                ]  # fmt: skip
+                app_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+                ready, where = "/health/ready", "authql's locked environment, README's production line"
+            elif name == "floor":
+                args = [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.apps.floor:app",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                ]
+                app_env = env
+                ready, where = "/me", "authql's locked environment (the same Starlette, PyJWT and Beanie)"
+            elif name == "fastapi-users":
+                python = reference_python(reference_env)
+                args = [str(python), "-m", "uvicorn", "bench.apps.fastapi_users_app:app", "--port", str(port)]
+                app_env = {**env, "MONGO_DB": "fastapi_users_bench"}
+                ready, where = "/docs", f"{reference_env} (bench/requirements-reference.txt)"
+            else:
+                raise SystemExit(f"bench: unknown app {name!r} (known: {', '.join(APPS)})")
+            apps[name] = start_app(name, args, app_env, port, log_dir, ROOT, ready)
+            shown = " ".join(
+                Path(arg).name if arg in (sys.executable, str(reference_env / "bin" / "python")) else arg
+                for arg in args
+            )
+            results.apps[name] = {"command": shown, "environment": where, "log": str(apps[name].log_path)}
+            print(f"bench: {name} ready at {apps[name].base_url}", flush=True)
+    except BaseException:
+        for app in apps.values():
+            app.stop()
+        raise
+    return apps
+
+
+def requests_for(apps: dict[str, App], sink: flows.CodeSink) -> dict[str, Request]:
+    """Seed one user per store and build each app's signed-in read; each is tried once first."""
+    me: dict[str, Request] = {}
+    authql = apps.get("authql") or apps.get("authql-2w")
+    if authql is not None:
+        token = asyncio.run(_register_one(authql.base_url, sink))
+        body = json.dumps({"query": flows.ME})
+        for name in ("authql", "authql-2w"):
+            me[name] = Request("POST", "/graphql", '"email"', body=body, authorization=f"Bearer {token}")
+        me["floor"] = Request("GET", "/me", '"email"', authorization=f"Bearer {token}")
+    if "fastapi-users" in apps:
+        token = asyncio.run(flows.seed_fastapi_users(apps["fastapi-users"].base_url))
+        me["fastapi-users"] = Request("GET", "/users/me", '"email"', authorization=f"Bearer {token}")
+    if "floor" in apps and authql is None:
+        raise SystemExit("bench: the floor reads authql's user with authql's token: run authql too")
+    for name, app in apps.items():
+        check = run_wrk(app.base_url, me[name], seconds=1, connections=1)
+        if check.ok == 0 or check.bad:
+            raise RuntimeError(f"bench: {name} did not answer its signed-in read; log: {app.log_path}")
+    return {name: me[name] for name in apps}
+
+
+async def _register_one(base_url: str, sink: flows.CodeSink) -> str:
+    import httpx  # noqa: PLC0415
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        return await flows.register(client, sink, BENCH_USER)
+
+
+BENCH_USER = "bench-user@example.com"
+
+
+def interleaved(apps: dict[str, App], me: dict[str, Request], plan: Plan, results: Results) -> None:
+    """A B C D A B C D ...: drift on a shared machine lands on every app alike."""
+    for run in range(plan.runs):
+        for name, app in apps.items():
+            cpu_before = app.cpu_seconds()
+            load = run_wrk(app.base_url, me[name], seconds=plan.seconds, connections=plan.connections)
+            cpu = app.cpu_seconds() - cpu_before
+            answered = load.ok + load.bad
+            row = {
+                "app": name,
+                "run": run + 1,
+                **load.as_dict(),
+                "cpu_ms_per_request": 1000 * cpu / max(answered, 1),
+            }
+            results.runs.append(row)
+            print(f"bench: run {run + 1} {name}: {load.rate:.0f} req/s, p99 {load.p99_ms:.1f} ms", flush=True)
+
+
+def password_work(app: App, me: Request, sink: flows.CodeSink, plan: Plan, results: Results) -> None:
+    """The argon2 bound, then login and registration against it, then `me` under login load."""
+    threads = int(DEFAULTS["password_workers"].default)
+    bound = measure(
+        DEFAULTS["argon2_time_cost"].default,
+        DEFAULTS["argon2_memory_kib"].default,
+        DEFAULTS["argon2_parallelism"].default,
+        threads,
+        plan.password_seconds,
+    )
+    results.argon2 = asdict(bound)
+    print(f"bench: argon2 bound {bound.verifies_per_second:.1f}/s", flush=True)
+    login = Request(
+        "POST",
+        "/graphql",
+        "AuthPayload",
+        body=json.dumps(
+            {"query": flows.LOGIN, "variables": {"email": BENCH_USER, "password": flows.PASSWORD}}
+        ),
+    )
+    # 4 per hashing thread: always work waiting, never past PASSWORD_QUEUE_LIMIT (8 per thread).
+    in_flight = 4 * threads
+    results.login = run_wrk(
+        app.base_url, login, seconds=plan.password_seconds, connections=in_flight
+    ).as_dict()
+    print(f"bench: login {results.login['rate']:.1f}/s", flush=True)
+    rate = asyncio.run(
+        flows.registrations(app.base_url, sink, seconds=plan.password_seconds, concurrency=in_flight)
+    )
+    results.registration = {"rate": rate, "concurrency": in_flight}
+    print(f"bench: registration {rate:.1f}/s", flush=True)
+    background = start_wrk(app.base_url, login, seconds=plan.seconds + 2, connections=in_flight)
+    try:
+        time.sleep(1)  # the pool saturated before the measured run starts
+        loaded = run_wrk(app.base_url, me, seconds=plan.seconds, connections=plan.connections)
+    finally:
+        logins = finish_wrk(background)
+    results.under_login = {**loaded.as_dict(), "logins_meanwhile": logins.as_dict()}
+    print(f"bench: me under login load: p99 {loaded.p99_ms:.1f} ms", flush=True)
+
+
+def soak(app: App, me: Request, redis_url: str, minutes: float, plan: Plan, results: Results) -> None:
+    """Mixed load (reads and a trickle of logins) for `minutes`; RSS of each process sampled,
+    Redis key count before and after."""
+    redis = Redis.from_url(redis_url)
+    keys_before = int(redis.dbsize())
+    login = Request(
+        "POST",
+        "/graphql",
+        "AuthPayload",
+        body=json.dumps(
+            {"query": flows.LOGIN, "variables": {"email": BENCH_USER, "password": flows.PASSWORD}}
+        ),
+    )
+    samples: list[dict[str, Any]] = []
+    started = time.monotonic()
+    while time.monotonic() - started < minutes * 60:
+        background = start_wrk(app.base_url, login, seconds=20, connections=2)
+        load: Load = run_wrk(app.base_url, me, seconds=20, connections=plan.connections)
+        finish_wrk(background)
+        rss = {str(pid): size / 2**20 for pid, size in app.rss_bytes().items()}
+        samples.append(
+            {"minute": round((time.monotonic() - started) / 60, 2), "rss_mib": rss, "rate": load.rate}
+        )
+        print(f"bench: soak {samples[-1]['minute']} min, RSS MiB {rss}", flush=True)
+    keys_after = int(redis.dbsize())
+    redis.close()
+    first, last = samples[0]["rss_mib"], samples[-1]["rss_mib"]
+    growth = {pid: last[pid] / first[pid] - 1 for pid in first if pid in last}
+    results.soak = {
+        "minutes": minutes,
+        "redis_keys_before": keys_before,
+        "redis_keys_after": keys_after,
+        "rss_growth": growth,
+        "samples": samples,
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "load average": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def parse(argv: Iterable[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a couple of seconds of each part")
+    parser.add_argument("--apps", default=",".join(APPS), help=f"comma-separated, of {', '.join(APPS)}")
+    parser.add_argument("--runs", type=int, help="interleaved runs per app (4; smoke 1)")
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run (10; smoke 2)")
+    parser.add_argument("--connections", type=int, help="wrk connections (32; smoke 8)")
+    parser.add_argument("--no-password-work", action="store_true", help="skip argon2, login, registration")
+    parser.add_argument("--soak", type=float, metavar="MINUTES", help="then a mixed soak of authql")
+    parser.add_argument("--out", type=Path, help="results folder (bench/results; smoke: var/bench-smoke)")
+    parser.add_argument("--reference-env", type=Path, default=ROOT / "var" / "bench-env")
+    return parser.parse_args(None if argv is None else list(argv))
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = parse(argv)
+    wrk_binary()  # before anything starts: says how to install it when missing
+    base = SMOKE if args.smoke else FULL
+    plan = Plan(
+        runs=args.runs or base.runs,
+        seconds=args.seconds or base.seconds,
+        connections=args.connections or base.connections,
+        password_seconds=args.seconds or base.password_seconds,
+        mode=base.mode,
+    )
+    names = [name.strip() for name in args.apps.split(",") if name.strip()]
+    out_dir = args.out or (ROOT / "var" / "bench-smoke" if args.smoke else ROOT / "bench" / "results")
+    results = Results(started=now(), mode=plan.mode, machine=machine())
+    with tempfile.TemporaryDirectory(prefix="authql-bench-") as temporary:
+        data = Path(temporary)
+        services: list[EmbeddedService] = []
+        apps: dict[str, App] = {}
+        sink = flows.CodeSink(free_port())
+        sink.start()
+        try:
+            services = [start_mongo(data), start_redis(data)]
+            secret = os.urandom(48).hex()
+            env = authql_env(dict(os.environ), services[0].url, services[1].url, secret, sink.port, data)
+            apps = start_apps(names, env, data, args.reference_env, results)
+            me = requests_for(apps, sink)
+            interleaved(apps, me, plan, results)
+            authql = apps.get("authql")
+            if authql is not None and not args.no_password_work:
+                password_work(authql, me["authql"], sink, plan, results)
+            if authql is not None and args.soak:
+                soak(authql, me["authql"], services[1].url, args.soak, plan, results)
+        finally:
+            for app in apps.values():
+                app.stop()
+            sink.stop()
+            stop_services(services)
+    results.machine["load average after"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    path = results.save(out_dir)
+    print(results.markdown())
+    print(f"bench: saved {path} and {path.with_suffix('.json')}")
+    return 0

@@ -1,0 +1,59 @@
+"""`python -m bench --smoke` end to end, for authql and the floor: the store and Redis started
+once, both apps on real sockets, a user registered through the four steps (codes from the
+bench's SMTP sink), wrk runs checked answer by answer, the argon2 bound, login and
+registration, `me` under login load, and the table saved as Markdown and JSON.
+
+fastapi-users is left out here: its environment is installed from PyPI on first use, too slow
+and too networked for the suite (`python -m bench --smoke` alone covers it). Only that the
+machinery works is asserted, never a number: CI's machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk missing: apt-get install -y wrk")
+def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--apps",
+            "authql,floor",
+            "--seconds",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [table] = tmp_path.glob("*.md")
+    results = json.loads(table.with_suffix(".json").read_text())
+
+    assert set(results["medians"]) == {"authql", "floor"}
+    for app, row in results["medians"].items():
+        assert row["rate"] > 0, app
+        assert row["bad"] == 0, app  # every answer held the user's email: no error counted as work
+        assert row["cpu_ms_per_request"] > 0, app
+    assert results["argon2_bound"]["verifies_per_second"] > 0
+    assert results["argon2_bound"]["memory_kib"] == 65536  # the server's defaults, not the tests' cheap ones
+    assert results["login"]["bad"] == 0
+    assert results["registration"]["rate"] > 0
+    assert results["me_under_login_load"]["bad"] == 0
+    assert "me vs floor (req/s)" in results["ratios"]
+    assert "| authql |" in table.read_text()
