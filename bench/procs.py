@@ -40,9 +40,9 @@ class App:
     def pids(self) -> list[int]:
         return [self.process.pid, *descendants(self.process.pid)]
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the app and every process under it, so far."""
-        return sum(cpu_seconds(pid) for pid in self.pids())
+    def cpu_seconds(self) -> dict[int, float]:
+        """User + system CPU time so far of the app and of each process under it, by pid."""
+        return {pid: cpu_seconds(pid) for pid in self.pids()}
 
     def rss_bytes(self) -> dict[int, int]:
         """Resident memory of each process of the app (a worker pool: one entry per worker)."""
@@ -73,18 +73,32 @@ def start_app(
     return app
 
 
-def wait_ready(app: App, path: str, timeout: float = 60.0) -> None:
+def wait_ready(app: App, path: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
-            raise RuntimeError(f"{app.name} exited with {app.process.returncode}; log: {app.log_path}")
+            raise RuntimeError(f"{app.name} exited with {app.process.returncode}:\n{tail(app.log_path)}")
         try:
             if httpx.get(app.base_url + path, timeout=2).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{app.name} not ready after {timeout:g}s; log: {app.log_path}")
+    raise RuntimeError(f"{app.name} not ready after {timeout:g}s:\n{tail(app.log_path)}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The end of an app's log, for an error message (the log itself may not outlive the run)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two samples; a process born in between counts in full (one that
+    ended in between is lost: uvicorn's workers live as long as the app)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def descendants(root: int) -> list[int]:

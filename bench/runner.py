@@ -26,7 +26,7 @@ from redis import Redis
 from bench import flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
-from bench.procs import App, start_app
+from bench.procs import App, cpu_spent, start_app
 from bench.reference import reference_python
 from bench.report import Results, now
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
@@ -83,8 +83,8 @@ def start_apps(
 ) -> dict[str, App]:
     """Every app asked for, on its own port, against the same store."""
     apps: dict[str, App] = {}
-    log_dir = data / "logs"
-    log_dir.mkdir(exist_ok=True)
+    log_dir = ROOT / "var" / "bench-logs" / f"{results.started:%Y-%m-%dT%H%M%S}"
+    log_dir.mkdir(parents=True, exist_ok=True)
     try:
         for name in names:
             port = free_port()
@@ -98,6 +98,9 @@ def start_apps(
                 args = [
                     sys.executable, "-m", "uvicorn", "server:app", "--workers", "2", "--no-proxy-headers",
                     "--log-config", "log-config/text.json", "--host", "127.0.0.1", "--port", str(port),
+                    # uvicorn kills a worker that has not answered its ping in 5 s; on a busy machine
+                    # a spawned worker importing authql takes longer, and is killed in a loop.
+                    "--timeout-worker-healthcheck", "120",
                 ]  # fmt: skip
                 app_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
                 ready, where = "/health/ready", "authql's locked environment, README's production line"
@@ -172,7 +175,7 @@ def interleaved(apps: dict[str, App], me: dict[str, Request], plan: Plan, result
         for name, app in apps.items():
             cpu_before = app.cpu_seconds()
             load = run_wrk(app.base_url, me[name], seconds=plan.seconds, connections=plan.connections)
-            cpu = app.cpu_seconds() - cpu_before
+            cpu = cpu_spent(cpu_before, app.cpu_seconds())
             answered = load.ok + load.bad
             row = {
                 "app": name,
