@@ -30,6 +30,7 @@ class Results:
     mode: str
     machine: dict[str, Any]
     apps: dict[str, dict[str, str]] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     argon2: dict[str, Any] = field(default_factory=dict)
     login: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class Results:
             "mode": self.mode,
             "machine": self.machine,
             "apps": self.apps,
+            "authql_settings": self.settings,
             "medians": self.medians(),
             "ratios": self.ratios(),
             "runs": self.runs,
@@ -143,6 +145,9 @@ class Results:
         lines += [
             f"- {app}: `{notes['command']}` ({notes['environment']})" for app, notes in self.apps.items()
         ]
+        if self.settings:
+            shown = ", ".join(f"`{name}={value}`" for name, value in sorted(self.settings.items()))
+            lines += ["", f"authql's settings besides the server's defaults: {shown}."]
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir: Path) -> Path:

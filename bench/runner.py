@@ -312,6 +312,13 @@ def main(argv: Iterable[str] | None = None) -> int:
             services = [start_mongo(data), start_redis(data)]
             secret = os.urandom(48).hex()
             env = authql_env(dict(os.environ), services[0].url, services[1].url, secret, sink.port, data)
+            hidden = ("JWT_SECRET", "MONGO_URL", "REDIS_URL", "SMTP_PORT", "DATA_DIR")
+            results.settings = {
+                name: value
+                for name, value in env.items()
+                if name.lower() in DEFAULTS and name not in hidden and not name.startswith("RATE_LIMIT_")
+            }
+            results.settings["RATE_LIMIT_*"] = "1000000/minute"
             apps = start_apps(names, env, data, args.reference_env, results)
             me = requests_for(apps, sink)
             interleaved(apps, me, plan, results)
