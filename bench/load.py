@@ -53,7 +53,7 @@ def wrk_binary() -> str:
 
 def wrk_command(base_url: str, request: Request, *, seconds: float, connections: int) -> list[str]:
     return [
-        wrk_binary(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+        wrk_binary(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
         "-s", str(LUA), base_url + request.path,
     ]  # fmt: skip
 
