@@ -242,11 +242,18 @@ def soak(app: App, me: Request, redis_url: str, minutes: float, plan: Plan, resu
         ),
     )
     samples: list[dict[str, Any]] = []
+    in_flight = 2 * int(DEFAULTS["password_workers"].default)  # every hashing thread busy at times
+
+    def mixed_load() -> Load:
+        background = start_wrk(app.base_url, login, seconds=20, connections=in_flight)
+        load = run_wrk(app.base_url, me, seconds=20, connections=plan.connections)
+        finish_wrk(background)
+        return load
+
+    mixed_load()  # warm-up, unsampled: each hashing thread's first argon2 memory is not growth
     started = time.monotonic()
     while time.monotonic() - started < minutes * 60:
-        background = start_wrk(app.base_url, login, seconds=20, connections=2)
-        load: Load = run_wrk(app.base_url, me, seconds=20, connections=plan.connections)
-        finish_wrk(background)
+        load = mixed_load()
         rss = {str(pid): size / 2**20 for pid, size in app.rss_bytes().items()}
         samples.append(
             {"minute": round((time.monotonic() - started) / 60, 2), "rss_mib": rss, "rate": load.rate}
