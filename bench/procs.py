@@ -49,10 +49,8 @@ class App:
         return {pid: rss for pid in self.pids() if (rss := rss_bytes(pid)) is not None}
 
 
-def start_app(
-    name: str, args: list[str], env: dict[str, str], port: int, log_dir: Path, cwd: Path, ready_path: str
-) -> App:
-    """Start `args` in its own process group and wait until `ready_path` answers below 500."""
+def start_app(name: str, args: list[str], env: dict[str, str], port: int, log_dir: Path, cwd: Path) -> App:
+    """Start `args` in its own process group (see wait_ready: apps start side by side)."""
     log_path = log_dir / f"{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -64,16 +62,11 @@ def start_app(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: stopping it reaches uvicorn's workers
         )
-    app = App(name=name, base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-    try:
-        wait_ready(app, ready_path)
-    except BaseException:
-        app.stop()
-        raise
-    return app
+    return App(name=name, base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
 
 
 def wait_ready(app: App, path: str, timeout: float = 180.0) -> None:
+    """Until `path` answers below 500; RuntimeError quoting the app's log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if app.process.poll() is not None:

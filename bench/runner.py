@@ -26,7 +26,7 @@ from redis import Redis
 from bench import flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
-from bench.procs import App, cpu_spent, start_app
+from bench.procs import App, cpu_spent, start_app, wait_ready
 from bench.reference import reference_python
 from bench.report import Results, now
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
@@ -83,6 +83,7 @@ def start_apps(
 ) -> dict[str, App]:
     """Every app asked for, on its own port, against the same store."""
     apps: dict[str, App] = {}
+    ready_paths: dict[str, str] = {}
     log_dir = ROOT / "var" / "bench-logs" / f"{results.started:%Y-%m-%dT%H%M%S}"
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -123,13 +124,16 @@ def start_apps(
                 ready, where = "/docs", f"{reference_env} (bench/requirements-reference.txt)"
             else:
                 raise SystemExit(f"bench: unknown app {name!r} (known: {', '.join(APPS)})")
-            apps[name] = start_app(name, args, app_env, port, log_dir, ROOT, ready)
+            apps[name] = start_app(name, args, app_env, port, log_dir, ROOT)
+            ready_paths[name] = ready
             shown = " ".join(
                 Path(arg).name if arg in (sys.executable, str(reference_env / "bin" / "python")) else arg
                 for arg in args
             )
             results.apps[name] = {"command": shown, "environment": where, "log": str(apps[name].log_path)}
-            print(f"bench: {name} ready at {apps[name].base_url}", flush=True)
+        for name, app in apps.items():
+            wait_ready(app, ready_paths[name])
+            print(f"bench: {name} ready at {app.base_url}", flush=True)
     except BaseException:
         for app in apps.values():
             app.stop()
