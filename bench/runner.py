@@ -121,7 +121,7 @@ def start_apps(
                 python = reference_python(reference_env)
                 args = [str(python), "-m", "uvicorn", "bench.apps.fastapi_users_app:app", "--port", str(port)]
                 app_env = {**env, "MONGO_DB": "fastapi_users_bench"}
-                ready, where = "/docs", f"{reference_env} (bench/requirements-reference.txt)"
+                ready, where = "/docs", f"{shown_path(reference_env)} (bench/requirements-reference.txt)"
             else:
                 raise SystemExit(f"bench: unknown app {name!r} (known: {', '.join(APPS)})")
             apps[name] = start_app(name, args, app_env, port, log_dir, ROOT)
@@ -130,7 +130,8 @@ def start_apps(
                 Path(arg).name if arg in (sys.executable, str(reference_env / "bin" / "python")) else arg
                 for arg in args
             )
-            results.apps[name] = {"command": shown, "environment": where, "log": str(apps[name].log_path)}
+            log = shown_path(apps[name].log_path)
+            results.apps[name] = {"command": shown, "environment": where, "log": log}
         for name, app in apps.items():
             wait_ready(app, ready_paths[name])
             print(f"bench: {name} ready at {app.base_url}", flush=True)
@@ -139,6 +140,11 @@ def start_apps(
             app.stop()
         raise
     return apps
+
+
+def shown_path(path: Path) -> str:
+    """A path as the results show it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def requests_for(apps: dict[str, App], sink: flows.CodeSink) -> dict[str, Request]:
