@@ -91,8 +91,9 @@ async def open_services(settings: Settings) -> Services:
     password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds)
     # One step after the code: these flows live as long as their code. They have no resend,
     # so a new start is one, under the same cooldown per address the code goes to.
-    code_logins = code_flows(redis, settings, "login", settings.code_ttl_seconds, start_cooldown=True)
-    email_changes = code_flows(redis, settings, "email-change", settings.code_ttl_seconds, start_cooldown=True)
+    code_ttl = settings.code_ttl_seconds
+    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True)
+    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True)
     mailer = build_mailer(settings)
     events = SecurityEvents(settings.jwt_secret.encode())
     passwords = Passwords(

@@ -53,7 +53,9 @@ LOGIN_SUBJECT = "Your authql sign-in code"
 
 def login_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
     """The one-time code of a sign-in by emailed code."""
-    text, markup = render("login_code", {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)})
+    text, markup = render(
+        "login_code", {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)}
+    )
     return MailMessage(to=to, subject=LOGIN_SUBJECT, text=text, html=markup, template="login_code")
 
 

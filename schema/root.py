@@ -160,7 +160,9 @@ class Mutation:
         resolver=email_change.start_email_change,
         extensions=[RateLimit("start_email_change")],
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token. Mails a code to the new address and a notice to the current one.",
+        description=(
+            "Requires a valid access token. Mails a code to the new address and a notice to the current one."
+        ),
     )
     confirm_email_change: ConfirmEmailChangeResult = strawberry.mutation(
         resolver=email_change.confirm_email_change,

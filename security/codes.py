@@ -8,8 +8,8 @@ last allowed wrong code, so N guesses in one request (aliases, batches, parallel
 requests) always count as N. Registration, password reset, sign-in by code and email
 change each have one.
 
-Across flows, wrong codes are counted per address (registration and reset share the
-count, and so do sign-in by code and email change): each guess is counted before it is compared and refunded if it was right,
+Across flows, wrong codes are counted per address (every kind of flow shares the
+count): each guess is counted before it is compared and refunded if it was right,
 so parallel guesses cannot slip past the cap. The address counter lives in its own
 key, never in a script with the flow's key, so every command names one key and the
 whole module works on Redis Cluster (at the price of a few round trips per verify).
