@@ -28,8 +28,9 @@ AUTH = "... on AuthPayload { accessToken refreshToken sessionId user { id email 
 START_CODE_LOGIN = f"""mutation($email: String!) {{ startCodeLogin(email: $email) {{ __typename
   ... on CodeLoginStarted {{ loginId expiresAt resendAvailableAt codeLength }}
   ... on InvalidInput {{ fields {{ field message }} }} {PROBLEM} {RATE} }} }}"""
-COMPLETE_CODE_LOGIN = f"""mutation($id: ID!, $code: String!) {{ completeCodeLogin(loginId: $id, code: $code) {{
-  __typename {AUTH} ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
+COMPLETE_CODE_LOGIN = f"""mutation($id: ID!, $code: String!) {{
+  completeCodeLogin(loginId: $id, code: $code) {{ __typename {AUTH}
+  ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
 START_RESET = """mutation($email: String!) { startPasswordReset(email: $email) {
   __typename ... on PasswordResetStarted { resetId } } }"""
 COMPLETE_RESET = """mutation($id: ID!, $code: String!, $password: String!) {
