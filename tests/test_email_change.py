@@ -294,11 +294,10 @@ async def test_two_accounts_confirming_the_same_address_at_once_end_with_one_on_
         emails = [
             (await data(client, ME, token=account["accessToken"]))["email"] for account, _, _ in changes
         ]
-        assert sorted(emails) == sorted([target, next(e for e in emails if e != target)])
         assert emails.count(target) == 1, emails
         winner = next(
             account
-            for (account, _, _), answer in zip(changes, answers)
+            for (account, _, _), answer in zip(changes, answers, strict=True)
             if answer["__typename"] == "EmailChanged"
         )
         signed_in = await login(client, target)
