@@ -39,7 +39,10 @@ CONFIRM_CHANGE = f"""mutation($id: ID!, $code: String!) {{ confirmEmailChange(ch
 SESSIONS = "query { sessions { id current } }"
 REFRESH = """mutation($token: String!) { refreshTokens(refreshToken: $token) {
   __typename ... on AuthPayload { accessToken } } }"""
-START_CODE_LOGIN = """mutation($email: String!) { startCodeLogin(email: $email) { __typename } }"""
+START_CODE_LOGIN = """mutation($email: String!) { startCodeLogin(email: $email) { __typename
+  ... on CodeLoginStarted { loginId } } }"""
+COMPLETE_CODE_LOGIN = """mutation($id: ID!, $code: String!) { completeCodeLogin(loginId: $id, code: $code) {
+  __typename } }"""
 
 # What differs between any two starts by nature.
 VOLATILE = {"changeId", "expiresAt", "resendAvailableAt"}
@@ -71,11 +74,12 @@ async def change_code(mailbox, email: str, count: int = 1) -> str:
     return match.group(1)
 
 
-async def end_start_cooldown(settings: Settings, email: str) -> None:
-    """As if the new address's start cooldown had passed: its key in Redis goes."""
+async def end_start_cooldown(settings: Settings, email: str, prefix: str = "email-change") -> None:
+    """As if the address's start cooldown (of an email change, or of `prefix`) had passed:
+    its key in Redis goes."""
     redis = Redis.from_url(settings.redis_url or "")
     try:
-        flows = code_flows(redis, settings, "email-change", settings.code_ttl_seconds)
+        flows = code_flows(redis, settings, prefix, settings.code_ttl_seconds)
         await redis.delete(flows.start_cooldown_key(email))
     finally:
         await redis.aclose()
@@ -88,7 +92,7 @@ async def login(client, email: str, password: str = PASSWORD) -> dict[str, Any]:
 # ---------------------------------------------------------------- end to end
 
 
-async def test_the_code_moves_the_account_and_keeps_its_sessions(client, mailbox):
+async def test_the_code_moves_the_account_and_keeps_its_sessions(client, mailbox, settings):
     registered = await register(client, mailbox)
     old = registered["user"]["email"]
     other_device = await login(client, old)
@@ -102,8 +106,11 @@ async def test_the_code_moves_the_account_and_keeps_its_sessions(client, mailbox
     requested = await mail_with_subject(mailbox, old, REQUESTED_SUBJECT)
     assert new in text_of(requested)
     assert not CODE_LINE.search(text_of(requested)), "the current address must not get the code"
-    # Nothing has changed yet.
+    # Nothing has changed yet; a code sign-in for the old address is under way.
     assert (await login(client, old))["__typename"] == "AuthPayload"
+    pending = await data(client, START_CODE_LOGIN, {"email": old})
+    pending_code = CODE_LINE.search(text_of(await mail_with_subject(mailbox, old, LOGIN_SUBJECT)))
+    assert pending_code, "the sign-in mail holds no code"
 
     with captured_security_events() as events:
         changed = await confirm_change(client, registered["accessToken"], started["changeId"], code)
@@ -119,8 +126,11 @@ async def test_the_code_moves_the_account_and_keeps_its_sessions(client, mailbox
     refused = await login(client, old)
     assert refused["__typename"] == "InvalidCredentials", refused
     assert (await login(client, new))["__typename"] == "AuthPayload"
+    late = await data(client, COMPLETE_CODE_LOGIN, {"id": pending["loginId"], "code": pending_code.group(1)})
+    assert late["__typename"] == "FlowExpired", late
+    await end_start_cooldown(settings, old, prefix="login")
     assert (await data(client, START_CODE_LOGIN, {"email": old}))["__typename"] == "CodeLoginStarted"
-    no_account = await mail_with_subject(mailbox, old, LOGIN_SUBJECT)
+    no_account = await mail_with_subject(mailbox, old, LOGIN_SUBJECT, count=2)
     assert not CODE_LINE.search(text_of(no_account)) and "no authql account" in text_of(no_account)
 
     # Both earlier sessions go on, with the new address.
