@@ -41,6 +41,8 @@ class Services:
     sessions: Sessions
     registrations: CodeFlows
     password_resets: CodeFlows
+    code_logins: CodeFlows
+    email_changes: CodeFlows
     mailer: Mailer
     outbox: Outbox
     rate_limits: RateLimits
@@ -87,6 +89,11 @@ async def open_services(settings: Settings) -> Services:
     )
     registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds)
     password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds)
+    # One step after the code: these flows live as long as their code. They have no resend,
+    # so a new start is one, under the same cooldown per address the code goes to.
+    code_ttl = settings.code_ttl_seconds
+    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True)
+    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True)
     mailer = build_mailer(settings)
     events = SecurityEvents(settings.jwt_secret.encode())
     passwords = Passwords(
@@ -112,8 +119,12 @@ async def open_services(settings: Settings) -> Services:
         ),
         registrations=registrations,
         password_resets=password_resets,
+        code_logins=code_logins,
+        email_changes=email_changes,
         mailer=mailer,
-        outbox=build_outbox(mongo, settings, mailer, events, [registrations, password_resets]),
+        outbox=build_outbox(
+            mongo, settings, mailer, events, [registrations, password_resets, code_logins, email_changes]
+        ),
         rate_limits=RateLimits(
             redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
         ),
@@ -124,7 +135,9 @@ async def open_services(settings: Settings) -> Services:
     )
 
 
-def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: int) -> CodeFlows:
+def code_flows(
+    redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: int, *, start_cooldown: bool = False
+) -> CodeFlows:
     """One machinery for every emailed-code flow: the same limits and attempt rules."""
     assert settings.jwt_secret is not None
     return CodeFlows(
@@ -140,6 +153,7 @@ def code_flows(redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: 
         mails_per_hour=settings.mails_per_hour,
         mails_per_client_per_hour=settings.mails_per_ip_per_hour,
         flow_ttl_seconds=flow_ttl_seconds,
+        start_cooldown=start_cooldown,
     )
 
 

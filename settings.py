@@ -35,6 +35,10 @@ RATE_LIMITED_OPERATIONS = (
     "set_registration_password",
     "change_password",
     "delete_account",
+    "start_code_login",
+    "complete_code_login",
+    "start_email_change",
+    "confirm_email_change",
 )
 
 
@@ -131,6 +135,10 @@ class Settings(BaseSettings):
     rate_limit_set_registration_password: str = "10/minute"
     rate_limit_change_password: str = "10/minute"
     rate_limit_delete_account: str = "10/minute"
+    rate_limit_start_code_login: str = "10/minute"
+    rate_limit_complete_code_login: str = "20/minute"
+    rate_limit_start_email_change: str = "10/minute"
+    rate_limit_confirm_email_change: str = "20/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)

@@ -8,6 +8,7 @@ from typing import Any
 
 from beanie import Document
 from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 
 def utc_now() -> datetime:
@@ -57,7 +58,8 @@ class User(Document):
         only while the stored document still holds `require` (what the change was
         decided on); then hold what is stored. `new_credentials` ends every session
         opened before (see `credential_version`); `touch` sets `updated_at`. Raises
-        UserChanged when `require` no longer holds, UserGone when the account is gone.
+        UserChanged when `require` no longer holds, UserGone when the account is gone,
+        DuplicateKeyError when a unique index (the email's) refuses the change.
 
         Fields nobody changed are never written, so a stale copy cannot bring an old
         value back, and unrelated writes never conflict. `$set` carries no datetime
@@ -75,7 +77,13 @@ class User(Document):
             {"_id": self.id, **condition}, update, return_document=ReturnDocument.AFTER
         )
         if stored is None:
-            raise UserChanged() if await collection.find_one({"_id": self.id}, {"_id": 1}) else UserGone()
+            if await collection.find_one({"_id": self.id}, {"_id": 1}) is None:
+                raise UserGone()
+            if await collection.find_one({"_id": self.id, **condition}, {"_id": 1}) is not None:
+                # It matched, yet nothing was written: a unique index refused the change.
+                # MongoDB raises that (E11000); nx-27017's findAndModify answers null instead.
+                raise DuplicateKeyError("a unique index refused the change", code=11000)
+            raise UserChanged()
         self._take(User.model_validate(stored))
 
     def _take(self, stored: User) -> None:

@@ -1,12 +1,13 @@
-"""The steps registration and password reset share: open a flow that mails a code,
-mail a new code, and answer a wrong one. Each flow says only which mail it sends.
+"""The steps every emailed-code flow shares (registration, password reset, sign-in by
+code, email change): open a flow that mails a code, mail a new code, and answer a wrong
+one. Each flow says only which mail it sends.
 
 Mail is queued in the outbox (mail/outbox.py), never sent inside the request: with SMTP
 down the answer is the same, and the mail goes out once SMTP is back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from documents.user import User
 from mail import MailMessage
@@ -44,14 +45,25 @@ def mails(
 
 
 async def open_flow(
-    context: Context, flows: CodeFlows, email: str, *, codes_for_account_holders: bool, mail: MailFor
+    context: Context,
+    flows: CodeFlows,
+    email: str,
+    *,
+    codes_for_account_holders: bool,
+    mail: MailFor,
+    input_name: str = "email",
+    fields: Mapping[str, str] | None = None,
+    notices: Sequence[MailMessage] = (),
 ) -> CodeIssued | InvalidInput | RateLimited:
     """A new flow for `email`; a code is mailed only if the address is on the right side
-    of `codes_for_account_holders`, everyone else gets the same answer and a codeless mail."""
+    of `codes_for_account_holders`, everyone else gets the same answer and a codeless mail.
+
+    `input_name` names the argument in an InvalidInput, `fields` are kept in the flow, and
+    `notices` (to other addresses) are queued with the flow's mail, under its quota."""
     try:
         address = normalize_email(email)
     except InvalidValue as error:
-        return invalid_input({"email": str(error)})
+        return invalid_input({input_name: str(error)})
 
     async def deliverable() -> bool:
         # Asked only once the quota is taken: past it, nothing about the account is read.
@@ -62,7 +74,8 @@ async def open_flow(
             address,
             client=context.client_bucket,
             deliverable=deliverable,
-            deliver=_sender(context, flows, mail),
+            deliver=_sender(context, flows, mail, notices),
+            fields=fields,
         )
     except RateLimitExceeded as error:
         return rate_limited(error.retry_after_seconds)
@@ -88,14 +101,19 @@ async def account_exists(address: str) -> bool:
     return await User.get_pymongo_collection().count_documents({"email": address}, limit=1) > 0
 
 
-def _sender(context: Context, flows: CodeFlows, mail: MailFor) -> Deliver:
-    """Queues the flow's mail; a resent code is promoted by the outbox once it is delivered."""
+def _sender(
+    context: Context, flows: CodeFlows, mail: MailFor, notices: Sequence[MailMessage] = ()
+) -> Deliver:
+    """Queues the flow's mail and its notices; a resent code is promoted by the outbox once
+    it is delivered."""
 
     async def deliver(issued: CodeIssued) -> None:
         follow_up = None
         if issued.pending_mac is not None:
             follow_up = {"flows": flows.prefix, "flow_id": issued.flow_id, "mac": issued.pending_mac}
         await context.services.outbox.enqueue(mail(issued), follow_up=follow_up)
+        for notice in notices:
+            await context.services.outbox.enqueue(notice)
 
     return deliver
 

@@ -21,8 +21,20 @@ from strawberry.extensions import (
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
-from resolvers import account, login, password, password_reset, profile, registration, sessions
+from resolvers import (
+    account,
+    code_login,
+    email_change,
+    login,
+    password,
+    password_reset,
+    profile,
+    registration,
+    sessions,
+)
 from schema.account import DeleteAccountResult
+from schema.code_login import CompleteCodeLoginResult, StartCodeLoginResult
+from schema.email_change import ConfirmEmailChangeResult, StartEmailChangeResult
 from schema.limits import limit_rules
 from schema.login import LoginResult
 from schema.measure import measure_root_fields
@@ -130,6 +142,33 @@ class Mutation:
         extensions=[RateLimit("delete_account")],
         permission_classes=[IsAuthenticated],
         description="Requires a valid access token; deletes the user and every session.",
+    )
+    start_code_login: StartCodeLoginResult = strawberry.mutation(
+        resolver=code_login.start_code_login,
+        extensions=[RateLimit("start_code_login")],
+        description=(
+            "Mails a sign-in code; an address without an account gets the same answer and a mail "
+            "saying so. A new start for the same address within the resend cooldown: RateLimited."
+        ),
+    )
+    complete_code_login: CompleteCodeLoginResult = strawberry.mutation(
+        resolver=code_login.complete_code_login,
+        extensions=[RateLimit("complete_code_login")],
+        description="The mailed code, once: opens a session (after the same attempt limits as every code).",
+    )
+    start_email_change: StartEmailChangeResult = strawberry.mutation(
+        resolver=email_change.start_email_change,
+        extensions=[RateLimit("start_email_change")],
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Requires a valid access token. Mails a code to the new address and a notice to the current one."
+        ),
+    )
+    confirm_email_change: ConfirmEmailChangeResult = strawberry.mutation(
+        resolver=email_change.confirm_email_change,
+        extensions=[RateLimit("confirm_email_change")],
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token.",
     )
 
 

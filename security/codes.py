@@ -5,9 +5,10 @@ everything a flow owns sits in one Cluster slot and every script touches one key
 Only an HMAC of the code is stored. Verification is one Lua script that counts the
 attempt *before* comparing, compares in constant time and burns the flow after the
 last allowed wrong code, so N guesses in one request (aliases, batches, parallel
-requests) always count as N. Registration and password reset each have one.
+requests) always count as N. Registration, password reset, sign-in by code and email
+change each have one.
 
-Across flows, wrong codes are counted per address (registration and reset share the
+Across flows, wrong codes are counted per address (every kind of flow shares the
 count): each guess is counted before it is compared and refunded if it was right,
 so parallel guesses cannot slip past the cap. The address counter lives in its own
 key, never in a script with the flow's key, so every command names one key and the
@@ -27,7 +28,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -138,6 +139,13 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
 return {n, redis.call('TTL', KEYS[1])}
 """
 
+# KEYS[1] an address's start cooldown; ARGV: the value this start set. Given back only
+# by the start that took it (one that expired meanwhile may belong to a later start).
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS[1] counter. Takes back one count, never below zero and never on a key that
 # expired meanwhile (a DECR there would leave a counter without expiry).
 REFUND_SCRIPT = """
@@ -209,7 +217,10 @@ class CodeFlows:
         mails_per_hour: int,
         mails_per_client_per_hour: int,
         flow_ttl_seconds: int,
+        start_cooldown: bool = False,
     ) -> None:
+        """`start_cooldown`: a flow without a resend (sign-in by code, email change) starts
+        at most once per address and resend cooldown, so a new start is its resend."""
         self._redis = redis
         self._prefix = prefix
         self._secret = hmac.new(secret, b"authql one-time codes", hashlib.sha256).digest()
@@ -222,6 +233,7 @@ class CodeFlows:
         self._mails_per_hour = mails_per_hour
         self._mails_per_client = mails_per_client_per_hour
         self._flow_ttl_ms = flow_ttl_seconds * 1000
+        self._start_cooldown = start_cooldown
         self._verify = redis.register_script(VERIFY_SCRIPT)
         self._resend = redis.register_script(RESEND_SCRIPT)
         self._update = redis.register_script(UPDATE_SCRIPT)
@@ -230,6 +242,7 @@ class CodeFlows:
         self._spend = redis.register_script(SPEND_SCRIPT)
         self._count = redis.register_script(COUNT_SCRIPT)
         self._refund = redis.register_script(REFUND_SCRIPT)
+        self._release = redis.register_script(RELEASE_SCRIPT)
 
     async def start(
         self,
@@ -238,21 +251,30 @@ class CodeFlows:
         client: str | None,
         deliverable: Callable[[], Awaitable[bool]],
         deliver: Deliver,
+        fields: Mapping[str, str] | None = None,
     ) -> CodeIssued:
         """Open a flow for `email` and queue its mail; an undeliverable flow holds a code nobody knows.
 
-        The quota comes first, so past it nothing else is asked (`deliverable` may look
-        up the account: a refused caller learns nothing from its timing). A flow whose
-        mail cannot be queued is removed and its mail refunded.
+        The address's start cooldown (if this machinery has one) and the quota come
+        first, so past them nothing else is asked (`deliverable` may look up the
+        account: a refused caller learns nothing from its timing). A flow whose mail
+        cannot be queued is removed, its mail refunded and its cooldown given back.
+        `fields` are kept in the flow (who started it, say) and read back by `peek`.
         """
-        await self._take_mail_quota(email, client)
+        cooldown = await self._take_start_cooldown(email)
+        try:
+            await self._take_mail_quota(email, client)
+        except BaseException:
+            await self._release_start_cooldown(email, cooldown)
+            raise
         flow_id = secrets.token_urlsafe(32)
         try:
-            issued = await self._open(flow_id, email, await deliverable())
+            issued = await self._open(flow_id, email, await deliverable(), fields or {})
             await deliver(issued)
         except BaseException:
             await self._redis.delete(self._key(flow_id))
             await self._refund_mail_quota(email, client)
+            await self._release_start_cooldown(email, cooldown)
             raise
         return issued
 
@@ -307,6 +329,14 @@ class CodeFlows:
         if fields.get("stage") != CODE_SENT:
             raise FlowNotFound()
         return fields["email"]
+
+    async def peek(self, flow_id: str) -> dict[str, str]:
+        """The fields of a flow still waiting for its code (its email and what `start` was
+        given), without spending an attempt."""
+        fields = await self._load(flow_id)
+        if fields.get("stage") != CODE_SENT:
+            raise FlowNotFound()
+        return fields
 
     async def verify(self, flow_id: str, code: str) -> tuple[str, Flow]:
         """Check `code`; on success return a secret flow token and the verified flow.
@@ -383,13 +413,16 @@ class CodeFlows:
             raise FlowNotFound()
         return {key.decode(): value.decode() for key, value in raw.items()}
 
-    async def _open(self, flow_id: str, email: str, deliverable: bool) -> CodeIssued:
+    async def _open(
+        self, flow_id: str, email: str, deliverable: bool, fields: Mapping[str, str]
+    ) -> CodeIssued:
         code = self._new_code()
         now = _now_ms()
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(
             self._key(flow_id),
             mapping={
+                **fields,
                 "email": email,
                 "stage": CODE_SENT,
                 "deliverable": "1" if deliverable else "0",
@@ -403,6 +436,28 @@ class CodeFlows:
         pipe.pexpireat(self._key(flow_id), now + self._flow_ttl_ms)
         await pipe.execute()
         return self._issued(flow_id, email, code if deliverable else None, now)
+
+    async def _take_start_cooldown(self, email: str) -> str | None:
+        """Claim the address's start cooldown (None when this machinery has none); a start
+        inside it is refused with the time left. Kept per address whether or not it has an
+        account, and asked before anything about the account, so it tells nothing."""
+        if not self._start_cooldown:
+            return None
+        claim = secrets.token_hex(8)
+        key = self.start_cooldown_key(email)
+        if await self._redis.set(key, claim, nx=True, px=self._cooldown_ms):
+            return claim
+        left = await self._redis.pttl(key)
+        raise RateLimitExceeded(_ceil_seconds(max(int(left), 1)))
+
+    async def _release_start_cooldown(self, email: str, claim: str | None) -> None:
+        """A start that mailed nothing gives its cooldown back."""
+        if claim is not None:
+            await self._release(keys=[self.start_cooldown_key(email)], args=[claim])
+
+    def start_cooldown_key(self, email: str) -> str:
+        """Where an address's start cooldown lives (tests end it by deleting the key)."""
+        return f"{self._prefix}:cooldown:{{{self._address_digest(email)}}}"
 
     async def _take_mail_quota(self, email: str, client: str | None) -> None:
         """One mail from the address's hourly quota, the client's and the global one.

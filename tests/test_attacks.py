@@ -58,6 +58,19 @@ CHANGE_PASSWORD = f"""mutation($current: String!, $new: String!) {{
   changePassword(currentPassword: $current, newPassword: $new) {{ __typename {PROBLEM} {RATE} }} }}"""
 DELETE_ACCOUNT = f"""mutation($password: String!) {{
   deleteAccount(password: $password) {{ __typename {PROBLEM} {RATE} }} }}"""
+START_CODE_LOGIN = f"""mutation($email: String!) {{ startCodeLogin(email: $email) {{ __typename
+  ... on CodeLoginStarted {{ loginId }} {PROBLEM} {RATE} }} }}"""
+COMPLETE_CODE_LOGIN = f"""mutation($id: ID!, $code: String!) {{
+  completeCodeLogin(loginId: $id, code: $code) {{ __typename
+  ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
+START_EMAIL_CHANGE = f"""mutation($email: String!, $password: String!) {{
+  startEmailChange(newEmail: $email, password: $password) {{ __typename
+  ... on EmailChangeStarted {{ changeId }} {PROBLEM} {RATE} }} }}"""
+CONFIRM_EMAIL_CHANGE = f"""mutation($id: ID!, $code: String!) {{
+  confirmEmailChange(changeId: $id, code: $code) {{ __typename
+  ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
+LOGIN_SUBJECT = "Your authql sign-in code"
+EMAIL_CHANGE_SUBJECT = "Confirm your new authql address"
 
 # Fields that differ between any two calls by nature (fresh ids, clock times).
 VOLATILE = {"registrationId", "resetId", "expiresAt", "resendAvailableAt"}
@@ -157,13 +170,14 @@ def mails_to(mailbox: Mailbox, to: str, subject: str) -> list[EmailMessage]:
     return [message for message in mailbox.received(to) if message["Subject"] == subject]
 
 
-async def reset_code(mailbox: Mailbox, to: str, timeout: float = 10.0) -> str:
+async def reset_code(mailbox: Mailbox, to: str, timeout: float = 10.0, subject: str = RESET_SUBJECT) -> str:
+    """The code of the newest mail with `subject` (a reset's by default) to `to`."""
     deadline = time.monotonic() + timeout
-    while not mails_to(mailbox, to, RESET_SUBJECT):
-        assert time.monotonic() < deadline, f"no reset mail for {to}"
+    while not mails_to(mailbox, to, subject):
+        assert time.monotonic() < deadline, f"no mail '{subject}' for {to}"
         await asyncio.sleep(0.02)
-    match = re.search(r"^\s*(\d{6,10})\s*$", text_of(mails_to(mailbox, to, RESET_SUBJECT)[-1]), re.MULTILINE)
-    assert match, "the reset mail holds no code"
+    match = re.search(r"^\s*(\d{6,10})\s*$", text_of(mails_to(mailbox, to, subject)[-1]), re.MULTILINE)
+    assert match, "the mail holds no code"
     return match.group(1)
 
 
@@ -296,6 +310,56 @@ async def prepare_calls(
         return [
             lambda ip: field(client, query, variables, ip=ip, token=payload["accessToken"]) for _ in range(5)
         ], {"InvalidCredentials"}
+    if operation == "start_code_login":
+        return [
+            lambda ip: field(client, START_CODE_LOGIN, {"email": new_email()}, ip=ip) for _ in range(5)
+        ], {"CodeLoginStarted"}
+    if operation == "complete_code_login":
+        email, _ = await register(client, mailbox, setup_ip)
+        started = await field(client, START_CODE_LOGIN, {"email": email}, ip=setup_ip)
+        code = await reset_code(mailbox, email, subject=LOGIN_SUBJECT)
+        flow = started["loginId"]
+        return [
+            (lambda ip, guess=guess: field(client, COMPLETE_CODE_LOGIN, {"id": flow, "code": guess}, ip=ip))
+            for guess in [*wrong_codes(code, 4), code]
+        ], {"InvalidCode", "AuthPayload"}
+    if operation == "start_email_change":
+        _, payload = await register(client, mailbox, setup_ip)
+        variables = {"password": "not the password at all"}
+        return [
+            lambda ip: field(
+                client,
+                START_EMAIL_CHANGE,
+                {"email": new_email(), **variables},
+                ip=ip,
+                token=payload["accessToken"],
+            )
+            for _ in range(5)
+        ], {"InvalidCredentials"}
+    if operation == "confirm_email_change":
+        _, payload = await register(client, mailbox, setup_ip)
+        new = new_email()
+        started = await field(
+            client,
+            START_EMAIL_CHANGE,
+            {"email": new, "password": PASSWORD},
+            ip=setup_ip,
+            token=payload["accessToken"],
+        )
+        code = await reset_code(mailbox, new, subject=EMAIL_CHANGE_SUBJECT)
+        flow = started["changeId"]
+        return [
+            (
+                lambda ip, guess=guess: field(
+                    client,
+                    CONFIRM_EMAIL_CHANGE,
+                    {"id": flow, "code": guess},
+                    ip=ip,
+                    token=payload["accessToken"],
+                )
+            )
+            for guess in [*wrong_codes(code, 4), code]
+        ], {"InvalidCode", "EmailChanged"}
     raise AssertionError(f"no case for the rate-limited operation {operation!r}: add one")
 
 
@@ -320,9 +384,16 @@ async def test_each_operation_is_limited_per_client_ip(operation, backend_urls, 
         # Another client is not affected by the first one's limit.
         elsewhere = await calls[4](other)
         assert elsewhere["__typename"] in allowed, (operation, elsewhere)
-        if operation in ("verify_registration_code", "complete_password_reset"):
+        if operation in (
+            "verify_registration_code",
+            "complete_password_reset",
+            "complete_code_login",
+            "confirm_email_change",
+        ):
             # The right code, refused to nobody: the limited guesses burnt nothing.
-            assert elsewhere["__typename"] in {"RegistrationVerified", "AuthPayload"}, elsewhere
+            assert elsewhere["__typename"] in {"RegistrationVerified", "AuthPayload", "EmailChanged"}, (
+                elsewhere
+            )
 
 
 # ---------------------------------------------------------------- 2-3. aliases and batches

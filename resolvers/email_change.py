@@ -1,0 +1,129 @@
+"""Changing the account's email, proven by a code mailed to the new address.
+
+1. startEmailChange (signed in, the current password, counted into the lockout): a
+   code to the new address and a notice to the current one. A new address that
+   already has an account gets the same answer and a mail saying so, without a code.
+2. confirmEmailChange (signed in as the same user): the code, once; the address
+   changes in one conditional write, where the unique email index decides a race
+   (AccountExists). The old address gets a notice and no longer names the account;
+   the sessions go on.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from pymongo.errors import DuplicateKeyError
+from strawberry.types import Info
+
+from documents.user import UserChanged, UserGone
+from mail import (
+    email_change_account_exists_message,
+    email_change_code_message,
+    email_change_requested_message,
+    email_changed_message,
+)
+from resolvers.emailed_codes import MailFor, mails, open_flow, wrong_code
+from resolvers.inputs import InvalidValue, normalize_email
+from resolvers.reauthentication import confirm_password
+from resolvers.signin import public_user
+from schema.context import Context, Unauthenticated
+from schema.email_change import (
+    ConfirmEmailChangeResult,
+    EmailChanged,
+    EmailChangeStarted,
+    StartEmailChangeResult,
+)
+from schema.problems import AccountExists, flow_expired, invalid_input
+from security.codes import CodeIssued, FlowNotFound, WrongCode
+
+INPUT_NAME = "newEmail"
+
+
+async def start_email_change(
+    info: Info[Context, None], new_email: str, password: str
+) -> StartEmailChangeResult:
+    context = info.context
+    user = await context.current_user()
+    # The address first: a typo costs no password attempt.
+    try:
+        address = normalize_email(new_email)
+    except InvalidValue as error:
+        return invalid_input({INPUT_NAME: str(error)})
+    if address == user.email:
+        return invalid_input({INPUT_NAME: "This is already the account's address."})
+    refused = await confirm_password(
+        context,
+        user,
+        password,
+        operation="startEmailChange",
+        event="email_change",
+        wrong="The password is wrong.",
+    )
+    if refused is not None:
+        return refused
+    issued = await open_flow(
+        context,
+        context.services.email_changes,
+        address,
+        codes_for_account_holders=False,
+        mail=_mails(context),
+        input_name=INPUT_NAME,
+        fields={"user_id": str(user.id), "old_email": user.email},
+        notices=[email_change_requested_message(user.email, address)],
+    )
+    if not isinstance(issued, CodeIssued):
+        return issued
+    context.security_event("email_change_started", email=user.email, user=str(user.id))
+    return EmailChangeStarted(
+        change_id=strawberry.ID(issued.flow_id),
+        expires_at=issued.expires_at,
+        resend_available_at=issued.resend_available_at,
+        code_length=context.services.email_changes.code_length,
+    )
+
+
+async def confirm_email_change(
+    info: Info[Context, None], change_id: strawberry.ID, code: str
+) -> ConfirmEmailChangeResult:
+    context = info.context
+    user = await context.current_user()
+    changes = context.services.email_changes
+    # Another user's change is unknown here, and costs its owner no attempt.
+    try:
+        started = await changes.peek(change_id)
+    except FlowNotFound:
+        return flow_expired()
+    if started.get("user_id") != str(user.id):
+        return flow_expired()
+    try:
+        _, flow = await changes.verify(change_id, code.strip())
+    except FlowNotFound:
+        return flow_expired()
+    except WrongCode as error:
+        return wrong_code(context, "email_change", error)
+    await changes.finish(flow)
+    old_email = user.email
+    user_id = str(user.id)
+    # Only while the address is still the one the change started from; the unique
+    # index refuses an address another account took meanwhile (or in a concurrent confirm).
+    try:
+        await user.write_changes({"email": flow.email}, require={"email": flow.fields["old_email"]})
+    except DuplicateKeyError:
+        context.security_event("email_change_conflict", email=flow.email, user=user_id)
+        return AccountExists(message="Another account has this address now; nothing was changed.")
+    except UserGone:
+        raise Unauthenticated() from None
+    except UserChanged:  # another change moved the address since this one started
+        return flow_expired()
+    await context.services.outbox.enqueue(email_changed_message(old_email, flow.email))
+    context.security_event(
+        "email_changed",
+        email=flow.email,
+        user=user_id,
+        previous=context.services.events.fingerprint(old_email),
+    )
+    return EmailChanged(user=public_user(user))
+
+
+def _mails(context: Context) -> MailFor:
+    return mails(context, email_change_code_message, email_change_account_exists_message)
