@@ -4,7 +4,6 @@ of today's schema and operations."""
 
 from __future__ import annotations
 
-import filecmp
 import os
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from authql_client import (
 )
 from authql_client.exceptions import GraphQLClientGraphQLMultiError
 from conftest import test_settings as settings_for
+from drift import differences
 from flows import PASSWORD, new_email
 from served import served
 
@@ -66,17 +66,6 @@ def outer_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "UV_PROJECT"}}
 
 
-def differences(left: Path, right: Path) -> list[str]:
-    """Files that differ, or exist on one side only, between two trees (caches ignored)."""
-    comparison = filecmp.dircmp(left, right, ignore=["__pycache__"])
-    found = [f"{left.name}/{name}" for name in comparison.left_only + comparison.right_only]
-    _, mismatch, errors = filecmp.cmpfiles(left, right, comparison.common_files, shallow=False)
-    found += [f"{left.name}/{name}" for name in mismatch + errors]
-    for name in comparison.common_dirs:
-        found += differences(left / name, right / name)
-    return found
-
-
 def test_the_committed_python_client_is_what_the_generator_makes_now(tmp_path):
     with (GENERATOR / "pyproject.toml").open("rb") as file:
         config = tomllib.load(file)["tool"]["ariadne-codegen"]
@@ -91,8 +80,16 @@ def test_the_committed_python_client_is_what_the_generator_makes_now(tmp_path):
     (tmp_path / "codegen.toml").write_text("\n".join(lines) + "\n")
 
     run = subprocess.run(
-        [*uv(), "run", "--locked", "--directory", str(GENERATOR), "ariadne-codegen", "--config",
-         str(tmp_path / "codegen.toml")],
+        [
+            *uv(),
+            "run",
+            "--locked",
+            "--directory",
+            str(GENERATOR),
+            "ariadne-codegen",
+            "--config",
+            str(tmp_path / "codegen.toml"),
+        ],
         env=outer_environment(),
         capture_output=True,
         text=True,
@@ -152,7 +149,9 @@ async def test_a_whole_account_life_through_the_generated_python_client(server, 
         missed = await anonymous.verify_registration_code(registration_id=started.registration_id, code=wrong)
         assert isinstance(missed, VerifyRegistrationCodeVerifyRegistrationCodeInvalidCode)
         assert missed.attempts_left == 4
-        verified = await anonymous.verify_registration_code(registration_id=started.registration_id, code=code)
+        verified = await anonymous.verify_registration_code(
+            registration_id=started.registration_id, code=code
+        )
         assert isinstance(verified, VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified)
 
         # 3. The password (a weak one first: WeakPassword with its reasons).
@@ -245,4 +244,6 @@ async def test_a_whole_account_life_through_the_generated_python_client(server, 
         assert isinstance(deleted, DeleteAccountDeleteAccountAccountDeleted)
         assert deleted.id == me.id
     async with AuthqlClient(url=server) as anonymous:
-        assert isinstance(await anonymous.login(email=email, password=RESET_PASSWORD), LoginLoginInvalidCredentials)
+        assert isinstance(
+            await anonymous.login(email=email, password=RESET_PASSWORD), LoginLoginInvalidCredentials
+        )
