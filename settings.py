@@ -35,6 +35,7 @@ RATE_LIMITED_OPERATIONS = (
     "set_registration_password",
     "change_password",
     "delete_account",
+    "verify_second_factor",
 )
 
 
@@ -131,9 +132,15 @@ class Settings(BaseSettings):
     rate_limit_set_registration_password: str = "10/minute"
     rate_limit_change_password: str = "10/minute"
     rate_limit_delete_account: str = "10/minute"
+    rate_limit_verify_second_factor: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
+
+    # Two-factor (security/two_factor.py): the issuer authenticator apps show, and how long
+    # a sign-in waits for its second factor (5 attempts) before it must start again.
+    totp_issuer: str = Field("authql", min_length=1, max_length=64, pattern=r"^[^:]+$")
+    second_factor_ttl_seconds: int = Field(300, ge=60, le=900)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     # None: on in the embedded default (no MONGO_URL configured), off otherwise; see _dev_tools.

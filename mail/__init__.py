@@ -8,6 +8,7 @@ from .messages import (
     password_reset_code_message,
     password_reset_no_account_message,
     registration_code_message,
+    two_factor_notice_message,
 )
 from .smtp import SmtpMailer
 
@@ -21,4 +22,5 @@ __all__ = [
     "password_reset_code_message",
     "password_reset_no_account_message",
     "registration_code_message",
+    "two_factor_notice_message",
 ]

@@ -1,5 +1,6 @@
-"""The mails authql sends: registration and password-reset codes, and their codeless
-twins for addresses on the other side ("account exists", "no account").
+"""The mails authql sends: registration and password-reset codes, their codeless
+twins for addresses on the other side ("account exists", "no account"), and the
+two-factor notices.
 
 Each code mail and its twin share one subject: an observer who sees only the subject
 (or the fact that a mail went out) cannot tell whether the address has an account.
@@ -45,3 +46,15 @@ def password_reset_no_account_message(to: str) -> MailMessage:
     return MailMessage(
         to=to, subject=RESET_SUBJECT, text=text, html=markup, template="password_reset_no_account"
     )
+
+
+NOTICE_SUBJECT = "Security notice for your authql account"
+
+
+def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int = 0) -> MailMessage:
+    """A notice, with no secret in it, that two-factor changed or a recovery code was used.
+
+    `event`: "two_factor_enabled", "two_factor_disabled", "recovery_code_used" or
+    "recovery_codes_regenerated" (the template's name)."""
+    text, markup = render(event, {"to": to, "left": str(recovery_codes_left)})
+    return MailMessage(to=to, subject=NOTICE_SUBJECT, text=text, html=markup, template=event)
