@@ -192,10 +192,10 @@ class CodeTries:
         """One try: (tries left after this one, or -1 if none was left; seconds the window lasts)."""
         key = f"2fa-tries:{purpose}:{{{user_id}}}"
         pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=self._window, nx=True)  # the window opens at the first try
         pipe.incr(key)
-        pipe.expire(key, self._window, nx=True)
         pipe.ttl(key)
-        used, _, ttl = await pipe.execute()
+        _, used, ttl = await pipe.execute()
         return self._tries - int(used), max(int(ttl), 1)
 
     async def reset(self, purpose: str, user_id: str) -> None:
