@@ -155,6 +155,14 @@ async def verify_second_factor(
     if user is None or not user.two_factor_enabled:  # deleted, or two-factor turned off meanwhile
         await challenges.end(str(challenge_id))
         return flow_expired()
+    # Per account, not per challenge: a password that is known opens new challenges at
+    # will, and its successes clear the address's lockout, so this count is what bounds
+    # guesses at the second factor.
+    tries = context.services.code_tries
+    left, window = await tries.take("verify", str(user.id))
+    if left < 0:
+        context.security_event("second_factor_refused_tries", user=str(user.id))
+        return rate_limited(window)
     proof = await _prove(context, user, code, "verifySecondFactor")
     if isinstance(proof, RateLimited):
         return proof
@@ -165,6 +173,7 @@ async def verify_second_factor(
         return InvalidCode(message=WRONG_CODE, attempts_left=attempt.attempts_left)
     if not await challenges.end(str(challenge_id)):  # a parallel attempt finished it first
         return flow_expired()
+    await tries.reset("verify", str(user.id))
     amr = tuple(dict.fromkeys(attempt.amr + proof.value))
     context.security_event("second_factor_succeeded", user=str(user.id), method=proof.name)
     return await signed_in(context, user, amr=amr, credential_version=attempt.credential_version)

@@ -41,7 +41,8 @@ RECOVERY_CODE_LENGTH = 12
 RECOVERY_GROUP = 4
 # Tries at one challenge (TOTP or recovery codes alike) before it is gone.
 SECOND_FACTOR_ATTEMPTS = 5
-# A TOTP enrolment not confirmed within this long must start again.
+# A TOTP enrolment not confirmed within this long must start again; also the window in
+# which an account may try SECOND_FACTOR_ATTEMPTS codes per purpose (CodeTries).
 ENROLLMENT_TTL_SECONDS = 600
 
 # KEYS[1] the challenge. Counts one attempt; returns nil when the challenge is gone or
@@ -179,9 +180,11 @@ def _key(challenge_id: str) -> str:
 
 
 class CodeTries:
-    """Wrong codes a signed-in user may enter in a window, per purpose (confirming an
-    enrolment, disabling two-factor, new recovery codes), counted before the code is
-    compared; on top of the address's lockout, so `InvalidCode.attemptsLeft` means something."""
+    """Codes an account may try in a window, per purpose (answering challenges, confirming
+    an enrolment, disabling two-factor, new recovery codes), counted before the code is
+    compared and reset by a right one. On top of the address's lockout, which a correct
+    password clears: someone who knows the password could otherwise open challenge after
+    challenge and guess on."""
 
     def __init__(self, redis: Redis, *, tries: int, window_seconds: int) -> None:
         self._redis = redis

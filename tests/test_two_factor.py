@@ -19,11 +19,14 @@ import pyotp
 from conftest import captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import AUTH, PASSWORD, PROBLEM, RATE, data, register
+from redis.asyncio import Redis
 
 NEW_PASSWORD = "a brand new horse battery"
 NOTICE_SUBJECT = "Security notice for your authql account"
 RECOVERY_CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}(-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}){2}$")
 CODE = "... on InvalidCode { attemptsLeft }"
+# Requests racing one code: as many as an account may try at once (CodeTries).
+RACERS = 5
 
 ME_2FA = "query { me { twoFactorEnabled recoveryCodesLeft } }"
 ENROLL = f"""mutation($password: String!) {{ enrollTotp(password: $password) {{ __typename
@@ -100,6 +103,15 @@ async def raw_user(backend_urls, settings, email: str) -> dict[str, Any]:
         await mongo.close()
     assert document is not None
     return document
+
+
+async def forget_tries(backend_urls, user_id: str) -> None:
+    """Start the account's count of second-factor tries afresh (as if its window had passed)."""
+    redis = Redis.from_url(backend_urls["redis_url"])
+    try:
+        await redis.delete(f"2fa-tries:verify:{{{user_id}}}")
+    finally:
+        await redis.aclose()
 
 
 async def set_stored(backend_urls, settings, email: str, **fields: Any) -> None:
@@ -182,8 +194,10 @@ async def test_enrol_confirm_login_verify_disable_cycle(client, mailbox):
     bad = "000000" if totp.at(now - 30) != "000000" else "111111"
     refused = await data(client, CONFIRM, {"code": bad}, token=token)
     assert refused == {"__typename": "InvalidCode", "message": refused["message"], "attemptsLeft": 4}
-    confirmed = await data(client, CONFIRM, {"code": totp.at(now - 30)}, token=token)
+    with captured_security_events() as events:
+        confirmed = await data(client, CONFIRM, {"code": totp.at(now - 30)}, token=token)
     assert confirmed["__typename"] == "TotpEnabled", confirmed
+    assert [event["event"] for event in events] == ["two_factor_enabled"]
     codes = confirmed["recoveryCodes"]
     assert len(codes) == len(set(codes)) == 10 and all(RECOVERY_CODE.fullmatch(code) for code in codes), codes
     assert "two-factor authentication was turned on" in (await wait_for_notices(mailbox, email, 1))[0]
@@ -212,7 +226,11 @@ async def test_enrol_confirm_login_verify_disable_cycle(client, mailbox):
         client, DISABLE, {"password": "wrong wrong wrong", "code": codes[0]}, token=session
     )
     assert no_password["__typename"] == "InvalidCredentials"
-    disabled = await data(client, DISABLE, {"password": PASSWORD, "code": totp.at(now + 30)}, token=session)
+    with captured_security_events() as events:
+        disabled = await data(
+            client, DISABLE, {"password": PASSWORD, "code": totp.at(now + 30)}, token=session
+        )
+    assert "two_factor_disabled" in [event["event"] for event in events]
     assert disabled == {
         "__typename": "TotpDisabled",
         "user": {"twoFactorEnabled": False, "recoveryCodesLeft": 0},
@@ -236,16 +254,17 @@ async def test_a_totp_code_is_accepted_once(client, mailbox):
     ] == "InvalidCode"
 
 
-async def test_one_code_raced_over_many_challenges_signs_in_once(client, mailbox):
+async def test_one_code_raced_over_many_challenges_signs_in_once(client, mailbox, backend_urls):
     now = await step_start()
     registered, totp, _ = await with_two_factor(client, mailbox, now)
     email = registered["user"]["email"]
     for offset in (0, 30):
-        challenges = [await challenge(client, email) for _ in range(8)]
+        await forget_tries(backend_urls, registered["user"]["id"])
+        challenges = [await challenge(client, email) for _ in range(RACERS)]
         code = totp.at(now + offset)
         answers = await asyncio.gather(*(verify(client, each, code) for each in challenges))
         kinds = sorted(answer["__typename"] for answer in answers)
-        assert kinds == ["AuthPayload"] + ["InvalidCode"] * 7, kinds
+        assert kinds == ["AuthPayload"] + ["InvalidCode"] * (RACERS - 1), kinds
 
 
 async def test_one_step_of_drift_is_accepted_and_two_refused(client, mailbox, backend_urls, settings):
@@ -264,12 +283,13 @@ async def test_one_step_of_drift_is_accepted_and_two_refused(client, mailbox, ba
     assert ahead["__typename"] == "AuthPayload", ahead
 
 
-async def test_recovery_codes_work_once_even_when_raced(client, mailbox):
+async def test_recovery_codes_work_once_even_when_raced(client, mailbox, backend_urls):
     now = await step_start()
     registered, _, codes = await with_two_factor(client, mailbox, now)
     email, token = registered["user"]["email"], registered["accessToken"]
     for round_, code in enumerate(codes[:3], start=1):
-        challenges = [await challenge(client, email) for _ in range(8)]
+        await forget_tries(backend_urls, registered["user"]["id"])
+        challenges = [await challenge(client, email) for _ in range(RACERS)]
         # Typed as a person might: lower case, spaces instead of dashes.
         typed = code.lower().replace("-", " ") if round_ == 2 else code
         answers = await asyncio.gather(*(verify(client, each, typed) for each in challenges))
@@ -294,6 +314,19 @@ async def test_a_challenge_allows_five_attempts(client, mailbox):
     assert left == [4, 3, 2, 1, 0]
     assert (await verify(client, challenge_id, totp.at(now)))["__typename"] == "FlowExpired"
     assert (await verify(client, "no-such-challenge", totp.at(now)))["__typename"] == "FlowExpired"
+
+
+async def test_a_known_password_buys_no_more_guesses_at_the_second_factor(client, mailbox):
+    """New challenges (each correct password clears the address's lockout) do not give
+    back the account's tries: 5 wrong codes per 10 minutes, then RateLimited."""
+    now = await step_start()
+    registered, totp, _ = await with_two_factor(client, mailbox, now)
+    email = registered["user"]["email"]
+    wrong = "000000" if totp.at(now) != "000000" else "111111"
+    first = await challenge(client, email)
+    assert [(await verify(client, first, wrong))["__typename"] for _ in range(5)] == ["InvalidCode"] * 5
+    refused = await verify(client, await challenge(client, email), totp.at(now))
+    assert refused["__typename"] == "RateLimited" and refused["retryAfterSeconds"] > 500, refused
 
 
 async def test_wrong_second_factors_count_into_the_lockout(backend_urls, mailbox):
@@ -355,8 +388,14 @@ async def test_regenerating_recovery_codes_needs_both_factors(client, mailbox):
     assert wrong_password["__typename"] == "InvalidCredentials"
     wrong_code = await data(client, REGENERATE, {"password": PASSWORD, "code": "ABCD-EFGH-JKMN"}, token)
     assert wrong_code["__typename"] == "InvalidCode" and wrong_code["attemptsLeft"] == 4
-    fresh = await data(client, REGENERATE, {"password": PASSWORD, "code": codes[0]}, token)
+    with captured_security_events() as events:
+        fresh = await data(client, REGENERATE, {"password": PASSWORD, "code": codes[0]}, token)
     assert fresh["__typename"] == "RecoveryCodes", fresh
+    assert {"recovery_code_used", "recovery_codes_regenerated"} <= {event["event"] for event in events}
+    # Turned on, a recovery code used, new ones made: three notices.
+    assert any(
+        "a new set of recovery codes was made" in text for text in await wait_for_notices(mailbox, email, 3)
+    )
     assert len(fresh["codes"]) == 10 and not set(fresh["codes"]) & set(codes)
     assert (await verify(client, await challenge(client, email), codes[1]))["__typename"] == "InvalidCode"
     assert (await verify(client, await challenge(client, email), fresh["codes"][0]))[
