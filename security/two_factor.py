@@ -152,9 +152,16 @@ class Challenges:
     async def open(self, user_id: str, amr: tuple[str, ...], credential_version: int) -> Challenge:
         challenge_id = secrets.token_urlsafe(32)
         key = _key(challenge_id)
-        fields = {"user": user_id, "amr": ",".join(amr), "cv": credential_version, "left": self._max_attempts}
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)
+        pipe.hset(
+            key,
+            mapping={
+                "user": user_id,
+                "amr": ",".join(amr),
+                "cv": credential_version,
+                "left": self._max_attempts,
+            },
+        )
         pipe.expire(key, self._ttl)
         await pipe.execute()
         return Challenge(challenge_id, datetime.fromtimestamp(int(time.time()) + self._ttl, UTC))
