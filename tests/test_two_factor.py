@@ -468,9 +468,7 @@ def test_live_schema_honours_the_two_factor_part_of_the_account_contract():
     contract = build_schema("\n".join((shared / name).read_text() for name in CONTRACT_FILES))
     live = build_live_schema()._schema
     changes = [
-        change
-        for change in find_breaking_changes(contract, live)
-        if not NOT_HERE.search(change.description)
+        change for change in find_breaking_changes(contract, live) if not NOT_HERE.search(change.description)
     ]
     assert changes == [], changes
     for name in ("SecondFactorRequired", "TotpEnrollment", "VerifySecondFactorResult", "RecoveryCodes"):
