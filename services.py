@@ -1,6 +1,6 @@
 """The services every request uses, opened once per process from the settings: MongoDB
 (Beanie), Redis, password hashing, tokens, sessions, the emailed-code flows, the
-mailer, the per-IP limits, the lockout and the security log."""
+mailer, the per-IP limits, the lockout, the security log and two-factor."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ from security.passwords import Passwords
 from security.rate_limits import RateLimits
 from security.sessions import Sessions
 from security.tokens import Tokens
+from security.two_factor import (
+    ENROLLMENT_TTL_SECONDS,
+    SECOND_FACTOR_ATTEMPTS,
+    Challenges,
+    CodeTries,
+    RecoveryCodes,
+    TotpSecrets,
+)
 from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, MailerKind, Settings
 
 
@@ -48,6 +56,10 @@ class Services:
     rate_limits: RateLimits
     lockout: LoginLockout
     events: SecurityEvents
+    totp: TotpSecrets
+    recovery_codes: RecoveryCodes
+    challenges: Challenges
+    code_tries: CodeTries
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -132,6 +144,12 @@ async def open_services(settings: Settings) -> Services:
             redis, secret=settings.jwt_secret.encode(), threshold=settings.login_lockout_threshold
         ),
         events=events,
+        totp=TotpSecrets(settings.jwt_secret.encode(), settings.totp_issuer),
+        recovery_codes=RecoveryCodes(settings.jwt_secret.encode()),
+        challenges=Challenges(
+            redis, ttl_seconds=settings.second_factor_ttl_seconds, max_attempts=SECOND_FACTOR_ATTEMPTS
+        ),
+        code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
     )
 
 

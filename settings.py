@@ -39,6 +39,7 @@ RATE_LIMITED_OPERATIONS = (
     "complete_code_login",
     "start_email_change",
     "confirm_email_change",
+    "verify_second_factor",
 )
 
 
@@ -139,9 +140,15 @@ class Settings(BaseSettings):
     rate_limit_complete_code_login: str = "20/minute"
     rate_limit_start_email_change: str = "10/minute"
     rate_limit_confirm_email_change: str = "20/minute"
+    rate_limit_verify_second_factor: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
+
+    # Two-factor (security/two_factor.py): the issuer authenticator apps show, and how long
+    # a sign-in waits for its second factor (5 attempts) before it must start again.
+    totp_issuer: str = Field("authql", min_length=1, max_length=64, pattern=r"^[^:]+$")
+    second_factor_ttl_seconds: int = Field(300, ge=60, le=900)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     # None: on in the embedded default (no MONGO_URL configured), off otherwise; see _dev_tools.

@@ -30,6 +30,9 @@ class Session(Document):
     expires_at: datetime
     user_agent: str | None = None
     ip_address: str | None = None
+    # How the user proved who they are when it opened (RFC 8176 values, e.g. ["pwd", "otp",
+    # "mfa"]): every access token of the session carries it as its `amr` claim.
+    amr: list[str] = []
 
     async def replace_if(self, expected: Mapping[str, Any]) -> bool:
         """Store the whole document only if the stored one still holds `expected` (field

@@ -40,6 +40,20 @@ class User(Document):
     # Bumped by every password change, reset and "log out everywhere". Sessions and access
     # tokens carry the version they were opened under; an older one is refused.
     credential_version: int = 0
+    # Two-factor (security/two_factor.py). On while `totp_secret` is set: the TOTP secret,
+    # sealed. An enrolment waiting for its first code is `totp_pending` until the epoch
+    # second `totp_pending_expires` (ints: nx-27017 turns datetimes given to $set into
+    # strings). `totp_last_step`: the last time step whose code was accepted (each is
+    # accepted once). `recovery_codes`: keyed hashes of the unused recovery codes.
+    totp_secret: str | None = None
+    totp_pending: str | None = None
+    totp_pending_expires: int = 0
+    totp_last_step: int = 0
+    recovery_codes: list[str] = []
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     class Settings:
         name = "users"
@@ -53,11 +67,13 @@ class User(Document):
         new_credentials: bool = False,
         touch: bool = True,
         require: Mapping[str, Any] | None = None,
+        pull: Mapping[str, Any] | None = None,
     ) -> None:
         """Store `changes` (field name -> value) and only them, in one write that lands
         only while the stored document still holds `require` (what the change was
         decided on); then hold what is stored. `new_credentials` ends every session
-        opened before (see `credential_version`); `touch` sets `updated_at`. Raises
+        opened before (see `credential_version`); `touch` sets `updated_at`; `pull`
+        (field name -> value) removes that value from a list field. Raises
         UserChanged when `require` no longer holds, UserGone when the account is gone,
         DuplicateKeyError when a unique index (the email's) refuses the change.
 
@@ -69,6 +85,8 @@ class User(Document):
         update: dict[str, Any] = {"$inc": increments}
         if changes:
             update["$set"] = dict(changes)
+        if pull:
+            update["$pull"] = dict(pull)
         if touch:
             update["$currentDate"] = {"updated_at": True}
         condition = {name: _matching(name, value) for name, value in (require or {}).items()}

@@ -14,6 +14,7 @@ from .messages import (
     password_reset_code_message,
     password_reset_no_account_message,
     registration_code_message,
+    two_factor_notice_message,
 )
 from .smtp import SmtpMailer
 
@@ -33,4 +34,5 @@ __all__ = [
     "password_reset_code_message",
     "password_reset_no_account_message",
     "registration_code_message",
+    "two_factor_notice_message",
 ]

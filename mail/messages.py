@@ -1,6 +1,7 @@
 """The mails authql sends: registration, password-reset, sign-in and email-change codes,
 their codeless twins for addresses on the other side ("account exists", "no account"),
-and the notices of an email change to the account's current address.
+the notices of an email change to the account's current address, and the two-factor
+notices.
 
 Each code mail and its twin share one subject: an observer who sees only the subject
 (or the fact that a mail went out) cannot tell whether the address has an account.
@@ -104,3 +105,13 @@ def email_changed_message(to: str, new_email: str) -> MailMessage:
     return MailMessage(
         to=to, subject="Your authql address was changed", text=text, html=markup, template="email_changed"
     )
+NOTICE_SUBJECT = "Security notice for your authql account"
+
+
+def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int = 0) -> MailMessage:
+    """A notice, with no secret in it, that two-factor changed or a recovery code was used.
+
+    `event`: "two_factor_enabled", "two_factor_disabled", "recovery_code_used" or
+    "recovery_codes_regenerated" (the template's name)."""
+    text, markup = render(event, {"to": to, "left": str(recovery_codes_left)})
+    return MailMessage(to=to, subject=NOTICE_SUBJECT, text=text, html=markup, template=event)

@@ -1,45 +1,28 @@
-"""Mail at rest: AES-GCM under a key derived from the server's secret.
+"""Mail at rest: sealed (security/sealing.py) under its own key, derived from the server's
+secret with the label "authql outbox mail".
 
-A queued mail may hold a live code, so the outbox never stores it in the clear. The
-key comes from JWT_SECRET through HKDF with its own label, so it is not the key that
-signs tokens; each sealed value is bound to its outbox id (the associated data), so a
-sealed body cannot be moved onto another record.
+A queued mail may hold a live code, so the outbox never stores it in the clear; each
+sealed value is bound to its outbox id, so a sealed body cannot be moved onto another
+record.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from security.sealing import Seal, Unsealable
 
-NONCE_BYTES = 12
-
-
-class Unsealable(Exception):
-    """A sealed value that does not open: another secret (JWT_SECRET changed) or tampered."""
+__all__ = ["MailSeal", "Unsealable"]
 
 
 class MailSeal:
     def __init__(self, secret: bytes) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"authql outbox mail").derive(secret)
-        self._aead = AESGCM(key)
+        self._seal = Seal(secret, b"authql outbox mail")
 
     def seal(self, record_id: str, value: dict[str, Any]) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, json.dumps(value).encode(), record_id.encode())
-        return base64.urlsafe_b64encode(nonce + sealed).decode()
+        return self._seal.seal_bytes(record_id, json.dumps(value).encode())
 
     def open(self, record_id: str, sealed: str) -> dict[str, Any]:
-        try:
-            raw = base64.urlsafe_b64decode(sealed.encode())
-            plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], record_id.encode())
-        except (InvalidTag, ValueError):
-            raise Unsealable() from None
-        value: dict[str, Any] = json.loads(plain)
+        value: dict[str, Any] = json.loads(self._seal.open_bytes(record_id, sealed))
         return value

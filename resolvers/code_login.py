@@ -62,7 +62,7 @@ async def complete_code_login(
     if user is None:
         return flow_expired()
     context.security_event("code_login_completed", email=flow.email, user=str(user.id))
-    return await sign_in(context, user)
+    return await sign_in(context, user, amr=("email",))
 
 
 def _mails(context: Context) -> MailFor:

@@ -53,7 +53,7 @@ async def login(info: Info[Context, None], email: str, password: str) -> LoginRe
     if match is Match.LEGACY or context.services.passwords.needs_rehash(user.password_hash):
         await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
-    return await sign_in(context, user, credential_version=verified_version)
+    return await sign_in(context, user, amr=("pwd",), credential_version=verified_version)
 
 
 async def _rehash(context: Context, user: User, password: str) -> None:

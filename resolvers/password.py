@@ -53,8 +53,9 @@ async def change_password(
     if current is not None:
         renewed = await context.services.sessions.rotate(current, credential_version=user.credential_version)
     if renewed is None:  # ended or refreshed meanwhile: continue on a new one
+        amr = tuple(current.amr) if current is not None else ("pwd",)
         if current is not None:
             await context.services.sessions.revoke([current])
-        renewed = await open_session(context, user)
+        renewed = await open_session(context, user, amr=amr)
     context.security_event("password_changed", user=user_id)
     return auth_payload(context.services.tokens, user, renewed)

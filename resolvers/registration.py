@@ -21,7 +21,7 @@ from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
 from resolvers.inputs import InvalidValue, clean_name, normalize_phone, password_problems
-from resolvers.signin import sign_in
+from resolvers.signin import signed_in
 from schema.context import Context
 from schema.problems import (
     AccountExists,
@@ -162,7 +162,8 @@ async def complete_registration(
         return AccountExists(message="An account with this email was created meanwhile; log in instead.")
     await context.services.registrations.finish(flow)
     context.security_event("registration_completed", email=flow.email, user=str(user.id))
-    return await sign_in(context, user)
+    # A new account has no second factor; the emailed code proved the address.
+    return await signed_in(context, user, amr=("email",))
 
 
 def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], value: str) -> str:

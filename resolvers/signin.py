@@ -1,5 +1,12 @@
 """Signing in: what every sign-in answers (the bearer-token check on later requests
-is in security/identity.py)."""
+is in security/identity.py).
+
+Every way of signing in (login, a completed password reset or registration, and sign-in
+by emailed code) ends in `sign_in`, naming the first factor it verified as RFC 8176
+`amr` values ("pwd", "email"). That is where two-factor is enforced: for an account
+with two-factor on it answers `SecondFactorRequired` (a challenge in Redis that
+remembers the first factor) instead of a session, and resolvers/two_factor.py's
+verifySecondFactor opens the session with the second factor added ("otp", "mfa")."""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import strawberry
 
 from documents.user import User as UserDocument
 from schema.context import Context
+from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security.sessions import SessionTokens
 from security.tokens import Tokens
@@ -21,35 +29,67 @@ def public_user(user: UserDocument) -> User:
         phone=user.phone,
         created_at=user.created_at,
         updated_at=user.updated_at,
+        two_factor_enabled=user.two_factor_enabled,
+        recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
     )
 
 
 async def sign_in(
-    context: Context, user: UserDocument, *, credential_version: int | None = None
-) -> AuthPayload:
-    """Open a new session for `user` on this device and answer its first token pair.
+    context: Context,
+    user: UserDocument,
+    *,
+    amr: tuple[str, ...],
+    credential_version: int | None = None,
+) -> AuthPayload | SecondFactorRequired:
+    """Open a new session for `user` on this device and answer its first token pair, or,
+    with two-factor on, the challenge the second factor must answer first.
 
-    `credential_version` is the one the password was verified against (login): if
-    the password changed meanwhile, the session is born dead."""
-    return auth_payload(context.services.tokens, user, await open_session(context, user, credential_version))
+    `amr`: how the first factor was proven (RFC 8176: "pwd" for a password, "email" for an
+    emailed code). `credential_version` is the one the password was verified against
+    (login): if the password changed meanwhile, the session is born dead."""
+    version = user.credential_version if credential_version is None else credential_version
+    if user.two_factor_enabled:
+        challenge = await context.services.challenges.open(str(user.id), amr, version)
+        context.security_event("second_factor_required", user=str(user.id))
+        methods = [SecondFactorMethod.TOTP]
+        if user.recovery_codes:
+            methods.append(SecondFactorMethod.RECOVERY_CODE)
+        return SecondFactorRequired(
+            challenge_id=strawberry.ID(challenge.challenge_id),
+            expires_at=challenge.expires_at,
+            methods=methods,
+        )
+    return await signed_in(context, user, amr=amr, credential_version=version)
+
+
+async def signed_in(
+    context: Context, user: UserDocument, *, amr: tuple[str, ...], credential_version: int | None = None
+) -> AuthPayload:
+    """A session, every factor the account needs already proven (`amr`)."""
+    session = await open_session(context, user, credential_version, amr=amr)
+    return auth_payload(context.services.tokens, user, session)
 
 
 async def open_session(
-    context: Context, user: UserDocument, credential_version: int | None = None
+    context: Context, user: UserDocument, credential_version: int | None = None, *, amr: tuple[str, ...]
 ) -> SessionTokens:
     """A session recorded with the caller's user agent and client IP, valid while the
-    user's credential version stays `credential_version` (by default, the current one)."""
+    user's credential version stays `credential_version` (by default, the current one);
+    its access tokens carry `amr`."""
     return await context.services.sessions.open(
         str(user.id),
         credential_version=user.credential_version if credential_version is None else credential_version,
         user_agent=context.user_agent,
         ip_address=context.client_ip,
+        amr=amr,
     )
 
 
 def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
     session_id = str(session.session.id)
-    access = tokens.issue(str(user.id), session_id, session.session.credential_version)
+    access = tokens.issue(
+        str(user.id), session_id, session.session.credential_version, tuple(session.session.amr)
+    )
     return AuthPayload(
         access_token=access.token,
         token_type="Bearer",

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited
-from schema.second_factor import SecondFactorRequired
+from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
 

@@ -7,6 +7,9 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import InvalidCredentials, RateLimited
+from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
-LoginResult = Annotated[AuthPayload | InvalidCredentials | RateLimited, strawberry.union("LoginResult")]
+LoginResult = Annotated[
+    AuthPayload | SecondFactorRequired | InvalidCredentials | RateLimited, strawberry.union("LoginResult")
+]

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited, WeakPassword
+from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
 
@@ -37,9 +38,10 @@ ResendPasswordResetCodeResult = Annotated[
 ]
 
 CompletePasswordResetResult = Annotated[
-    AuthPayload | InvalidCode | FlowExpired | WeakPassword | RateLimited,
+    AuthPayload | SecondFactorRequired | InvalidCode | FlowExpired | WeakPassword | RateLimited,
     strawberry.union(
         "CompletePasswordResetResult",
-        description="A completed reset revokes every session of the user and opens a new one.",
+        description="A completed reset revokes every session of the user and opens a new one "
+        "(SecondFactorRequired first when two-factor is on: the password has changed already).",
     ),
 ]

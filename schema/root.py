@@ -31,6 +31,7 @@ from resolvers import (
     profile,
     registration,
     sessions,
+    two_factor,
 )
 from schema.account import DeleteAccountResult
 from schema.code_login import CompleteCodeLoginResult, StartCodeLoginResult
@@ -54,6 +55,13 @@ from schema.registration import (
     VerifyRegistrationCodeResult,
 )
 from schema.sessions import ChangePasswordResult, LoggedOut, RefreshTokensResult, RevokeSessionResult, Session
+from schema.two_factor import (
+    ConfirmTotpResult,
+    DisableTotpResult,
+    EnrollTotpResult,
+    RegenerateRecoveryCodesResult,
+    VerifySecondFactorResult,
+)
 from schema.user import User
 
 CACHE_SIZE = 512
@@ -169,6 +177,31 @@ class Mutation:
         extensions=[RateLimit("confirm_email_change")],
         permission_classes=[IsAuthenticated],
         description="Requires a valid access token.",
+    )
+    verify_second_factor: VerifySecondFactorResult = strawberry.mutation(
+        resolver=two_factor.verify_second_factor,
+        extensions=[RateLimit("verify_second_factor")],
+        description="Finishes a sign-in that answered SecondFactorRequired.",
+    )
+    enroll_totp: EnrollTotpResult = strawberry.mutation(
+        resolver=two_factor.enroll_totp,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token. Two-factor stays off until confirmTotp.",
+    )
+    confirm_totp: ConfirmTotpResult = strawberry.mutation(
+        resolver=two_factor.confirm_totp,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token; the code from the enrolled authenticator.",
+    )
+    disable_totp: DisableTotpResult = strawberry.mutation(
+        resolver=two_factor.disable_totp,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token; code: a current TOTP or a recovery code.",
+    )
+    regenerate_recovery_codes: RegenerateRecoveryCodesResult = strawberry.mutation(
+        resolver=two_factor.regenerate_recovery_codes,
+        permission_classes=[IsAuthenticated],
+        description="Requires a valid access token; replaces every recovery code.",
     )
 
 

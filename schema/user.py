@@ -16,6 +16,12 @@ class User:
     phone: str | None = strawberry.field(description="E.164, e.g. +14155550123")
     created_at: datetime
     updated_at: datetime
+    two_factor_enabled: bool = strawberry.field(
+        description="Whether signing in needs a second factor (TOTP or a recovery code)."
+    )
+    recovery_codes_left: int = strawberry.field(
+        description="Unused recovery codes; 0 when two-factor is off."
+    )
 
 
 @strawberry.type

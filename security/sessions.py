@@ -88,7 +88,13 @@ class Sessions:
         self._live_key_seconds = access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS
 
     async def open(
-        self, user_id: str, *, credential_version: int, user_agent: str | None, ip_address: str | None
+        self,
+        user_id: str,
+        *,
+        credential_version: int,
+        user_agent: str | None,
+        ip_address: str | None,
+        amr: tuple[str, ...] = (),
     ) -> SessionTokens:
         now = utc_now()
         session = Session(
@@ -101,6 +107,7 @@ class Sessions:
             expires_at=self._expiry(now, now),
             user_agent=user_agent[:512] if user_agent else None,
             ip_address=ip_address,
+            amr=list(amr),
         )
         token = self._new_token(str(session.id))
         session.refresh_hash = _digest(token)

@@ -1,5 +1,6 @@
-"""Access tokens: issued with every registered claim plus the session id (`sid`) and the
-user's credential version (`cv`, see documents/user.py), verified against exactly one
+"""Access tokens: issued with every registered claim plus the session id (`sid`), the
+user's credential version (`cv`, see documents/user.py) and how the user signed in
+(`amr`, RFC 8176: e.g. ["pwd", "otp", "mfa"], so an API can ask for two factors), verified against exactly one
 algorithm (the configured one) with every claim required and a small clock skew allowed
 between instances (`leeway_seconds`).
 
@@ -84,7 +85,9 @@ class Tokens:
             leeway_seconds=settings.jwt_leeway_seconds,
         )
 
-    def issue(self, subject: str, session_id: str, credential_version: int) -> IssuedToken:
+    def issue(
+        self, subject: str, session_id: str, credential_version: int, amr: tuple[str, ...] = ()
+    ) -> IssuedToken:
         now = int(time.time())
         claims = {
             "iss": self._issuer,
@@ -92,6 +95,7 @@ class Tokens:
             "sub": subject,
             "sid": session_id,
             "cv": credential_version,
+            "amr": list(amr),
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,

@@ -360,6 +360,13 @@ async def prepare_calls(
             )
             for guess in [*wrong_codes(code, 4), code]
         ], {"InvalidCode", "EmailChanged"}
+    if operation == "verify_second_factor":
+        # Unknown challenges: the limit answers before any challenge is looked up.
+        verify = f"""mutation($id: ID!) {{ verifySecondFactor(challengeId: $id, code: "123456") {{
+          __typename {PROBLEM} {RATE} }} }}"""
+        return [
+            (lambda ip, n=n: field(client, verify, {"id": f"no-such-challenge-{n}"}, ip=ip)) for n in range(5)
+        ], {"FlowExpired"}
     raise AssertionError(f"no case for the rate-limited operation {operation!r}: add one")
 
 

@@ -1,0 +1,341 @@
+"""Two-factor authentication: enrolling a TOTP app, finishing a sign-in with a second
+factor, turning it off, and new recovery codes (security/two_factor.py has the rules).
+
+Every wrong second factor counts into the address's lockout (security/lockout.py), like a
+wrong password; a TOTP step is accepted once per account and a recovery code once ever,
+each by a conditional write that only one of two racing requests can win."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from beanie import PydanticObjectId
+from bson.errors import InvalidId
+from strawberry.types import Info
+
+import metrics
+from documents.user import User, UserChanged, UserGone
+from mail import two_factor_notice_message
+from resolvers.reauthentication import confirm_password
+from resolvers.signin import public_user, signed_in
+from schema.context import Context, Unauthenticated
+from schema.problems import InvalidCode, InvalidCredentials, RateLimited, flow_expired, rate_limited
+from schema.two_factor import (
+    ConfirmTotpResult,
+    DisableTotpResult,
+    EnrollTotpResult,
+    RecoveryCodes,
+    RegenerateRecoveryCodesResult,
+    TotpDisabled,
+    TotpEnabled,
+    TotpEnrollment,
+    TwoFactorAlreadyEnabled,
+    VerifySecondFactorResult,
+)
+from security.sealing import Unsealable
+from security.two_factor import ENROLLMENT_TTL_SECONDS, looks_like_totp
+
+WRONG_CODE = "Wrong or expired code."
+Password = Annotated[str, strawberry.argument(description="The account's current password.")]
+TotpCode = Annotated[
+    str, strawberry.argument(description="The 6-digit code the authenticator app shows now.")
+]
+SecondFactorCode = Annotated[
+    str, strawberry.argument(description="A current 6-digit TOTP, or one of the unused recovery codes.")
+]
+ChallengeId = Annotated[
+    strawberry.ID, strawberry.argument(description="The challengeId of the SecondFactorRequired answered.")
+]
+WRONG_PASSWORD = "The password is wrong."
+
+
+class Proof(Enum):
+    """Which second factor a code proved; its RFC 8176 `amr` values."""
+
+    TOTP = ("otp", "mfa")
+    RECOVERY_CODE = ("mfa",)
+
+
+async def enroll_totp(info: Info[Context, None], password: Password) -> EnrollTotpResult:
+    context = info.context
+    user = await context.current_user()
+    if user.two_factor_enabled:
+        return _already_enabled()
+    refused = await confirm_password(
+        context, user, password, operation="enrollTotp", event="totp_enrollment", wrong=WRONG_PASSWORD
+    )
+    if refused is not None:
+        return refused
+    totp = context.services.totp
+    secret = totp.new_secret()
+    user_id = str(user.id)
+    try:
+        await user.write_changes(
+            {
+                "totp_pending": totp.seal(user_id, secret),
+                "totp_pending_expires": int(time.time()) + ENROLLMENT_TTL_SECONDS,
+            },
+            touch=False,
+            require={"totp_secret": None},
+        )
+    except UserGone:
+        raise Unauthenticated() from None
+    except UserChanged:  # turned on meanwhile by another enrolment
+        return _already_enabled()
+    await context.services.code_tries.reset("confirm", user_id)
+    context.security_event("totp_enrollment_started", user=user_id)
+    uri = totp.uri(secret, user.email)
+    return TotpEnrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotpResult:
+    context = info.context
+    services = context.services
+    user = await context.current_user()
+    user_id = str(user.id)
+    pending = user.totp_pending
+    if user.two_factor_enabled or pending is None or user.totp_pending_expires < time.time():
+        return flow_expired()
+    left, _ = await services.code_tries.take("confirm", user_id)
+    if left < 0:
+        await _drop_enrollment(user, pending)
+        return flow_expired()
+    try:
+        secret = services.totp.open(user_id, pending)
+    except Unsealable:  # JWT_SECRET changed since: enrol again
+        return flow_expired()
+
+    async def check() -> int | None:
+        return services.totp.matching_step(secret, code)
+
+    checked = await services.lockout.check(user.email, check)
+    if checked.refused_for is not None:
+        return _locked(context, user, "confirmTotp", checked.refused_for)
+    step = checked.value
+    if step is None:
+        _wrong(context, user, "totp_confirm_failed", checked.locked, "confirmTotp")
+        if left == 0:
+            await _drop_enrollment(user, pending)
+        return InvalidCode(message=WRONG_CODE, attempts_left=left)
+    codes = services.recovery_codes.generate()
+    try:
+        await user.write_changes(
+            {
+                "totp_secret": pending,
+                "totp_pending": None,
+                "totp_pending_expires": 0,
+                # The confirming code is spent too: it cannot sign in afterwards.
+                "totp_last_step": step,
+                "recovery_codes": [services.recovery_codes.digest(user_id, each) for each in codes],
+            },
+            require={"totp_pending": pending, "totp_secret": None},
+        )
+    except UserGone:
+        raise Unauthenticated() from None
+    except UserChanged:  # a new enrolment or another confirmation won
+        return flow_expired()
+    await services.code_tries.reset("confirm", user_id)
+    context.security_event("two_factor_enabled", user=user_id)
+    await services.outbox.enqueue(two_factor_notice_message(user.email, "two_factor_enabled"))
+    return TotpEnabled(recovery_codes=codes)
+
+
+async def verify_second_factor(
+    info: Info[Context, None], challenge_id: ChallengeId, code: SecondFactorCode
+) -> VerifySecondFactorResult:
+    context = info.context
+    challenges = context.services.challenges
+    attempt = await challenges.attempt(str(challenge_id))
+    if attempt is None:
+        return flow_expired()
+    user = await _user(attempt.user_id)
+    if user is None or not user.two_factor_enabled:  # deleted, or two-factor turned off meanwhile
+        await challenges.end(str(challenge_id))
+        return flow_expired()
+    # Per account, not per challenge: a password that is known opens new challenges at
+    # will, and its successes clear the address's lockout, so this count is what bounds
+    # guesses at the second factor.
+    tries = context.services.code_tries
+    left, window = await tries.take("verify", str(user.id))
+    if left < 0:
+        context.security_event("second_factor_refused_tries", user=str(user.id))
+        return rate_limited(window)
+    proof = await _prove(context, user, code, "verifySecondFactor")
+    if isinstance(proof, RateLimited):
+        return proof
+    if proof is None:
+        if attempt.attempts_left == 0:
+            await challenges.end(str(challenge_id))
+            context.security_event("second_factor_challenge_burnt", user=str(user.id))
+        return InvalidCode(message=WRONG_CODE, attempts_left=attempt.attempts_left)
+    if not await challenges.end(str(challenge_id)):  # a parallel attempt finished it first
+        return flow_expired()
+    await tries.reset("verify", str(user.id))
+    amr = tuple(dict.fromkeys(attempt.amr + proof.value))
+    context.security_event("second_factor_succeeded", user=str(user.id), method=proof.name)
+    return await signed_in(context, user, amr=amr, credential_version=attempt.credential_version)
+
+
+async def disable_totp(
+    info: Info[Context, None], password: Password, code: SecondFactorCode
+) -> DisableTotpResult:
+    context = info.context
+    user = await context.current_user()
+    checked = await _both_factors(context, user, password, code, "disableTotp", "disable")
+    if checked is not None:
+        return checked
+    if user.two_factor_enabled:
+        try:
+            await user.write_changes(
+                {"totp_secret": None, "totp_pending": None, "totp_pending_expires": 0, "recovery_codes": []},
+                require={"totp_secret": user.totp_secret},
+            )
+        except UserGone:
+            raise Unauthenticated() from None
+        except UserChanged:
+            pass  # turned off (or on anew) meanwhile: what is stored stands
+        else:
+            context.security_event("two_factor_disabled", user=str(user.id))
+            await context.services.outbox.enqueue(
+                two_factor_notice_message(user.email, "two_factor_disabled")
+            )
+    return TotpDisabled(user=public_user(user))
+
+
+async def regenerate_recovery_codes(
+    info: Info[Context, None], password: Password, code: SecondFactorCode
+) -> RegenerateRecoveryCodesResult:
+    context = info.context
+    services = context.services
+    user = await context.current_user()
+    checked = await _both_factors(context, user, password, code, "regenerateRecoveryCodes", "regenerate")
+    if checked is not None:
+        return checked
+    user_id = str(user.id)
+    codes = services.recovery_codes.generate()
+    try:
+        await user.write_changes(
+            {"recovery_codes": [services.recovery_codes.digest(user_id, each) for each in codes]},
+            require={"totp_secret": user.totp_secret},
+        )
+    except UserGone:
+        raise Unauthenticated() from None
+    except UserChanged:  # two-factor was turned off meanwhile
+        return InvalidCode(message="Two-factor is off; turn it on first.", attempts_left=0)
+    context.security_event("recovery_codes_regenerated", user=user_id)
+    await services.outbox.enqueue(two_factor_notice_message(user.email, "recovery_codes_regenerated"))
+    return RecoveryCodes(codes=codes)
+
+
+async def _both_factors(
+    context: Context, user: User, password: str, code: str, operation: str, purpose: str
+) -> InvalidCredentials | InvalidCode | RateLimited | None:
+    """None when `password` is the user's and `code` a current TOTP or unused recovery
+    code (then spent); else the answer. With two-factor off, the password alone; a
+    request to regenerate then answers InvalidCode."""
+    refused = await confirm_password(
+        context, user, password, operation=operation, event=f"two_factor_{purpose}", wrong=WRONG_PASSWORD
+    )
+    if refused is not None:
+        return refused
+    if not user.two_factor_enabled:
+        if purpose == "disable":
+            return None
+        return InvalidCode(message="Two-factor is off; turn it on first.", attempts_left=0)
+    tries = context.services.code_tries
+    left, window = await tries.take(purpose, str(user.id))
+    if left < 0:
+        return rate_limited(window)
+    proof = await _prove(context, user, code, operation)
+    if isinstance(proof, RateLimited):
+        return proof
+    if proof is None:
+        return InvalidCode(message=WRONG_CODE, attempts_left=left)
+    await tries.reset(purpose, str(user.id))
+    return None
+
+
+async def _prove(context: Context, user: User, code: str, operation: str) -> Proof | RateLimited | None:
+    """Check `code` as the user's second factor inside the address's lockout, and spend
+    it: a TOTP time step, or a recovery code. None when wrong, replayed, or spent."""
+    services = context.services
+    user_id = str(user.id)
+
+    async def check() -> Proof | None:
+        if user.totp_secret is None:
+            return None
+        if looks_like_totp(code):
+            try:
+                secret = services.totp.open(user_id, user.totp_secret)
+            except Unsealable:
+                return None
+            step = services.totp.matching_step(secret, code)
+            if step is None or step <= user.totp_last_step:
+                return None
+            try:  # the step is spent by the one request whose write finds it unspent
+                await user.write_changes(
+                    {"totp_last_step": step}, touch=False, require={"totp_last_step": {"$lt": step}}
+                )
+            except UserChanged:
+                return None
+            return Proof.TOTP
+        digest = services.recovery_codes.digest(user_id, code)
+        if digest not in user.recovery_codes:
+            return None
+        try:  # removed by the one request whose write still finds it
+            await user.write_changes({}, pull={"recovery_codes": digest}, require={"recovery_codes": digest})
+        except UserChanged:
+            return None
+        return Proof.RECOVERY_CODE
+
+    checked = await services.lockout.check(user.email, check)
+    if checked.refused_for is not None:
+        return _locked(context, user, operation, checked.refused_for)
+    proof = checked.value
+    if proof is None:
+        _wrong(context, user, "second_factor_failed", checked.locked, operation)
+        return None
+    if proof is Proof.RECOVERY_CODE:
+        context.security_event("recovery_code_used", user=user_id, left=len(user.recovery_codes))
+        await services.outbox.enqueue(
+            two_factor_notice_message(
+                user.email, "recovery_code_used", recovery_codes_left=len(user.recovery_codes)
+            )
+        )
+    return proof
+
+
+async def _drop_enrollment(user: User, pending: str) -> None:
+    try:
+        await user.write_changes(
+            {"totp_pending": None, "totp_pending_expires": 0}, touch=False, require={"totp_pending": pending}
+        )
+    except UserChanged:
+        pass
+
+
+async def _user(user_id: str) -> User | None:
+    try:
+        return await User.get(PydanticObjectId(user_id))
+    except (InvalidId, TypeError):
+        return None
+
+
+def _already_enabled() -> TwoFactorAlreadyEnabled:
+    return TwoFactorAlreadyEnabled(message="Two-factor authentication is already on; disable it first.")
+
+
+def _locked(context: Context, user: User, operation: str, retry_after: int) -> RateLimited:
+    metrics.LOCKED_REFUSALS.labels(operation).inc()
+    context.security_event("second_factor_refused_locked", user=str(user.id))
+    return rate_limited(retry_after)
+
+
+def _wrong(context: Context, user: User, event: str, locked: bool, operation: str) -> None:
+    context.security_event(event, user=str(user.id))
+    if locked:
+        metrics.LOCKOUTS.labels(operation).inc()
+        context.security_event("lockout", email=user.email)

@@ -1,0 +1,212 @@
+"""Two-factor authentication: TOTP (RFC 6238, by pyotp), recovery codes, and the
+second-factor challenge a sign-in answers while it waits for one.
+
+- The TOTP secret is stored sealed (security/sealing.py, its own key) and bound to the
+  user's id: the database alone never yields it.
+- A code is checked against the current 30-second step and one step either way (drift);
+  the step that matched is returned, so the caller can accept each step once per
+  account (documents/user.py keeps the last one used, written conditionally).
+- Recovery codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U),
+  about 59 bits each, so a fast keyed hash is enough: HMAC-SHA256 under a key derived
+  from the server's secret, over the user's id and the code. Only the hashes are stored.
+- A challenge is one Redis hash keyed by a digest of its id: it lives a few minutes and
+  counts each attempt before the code is compared, in one script, so parallel guesses
+  cannot exceed the attempts allowed; its end (success or last attempt) deletes it, and
+  only the request whose delete removed it may open a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyotp
+import segno
+from redis.asyncio import Redis
+
+from security.sealing import Seal
+
+TOTP_DIGITS = 6
+TOTP_STEP_SECONDS = 30
+# One step of clock drift either way.
+TOTP_DRIFT_STEPS = 1
+RECOVERY_CODE_COUNT = 10
+RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECOVERY_CODE_LENGTH = 12
+RECOVERY_GROUP = 4
+# Tries at one challenge (TOTP or recovery codes alike) before it is gone.
+SECOND_FACTOR_ATTEMPTS = 5
+# A TOTP enrolment not confirmed within this long must start again; also the window in
+# which an account may try SECOND_FACTOR_ATTEMPTS codes per purpose (CodeTries).
+ENROLLMENT_TTL_SECONDS = 600
+
+# KEYS[1] the challenge. Counts one attempt; returns nil when the challenge is gone or
+# used up (then it is deleted), else {user id, amr, credential version, attempts left}.
+ATTEMPT_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
+if left < 0 then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+return {redis.call('HGET', KEYS[1], 'user'), redis.call('HGET', KEYS[1], 'amr'),
+        redis.call('HGET', KEYS[1], 'cv'), left}
+"""
+
+
+class TotpSecrets:
+    """New secrets, their URI and QR code, sealing, and checking a code."""
+
+    def __init__(self, secret: bytes, issuer: str) -> None:
+        self._seal = Seal(secret, b"authql totp secret")
+        self._issuer = issuer
+
+    @staticmethod
+    def new_secret() -> str:
+        return pyotp.random_base32()  # 32 base32 characters: 160 bits, RFC 4226's advice
+
+    def uri(self, secret: str, account: str) -> str:
+        return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=self._issuer)
+
+    @staticmethod
+    def qr_svg(uri: str) -> str:
+        out = io.BytesIO()
+        segno.make(uri, error="m").save(out, kind="svg", xmldecl=False, scale=4)
+        return out.getvalue().decode()
+
+    def seal(self, user_id: str, secret: str) -> str:
+        return self._seal.seal_bytes(user_id, secret.encode())
+
+    def open(self, user_id: str, sealed: str) -> str:
+        """Raises security.sealing.Unsealable when JWT_SECRET changed since it was sealed."""
+        return self._seal.open_bytes(user_id, sealed).decode()
+
+    @staticmethod
+    def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+        """The time step whose code `code` is (the current one or one either side), or None."""
+        code = code.strip()
+        if len(code) != TOTP_DIGITS or not code.isdigit():
+            return None
+        totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
+        current = totp.timecode(datetime.fromtimestamp(time.time() if now is None else now, UTC))
+        found = None
+        for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
+            if hmac.compare_digest(totp.generate_otp(step), code):  # every step compared: no early exit
+                found = step
+        return found
+
+
+def looks_like_totp(code: str) -> bool:
+    """A 6-digit code is a TOTP; anything else is taken for a recovery code."""
+    code = code.strip()
+    return len(code) == TOTP_DIGITS and code.isdigit()
+
+
+class RecoveryCodes:
+    def __init__(self, secret: bytes) -> None:
+        self._key = hmac.new(secret, b"authql recovery codes", hashlib.sha256).digest()
+
+    @staticmethod
+    def generate() -> list[str]:
+        return [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+
+    def digest(self, user_id: str, code: str) -> str:
+        """The stored form of `code`; dashes, spaces and case do not matter."""
+        canonical = "".join(code.split()).replace("-", "").upper()
+        return hmac.new(self._key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()
+
+
+def _recovery_code() -> str:
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+    return "-".join(raw[i : i + RECOVERY_GROUP] for i in range(0, RECOVERY_CODE_LENGTH, RECOVERY_GROUP))
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One counted attempt at a challenge: whose it is and what the first factor was."""
+
+    user_id: str
+    amr: tuple[str, ...]
+    credential_version: int
+    attempts_left: int
+
+
+class Challenges:
+    def __init__(self, redis: Redis, *, ttl_seconds: int, max_attempts: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+        self._max_attempts = max_attempts
+        self._attempt = redis.register_script(ATTEMPT_SCRIPT)
+
+    async def open(self, user_id: str, amr: tuple[str, ...], credential_version: int) -> Challenge:
+        challenge_id = secrets.token_urlsafe(32)
+        key = _key(challenge_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(
+            key,
+            mapping={
+                "user": user_id,
+                "amr": ",".join(amr),
+                "cv": credential_version,
+                "left": self._max_attempts,
+            },
+        )
+        pipe.expire(key, self._ttl)
+        await pipe.execute()
+        return Challenge(challenge_id, datetime.fromtimestamp(int(time.time()) + self._ttl, UTC))
+
+    async def attempt(self, challenge_id: str) -> Attempt | None:
+        """Count one attempt; None when the challenge is unknown, expired or used up."""
+        if len(challenge_id) > 64:
+            return None
+        found = await self._attempt(keys=[_key(challenge_id)])
+        if found is None:
+            return None
+        user, amr, cv, left = (value.decode() if isinstance(value, bytes) else value for value in found)
+        return Attempt(str(user), tuple(part for part in str(amr).split(",") if part), int(cv), int(left))
+
+    async def end(self, challenge_id: str) -> bool:
+        """Delete the challenge; True for the one caller that removed it."""
+        return bool(await self._redis.delete(_key(challenge_id)))
+
+
+def _key(challenge_id: str) -> str:
+    digest = hashlib.sha256(challenge_id.encode()).hexdigest()[:32]
+    return f"2fa-challenge:{{{digest}}}"
+
+
+class CodeTries:
+    """Codes an account may try in a window, per purpose (answering challenges, confirming
+    an enrolment, disabling two-factor, new recovery codes), counted before the code is
+    compared and reset by a right one. On top of the address's lockout, which a correct
+    password clears: someone who knows the password could otherwise open challenge after
+    challenge and guess on."""
+
+    def __init__(self, redis: Redis, *, tries: int, window_seconds: int) -> None:
+        self._redis = redis
+        self._tries = tries
+        self._window = window_seconds
+
+    async def take(self, purpose: str, user_id: str) -> tuple[int, int]:
+        """One try: (tries left after this one, or -1 if none was left; seconds the window lasts)."""
+        key = f"2fa-tries:{purpose}:{{{user_id}}}"
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=self._window, nx=True)  # the window opens at the first try
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, used, ttl = await pipe.execute()
+        return self._tries - int(used), max(int(ttl), 1)
+
+    async def reset(self, purpose: str, user_id: str) -> None:
+        await self._redis.delete(f"2fa-tries:{purpose}:{{{user_id}}}")
