@@ -15,6 +15,7 @@ from flows import register
 from playwright.async_api import ConsoleMessage, Page
 from served import served
 
+
 async def set_editor(page: Page, selector: str, text: str) -> None:
     """Replace a CodeMirror editor's text as typing would (its onChange fires)."""
     await page.locator(selector).first.wait_for()

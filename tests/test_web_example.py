@@ -18,11 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from browser import chromium, local_only
 from conftest import Mailbox
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, PASSWORD, data, new_email, register
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from served import REDIS_DB, served
 
@@ -67,9 +68,21 @@ def example_site() -> Iterator[tuple[str, list[str]]]:
         thread.join()
 
 
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One chromium for the module (each test opens its own context, so nothing is shared)."""
+    async with chromium() as browser:
+        yield browser
+
+
 @asynccontextmanager
 async def example_page(
-    backend_urls: dict[str, str], mailbox: Mailbox, tmp_path: Path, cors_origins: str | None = None, **settings: Any
+    browser: Browser,
+    backend_urls: dict[str, str],
+    mailbox: Mailbox,
+    tmp_path: Path,
+    cors_origins: str | None = None,
+    **settings: Any,
 ) -> AsyncIterator[tuple[Page, str]]:
     """The example opened in chromium, against a live authql whose CORS_ORIGINS is the
     example's origin (or `cors_origins`); the page and the API's URL. A failure leaves
@@ -77,12 +90,18 @@ async def example_page(
     with example_site() as (origin, api_url):
         allowed = origin if cors_origins is None else cors_origins
         config = settings_with(backend_urls, mailbox, cors_origins=allowed, **settings)
-        async with chromium() as browser, served(config, tmp_path / "server.log") as url:
+        async with served(config, tmp_path / "server.log") as url:
             api_url[0] = url
             page = await browser.new_page()
             blocked = await local_only(page)
-            errors: list[str] = []
+            errors: list[str] = []  # script errors, and anything the page's CSP refused
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(message.text) if "Content Security Policy" in message.text else None
+                ),
+            )
             try:
                 await page.goto(f"{origin}/index.html")
                 yield page, url
@@ -91,6 +110,8 @@ async def example_page(
             except BaseException:
                 await page.screenshot(path=tmp_path / "web-example.png", full_page=True)
                 raise
+            finally:
+                await page.context.close()
 
 
 async def sign_up(page: Page, mailbox: Mailbox, email: str) -> None:
@@ -116,10 +137,10 @@ async def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 async def test_the_example_signs_up_edits_the_profile_lists_sessions_logs_out_and_in(
-    backend_urls, mailbox, tmp_path
+    browser, backend_urls, mailbox, tmp_path
 ):
     email = new_email()
-    async with example_page(backend_urls, mailbox, tmp_path) as (page, url):
+    async with example_page(browser, backend_urls, mailbox, tmp_path) as (page, url):
         await sign_up(page, mailbox, email)
         await expect(page.locator("#user-email")).to_have_text(email)
         await expect(page.locator("#user-name")).to_have_text("Ada Lovelace")
@@ -158,10 +179,13 @@ async def test_the_example_signs_up_edits_the_profile_lists_sessions_logs_out_an
 
 
 async def test_the_example_is_refused_by_the_browser_when_its_origin_is_not_allowed(
-    backend_urls, mailbox, tmp_path
+    browser, backend_urls, mailbox, tmp_path
 ):
     email = new_email()
-    async with example_page(backend_urls, mailbox, tmp_path, cors_origins="https://app.example") as (page, _):
+    async with example_page(browser, backend_urls, mailbox, tmp_path, cors_origins="https://app.example") as (
+        page,
+        _,
+    ):
         await page.get_by_role("form", name="Sign up: email").get_by_label("Email").fill(email)
         await page.get_by_role("button", name="Send me a code").click()
         await expect(page.get_by_role("status")).to_contain_text("Cannot reach the API")
@@ -169,9 +193,9 @@ async def test_the_example_is_refused_by_the_browser_when_its_origin_is_not_allo
 
 
 async def test_the_example_refreshes_once_on_unauthenticated_then_asks_to_log_in(
-    backend_urls, mailbox, tmp_path
+    browser, backend_urls, mailbox, tmp_path
 ):
-    async with example_page(backend_urls, mailbox, tmp_path) as (page, url):
+    async with example_page(browser, backend_urls, mailbox, tmp_path) as (page, url):
         async with httpx.AsyncClient(base_url=url) as client:
             email = (await register(client, mailbox))["user"]["email"]
         await log_in(page, email)
@@ -190,15 +214,20 @@ async def test_the_example_refreshes_once_on_unauthenticated_then_asks_to_log_in
         # Every session ended elsewhere: the refresh is refused too, so back to the login.
         async with httpx.AsyncClient(base_url=url) as client:
             other = await data(client, LOGIN, {"email": email, "password": PASSWORD})
-            await data(client, "mutation { logout(scope: ALL) { revokedSessions } }", token=other["accessToken"])
+            await data(
+                client, "mutation { logout(scope: ALL) { revokedSessions } }", token=other["accessToken"]
+            )
         await page.get_by_role("button", name="Show sessions").click()
         await expect(page.get_by_role("status")).to_have_text("Your session has ended: please log in again.")
         await expect(page.get_by_role("form", name="Log in")).to_be_visible()
         assert await page.evaluate("sessionStorage.length") == 0
 
 
-async def test_the_example_shows_when_to_retry_a_rate_limited_login(backend_urls, mailbox, tmp_path):
-    async with example_page(backend_urls, mailbox, tmp_path, rate_limit_login="1/minute") as (page, _):
+async def test_the_example_shows_when_to_retry_a_rate_limited_login(browser, backend_urls, mailbox, tmp_path):
+    async with example_page(browser, backend_urls, mailbox, tmp_path, rate_limit_login="1/minute") as (
+        page,
+        _,
+    ):
         await log_in(page, new_email(), "not the password")
         await expect(page.get_by_role("status")).not_to_be_empty()
         await expect(page.get_by_role("status")).not_to_contain_text("Too many")
