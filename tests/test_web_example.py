@@ -7,6 +7,7 @@ the README's default port. Every request not to 127.0.0.1 is aborted.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -103,6 +104,7 @@ async def example_page(
                 ),
             )
             try:
+                await page.clock.install()  # runs at the real pace until a test jumps ahead
                 await page.goto(f"{origin}/index.html")
                 yield page, url
                 assert blocked == [], f"the page asked for non-local URLs: {blocked}"
@@ -192,7 +194,18 @@ async def test_the_example_is_refused_by_the_browser_when_its_origin_is_not_allo
         await expect(page.get_by_label("Code from the mail")).to_be_hidden()
 
 
-async def test_the_example_refreshes_once_on_unauthenticated_then_asks_to_log_in(
+async def stored_refresh_token(page: Page, other_than: str | None = None) -> str:
+    """The refresh token the page keeps; with `other_than`, once it is another one."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        token = await page.evaluate("sessionStorage.getItem('authql.refreshToken')")
+        if token != other_than:
+            return token
+        assert asyncio.get_running_loop().time() < deadline, "the page never refreshed its tokens"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_example_refreshes_before_expiry_and_once_on_unauthenticated_then_asks_to_log_in(
     browser, backend_urls, mailbox, tmp_path
 ):
     async with example_page(browser, backend_urls, mailbox, tmp_path) as (page, url):
@@ -200,6 +213,13 @@ async def test_the_example_refreshes_once_on_unauthenticated_then_asks_to_log_in
             email = (await register(client, mailbox))["user"]["email"]
         await log_in(page, email)
         await expect(page.locator("#user-email")).to_have_text(email)
+
+        # Access tokens live ACCESS_TOKEN_TTL_SECONDS (900): the page refreshes a minute before.
+        first = await stored_refresh_token(page)
+        await page.clock.fast_forward("13:50")
+        assert await stored_refresh_token(page) == first
+        await page.clock.fast_forward("00:20")
+        await stored_refresh_token(page, other_than=first)  # the new one serves the refresh below
 
         # Redis lost the sessions' keys: the access token is refused, one refresh restores it.
         redis = Redis.from_url(urlsplit(backend_urls["redis_url"])._replace(path=f"/{REDIS_DB}").geturl())

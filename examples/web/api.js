@@ -20,7 +20,8 @@ export class ApiError extends Error {
   }
 }
 
-/** What to do when the session can no longer be refreshed (show the login). */
+/** What to do, given a message for the person, when the session can no longer be
+ *  refreshed (show the login). */
 export function onSessionEnded(callback) {
   sessionEnded = callback;
 }
@@ -103,7 +104,8 @@ export function refresh() {
 }
 
 function ended() {
+  const error = new ApiError("SESSION_ENDED", "Your session has ended: please log in again.");
   forget();
-  sessionEnded();
-  return new ApiError("SESSION_ENDED", "Your session has ended: please log in again.");
+  sessionEnded(error.message);
+  return error;
 }

@@ -148,6 +148,7 @@ async function revokeSession(session) {
 onSubmit("start", async (form) => {
   const started = expect(await api.call(START, { email: form.get("email") }), "RegistrationStarted");
   registration.id = started.registrationId;
+  $("password").username.value = form.get("email");
   signUpStep("verify");
   say("We mailed you a code.");
 });
@@ -198,7 +199,10 @@ onClick("logout", async () => {
   say("You are logged out.");
 });
 
-api.onSessionEnded(showSignedOut);
+api.onSessionEnded((message) => {
+  showSignedOut();
+  say(message, true);
+});
 
 // A reload keeps the session: the refresh token in sessionStorage buys a new access token.
 if (api.hasSession()) {
