@@ -180,14 +180,12 @@ async def test_the_example_signs_up_edits_the_profile_lists_sessions_logs_out_an
         await expect(page.locator("#user-name")).to_have_text("Augusta Lovelace")
 
 
+@pytest.mark.parametrize("allowed", ["", "https://app.example"], ids=["no-origins", "another-origin"])
 async def test_the_example_is_refused_by_the_browser_when_its_origin_is_not_allowed(
-    browser, backend_urls, mailbox, tmp_path
+    browser, backend_urls, mailbox, tmp_path, allowed
 ):
     email = new_email()
-    async with example_page(browser, backend_urls, mailbox, tmp_path, cors_origins="https://app.example") as (
-        page,
-        _,
-    ):
+    async with example_page(browser, backend_urls, mailbox, tmp_path, cors_origins=allowed) as (page, _):
         await page.get_by_role("form", name="Sign up: email").get_by_label("Email").fill(email)
         await page.get_by_role("button", name="Send me a code").click()
         await expect(page.get_by_role("status")).to_contain_text("Cannot reach the API")
