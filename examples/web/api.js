@@ -48,21 +48,25 @@ export function call(query, variables = {}) {
   return post(query, variables, null);
 }
 
-/** One root field's result with the access token; on UNAUTHENTICATED, one refresh and
- *  one retry, then the session is over. */
+/** One root field's result with the access token; on UNAUTHENTICATED, one refresh (at
+ *  most one per call, counting the one a reloaded page needs first) and one retry, then
+ *  the session is over. */
 export async function callSignedIn(query, variables = {}) {
-  if (!accessToken && !(await refresh())) throw ended();
-  try {
-    return await post(query, variables, accessToken);
-  } catch (error) {
-    if (error.code !== "UNAUTHENTICATED") throw error;
+  let refreshed = !accessToken && (await refreshOrEnd());
+  for (;;) {
+    try {
+      return await post(query, variables, accessToken);
+    } catch (error) {
+      if (error.code !== "UNAUTHENTICATED") throw error;
+      if (refreshed) throw ended();
+    }
+    refreshed = await refreshOrEnd();
   }
+}
+
+async function refreshOrEnd() {
   if (!(await refresh())) throw ended();
-  try {
-    return await post(query, variables, accessToken);
-  } catch (error) {
-    throw error.code === "UNAUTHENTICATED" ? ended() : error;
-  }
+  return true;
 }
 
 /** Keep an AuthPayload's tokens and plan the next refresh. */
