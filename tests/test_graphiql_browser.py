@@ -1,50 +1,19 @@
 """GraphiQL in a real browser (Debian's chromium, driven by Playwright) with the network cut
 off: every request not to 127.0.0.1 is aborted, so the page must come whole from authql.
 
-`.ci/run` installs chromium (`apt-get install -y chromium`); without it this test fails,
-it does not skip.
+`.ci/run` installs chromium (see tests/browser.py); without it this test fails, it does not skip.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
+from browser import chromium, local_only
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import register
-from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright
+from playwright.async_api import ConsoleMessage, Page
 from served import served
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless as root in a container, and none of Chromium's own calls home.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's chromium under Playwright; a failure (not a skip) when it is not installed."""
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the GraphiQL browser test needs Debian's chromium "
-        "(`apt-get update && apt-get install -y chromium`; .ci/run installs it)"
-    )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def set_editor(page: Page, selector: str, text: str) -> None:
@@ -61,18 +30,9 @@ async def test_graphiql_works_offline_with_a_bearer_token_in_the_headers_pane(
         async with httpx.AsyncClient(base_url=url) as client:
             signed_up = await register(client, mailbox)
 
-        blocked: list[str] = []
         problems: list[str] = []  # script errors, and anything the CSP refused
-
-        async def local_only(route: Route) -> None:
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                await route.continue_()
-            else:
-                blocked.append(route.request.url)
-                await route.abort("internetdisconnected")
-
         page = await browser.new_page()
-        await page.route("**/*", local_only)
+        blocked = await local_only(page)
 
         def note(message: ConsoleMessage) -> None:
             if "Content Security Policy" in message.text:

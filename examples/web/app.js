@@ -1,0 +1,215 @@
+// The page: four-step sign-up, login, profile, sessions and logout against authql.
+import * as api from "./api.js";
+
+const USER = "email firstName lastName phone";
+const PROBLEM = "... on Problem { message }";
+const RATE = "... on RateLimited { retryAfterSeconds }";
+const INVALID = "... on InvalidInput { fields { field message } }";
+const AUTH = `... on AuthPayload { accessToken expiresIn refreshToken user { ${USER} } }`;
+
+const START = `mutation($email: String!) { startRegistration(email: $email) {
+  __typename ... on RegistrationStarted { registrationId } ${PROBLEM} ${RATE} ${INVALID} } }`;
+const RESEND = `mutation($id: ID!) { resendRegistrationCode(registrationId: $id) {
+  __typename ${PROBLEM} ${RATE} } }`;
+const VERIFY = `mutation($id: ID!, $code: String!) { verifyRegistrationCode(registrationId: $id, code: $code) {
+  __typename ... on RegistrationVerified { registrationToken } ${PROBLEM} ${RATE} } }`;
+const SET_PASSWORD = `mutation($token: String!, $password: String!) {
+  setRegistrationPassword(registrationToken: $token, password: $password) {
+  __typename ${PROBLEM} ${RATE} ... on WeakPassword { reasons } } }`;
+const COMPLETE = `mutation($token: String!, $profile: ProfileInput!) {
+  completeRegistration(registrationToken: $token, profile: $profile) { __typename ${AUTH} ${PROBLEM} ${INVALID} } }`;
+const LOGIN = `mutation($email: String!, $password: String!) { login(email: $email, password: $password) {
+  __typename ${AUTH} ${PROBLEM} ${RATE} } }`;
+const ME = `query { me { ${USER} } }`;
+const UPDATE_PROFILE = `mutation($input: ProfileUpdateInput!) { updateProfile(input: $input) {
+  __typename ... on ProfileUpdated { user { ${USER} } } ${PROBLEM} ${INVALID} } }`;
+const SESSIONS = "query { sessions { id current createdAt lastUsedAt userAgent ipAddress } }";
+const REVOKE = `mutation($id: ID!) { revokeSession(id: $id) { __typename ${PROBLEM} } }`;
+const LOGOUT = "mutation { logout { revokedSessions } }";
+
+const $ = (id) => document.getElementById(id);
+const registration = { id: null, token: null };
+
+/** A union member other than the one hoped for, as a sentence for the person. */
+class Refused extends Error {
+  constructor(result) {
+    super(describe(result));
+    this.retryAfterSeconds = result.retryAfterSeconds;
+  }
+}
+
+function describe(result) {
+  if (result.retryAfterSeconds !== undefined) return `Too many attempts: try again in ${result.retryAfterSeconds} s.`;
+  if (result.fields) return result.fields.map((problem) => `${problem.field}: ${problem.message}`).join(" ");
+  if (result.reasons) return [result.message, ...result.reasons].join(" ");
+  return result.message;
+}
+
+function expect(result, typename) {
+  if (result.__typename !== typename) throw new Refused(result);
+  return result;
+}
+
+function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").classList.toggle("error", isError);
+}
+
+/** Run `action` for a click or submit: the button waits, and what went wrong is shown. */
+async function perform(button, action) {
+  button.disabled = true;
+  say("");
+  let wait = 0;
+  try {
+    await action();
+  } catch (error) {
+    say(error.message, true);
+    wait = error.retryAfterSeconds ?? 0;
+  } finally {
+    // A rate-limited button stays off until the server would answer again.
+    setTimeout(() => (button.disabled = false), wait * 1000);
+  }
+}
+
+function onSubmit(id, action) {
+  const form = $(id);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    perform(event.submitter ?? form.querySelector("button"), () => action(new FormData(form)));
+  });
+}
+
+function onClick(id, action) {
+  $(id).addEventListener("click", (event) => perform(event.currentTarget, action));
+}
+
+function signUpStep(id) {
+  for (const step of ["start", "verify", "password", "complete"]) $(step).hidden = step !== id;
+  $(id).querySelector("input").focus();
+}
+
+function showSignedOut() {
+  $("account").hidden = true;
+  $("signed-out").hidden = false;
+  $("sessions").replaceChildren();
+}
+
+function showUser(user) {
+  $("user-email").textContent = user.email;
+  $("user-name").textContent = `${user.firstName} ${user.lastName}`;
+  $("user-phone").textContent = user.phone ?? "none";
+  const form = $("profile");
+  form.firstName.value = user.firstName;
+  form.lastName.value = user.lastName;
+  form.phone.value = user.phone ?? "";
+  $("signed-out").hidden = true;
+  $("account").hidden = false;
+}
+
+function signedIn(payload) {
+  api.signIn(payload);
+  for (const form of document.querySelectorAll("#signed-out form")) form.reset();
+  signUpStep("start");
+  showUser(payload.user);
+  say(`Signed in as ${payload.user.email}.`);
+}
+
+function showSessions(sessions) {
+  $("sessions").replaceChildren(
+    ...sessions.map((session) => {
+      const item = document.createElement("li");
+      const text = document.createElement("span");
+      const since = new Date(session.createdAt).toLocaleString();
+      const where = `${session.userAgent ?? "unknown browser"} at ${session.ipAddress ?? "unknown address"}`;
+      text.textContent = `${session.current ? "This browser" : where}, since ${since}`;
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.textContent = "Revoke";
+      revoke.setAttribute("aria-label", `Revoke: ${text.textContent}`);
+      revoke.addEventListener("click", () => perform(revoke, () => revokeSession(session)));
+      item.append(text, revoke);
+      return item;
+    }),
+  );
+}
+
+async function revokeSession(session) {
+  expect(await api.callSignedIn(REVOKE, { id: session.id }), "SessionRevoked");
+  if (session.current) {
+    api.forget();
+    showSignedOut();
+    say("This session was revoked: you are logged out.");
+  } else {
+    showSessions(await api.callSignedIn(SESSIONS));
+    say("Session revoked.");
+  }
+}
+
+onSubmit("start", async (form) => {
+  const started = expect(await api.call(START, { email: form.get("email") }), "RegistrationStarted");
+  registration.id = started.registrationId;
+  $("password").username.value = form.get("email");
+  signUpStep("verify");
+  say("We mailed you a code.");
+});
+
+onClick("resend", async () => {
+  expect(await api.call(RESEND, { id: registration.id }), "RegistrationCodeSent");
+  say("We mailed you a new code.");
+});
+
+onSubmit("verify", async (form) => {
+  const verified = await api.call(VERIFY, { id: registration.id, code: form.get("code").trim() });
+  registration.token = expect(verified, "RegistrationVerified").registrationToken;
+  signUpStep("password");
+});
+
+onSubmit("password", async (form) => {
+  const set = await api.call(SET_PASSWORD, { token: registration.token, password: form.get("password") });
+  expect(set, "RegistrationPasswordSet");
+  signUpStep("complete");
+});
+
+onSubmit("complete", async (form) => {
+  const profile = { firstName: form.get("firstName"), lastName: form.get("lastName"), phone: form.get("phone") || null };
+  signedIn(expect(await api.call(COMPLETE, { token: registration.token, profile }), "AuthPayload"));
+});
+
+onSubmit("login", async (form) => {
+  const email = form.get("email");
+  signedIn(expect(await api.call(LOGIN, { email, password: form.get("password") }), "AuthPayload"));
+});
+
+onSubmit("profile", async (form) => {
+  // An empty phone clears it.
+  const input = { firstName: form.get("firstName"), lastName: form.get("lastName"), phone: form.get("phone") };
+  showUser(expect(await api.callSignedIn(UPDATE_PROFILE, { input }), "ProfileUpdated").user);
+  say("Profile saved.");
+});
+
+onClick("show-sessions", async () => showSessions(await api.callSignedIn(SESSIONS)));
+
+onClick("logout", async () => {
+  try {
+    await api.callSignedIn(LOGOUT);
+  } finally {
+    api.forget();
+    showSignedOut();
+  }
+  say("You are logged out.");
+});
+
+api.onSessionEnded((message) => {
+  showSignedOut();
+  say(message, true);
+});
+
+// A reload keeps the session: the refresh token in sessionStorage buys a new access token.
+if (api.hasSession()) {
+  api.callSignedIn(ME).then(showUser, (error) => {
+    showSignedOut();
+    say(error.message, true);
+  });
+} else {
+  showSignedOut();
+}
