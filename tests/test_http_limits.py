@@ -105,7 +105,8 @@ async def test_a_fragment_bomb_is_refused_at_once_and_the_server_stays_responsiv
             response = await client.post("/graphql", json={"query": fragment_bomb(40, "a: __typename", salt)})
             timings.append(time.monotonic() - began)
             assert "aliases" in validation_failed(response).lower()
-        assert min(timings) < 0.1, timings
+        # Expanded, 2^40 aliases would take hours: a second is ample on a loaded machine.
+        assert min(timings) < 1.0, timings
 
         # Without aliases the document is valid and cheap to run; /health/live sent alongside
         # is answered at once.
