@@ -61,7 +61,9 @@ def test_the_schema_publishes_exactly_the_error_codes_each_described():
 def test_the_readme_error_code_table_lists_exactly_the_error_codes():
     readme = (ROOT / "README.md").read_text()
     table = readme.split("top-level errors carry `extensions.code`", 1)[1].split("\n\n", 2)[1]
-    listed = {code for row in table.splitlines()[2:] for code in re.findall(r"`([A-Z_]+)`", row.split("|")[1])}
+    listed = {
+        code for row in table.splitlines()[2:] for code in re.findall(r"`([A-Z_]+)`", row.split("|")[1])
+    }
     assert listed == {code.value for code in ErrorCode}
 
 

@@ -40,7 +40,7 @@ def test_live_schema_has_no_breaking_change_against_the_last_release():
 def test_exported_schema_graphql_matches_the_code():
     exported = (ROOT / "schema.graphql").read_text()
     assert exported.strip() == schema.as_str().strip(), (
-        "schema.graphql is stale: run `uv run python -m schema.root > schema.graphql`"
+        "schema.graphql is stale: run `./run python -m schema.root > schema.graphql`"
     )
 
 
