@@ -24,6 +24,7 @@ import metrics
 from graphiql.page import STATIC as GRAPHIQL_FILES
 from graphiql.page import graphiql_page
 from schema.context import Context
+from schema.error_codes import ErrorCode
 from schema.errors import classify
 from schema.root import Limits, build_schema
 from security.client_ip import client_bucket, client_ip
@@ -67,14 +68,14 @@ class GraphQLEndpoint(GraphQL):
         except BodyReadError as error:
             response = error.response()
         except HTTPException as error:
-            response = refused(error.status_code, error.reason, "BAD_REQUEST")
+            response = refused(error.status_code, error.reason, ErrorCode.BAD_REQUEST)
         except RecursionError:
             # JSON (or a value in it) nested deeper than Python's stack: a bad request, not a crash.
-            response = refused(400, "The request is nested too deeply.", "BAD_REQUEST")
+            response = refused(400, "The request is nested too deeply.", ErrorCode.BAD_REQUEST)
         except Exception:
             # Outside GraphQL execution (request parsing, say): still a JSON error.
             logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
-            response = refused(500, "Internal server error", "INTERNAL_SERVER_ERROR")
+            response = refused(500, "Internal server error", ErrorCode.INTERNAL_SERVER_ERROR)
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
@@ -128,12 +129,12 @@ async def body_problem(request: Request) -> JSONResponse | None:
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return refused(400, "The request body is not valid UTF-8 JSON.", "BAD_REQUEST")
+        return refused(400, "The request body is not valid UTF-8 JSON.", ErrorCode.BAD_REQUEST)
     if not isinstance(body, (dict, list)):
-        return refused(400, "The request body must be a JSON object with a `query`.", "BAD_REQUEST")
+        return refused(400, "The request body must be a JSON object with a `query`.", ErrorCode.BAD_REQUEST)
     # A lone surrogate can only arrive as an escape, `\\uD800` to `\\uDFFF`: look only then.
     if (b"\\ud" in raw or b"\\uD" in raw) and holds_unencodable_text(body):
-        return refused(400, UNENCODABLE, "BAD_USER_INPUT")
+        return refused(400, UNENCODABLE, ErrorCode.BAD_USER_INPUT)
     return None
 
 
@@ -189,7 +190,9 @@ class GraphiQLFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings: Settings = scope["app"].state.services.settings
         if not settings.graphiql:
-            await error_response(404, "GraphiQL is off on this server.", "NOT_FOUND")(scope, receive, send)
+            await error_response(404, "GraphiQL is off on this server.", ErrorCode.NOT_FOUND)(
+                scope, receive, send
+            )
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -254,7 +257,9 @@ class BodyTooLarge(BodyReadError):
         self.limit = limit
 
     def response(self) -> JSONResponse:
-        return error_response(413, f"The request body is over {self.limit} bytes.", "PAYLOAD_TOO_LARGE")
+        return error_response(
+            413, f"The request body is over {self.limit} bytes.", ErrorCode.PAYLOAD_TOO_LARGE
+        )
 
 
 class BodyTimedOut(BodyReadError):
@@ -263,7 +268,7 @@ class BodyTimedOut(BodyReadError):
 
     def response(self) -> JSONResponse:
         message = f"The request body did not arrive within {self.seconds:g} seconds."
-        return error_response(408, message, "REQUEST_TIMEOUT")
+        return error_response(408, message, ErrorCode.REQUEST_TIMEOUT)
 
 
 class BodyLimits:
@@ -317,13 +322,13 @@ def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
     return response_data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
 
 
-def refused(status_code: int, message: str, code: str) -> JSONResponse:
+def refused(status_code: int, message: str, code: ErrorCode) -> JSONResponse:
     """A GraphQL request answered with an error before it could run, counted by code."""
     metrics.REQUESTS_REFUSED.labels(code).inc()
     return error_response(status_code, message, code)
 
 
-def error_response(status_code: int, message: str, code: str) -> JSONResponse:
+def error_response(status_code: int, message: str, code: ErrorCode) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code)
 
 
@@ -331,7 +336,9 @@ async def jwks(request: Request) -> JSONResponse:
     """The public signing keys; 404 with HS256, whose secret is never published."""
     key_set = request.app.state.services.tokens.jwks()
     if key_set is None:
-        return error_response(404, "No public keys: tokens are signed with a shared secret.", "NOT_FOUND")
+        return error_response(
+            404, "No public keys: tokens are signed with a shared secret.", ErrorCode.NOT_FOUND
+        )
     return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -339,9 +346,9 @@ async def metrics_endpoint(request: Request) -> Response:
     """The Prometheus text format; 404 when METRICS is off, 401 without METRICS_TOKEN when set."""
     settings: Settings = request.app.state.services.settings
     if not settings.metrics:
-        return error_response(404, "Metrics are off on this server.", "NOT_FOUND")
+        return error_response(404, "Metrics are off on this server.", ErrorCode.NOT_FOUND)
     if settings.metrics_token is not None and not bearer_matches(request, settings.metrics_token):
-        response = error_response(401, "Metrics need the metrics bearer token.", "UNAUTHENTICATED")
+        response = error_response(401, "Metrics need the metrics bearer token.", ErrorCode.UNAUTHENTICATED)
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
     body, content_type = metrics.exposition()

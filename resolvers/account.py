@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -10,7 +12,12 @@ from schema.account import AccountDeleted, DeleteAccountResult
 from schema.context import Context
 
 
-async def delete_account(info: Info[Context, None], password: str) -> DeleteAccountResult:
+async def delete_account(
+    info: Info[Context, None],
+    password: Annotated[
+        str, strawberry.argument(description="The current password of the account, asked again to confirm.")
+    ],
+) -> DeleteAccountResult:
     context = info.context
     user = await context.current_user()
     refused = await confirm_password(

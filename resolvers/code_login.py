@@ -11,6 +11,8 @@ resetting the password.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -24,7 +26,12 @@ from schema.problems import flow_expired
 from security.codes import CodeIssued, FlowNotFound, WrongCode
 
 
-async def start_code_login(info: Info[Context, None], email: str) -> StartCodeLoginResult:
+async def start_code_login(
+    info: Info[Context, None],
+    email: Annotated[
+        str, strawberry.argument(description="The account's email address; the sign-in code is mailed to it.")
+    ],
+) -> StartCodeLoginResult:
     context = info.context
     issued = await open_flow(
         context,
@@ -45,7 +52,13 @@ async def start_code_login(info: Info[Context, None], email: str) -> StartCodeLo
 
 
 async def complete_code_login(
-    info: Info[Context, None], login_id: strawberry.ID, code: str
+    info: Info[Context, None],
+    login_id: Annotated[
+        strawberry.ID, strawberry.argument(description="CodeLoginStarted.loginId of the sign-in.")
+    ],
+    code: Annotated[
+        str, strawberry.argument(description="The digits of the mailed code (spaces are ignored).")
+    ],
 ) -> CompleteCodeLoginResult:
     context = info.context
     logins = context.services.code_logins

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
@@ -40,7 +42,13 @@ INPUT_NAME = "newEmail"
 
 
 async def start_email_change(
-    info: Info[Context, None], new_email: str, password: str
+    info: Info[Context, None],
+    new_email: Annotated[
+        str, strawberry.argument(description="The address to move the account to; the code is mailed to it.")
+    ],
+    password: Annotated[
+        str, strawberry.argument(description="The current password of the account, asked again to confirm.")
+    ],
 ) -> StartEmailChangeResult:
     context = info.context
     user = await context.current_user()
@@ -83,7 +91,14 @@ async def start_email_change(
 
 
 async def confirm_email_change(
-    info: Info[Context, None], change_id: strawberry.ID, code: str
+    info: Info[Context, None],
+    change_id: Annotated[
+        strawberry.ID, strawberry.argument(description="EmailChangeStarted.changeId of the change.")
+    ],
+    code: Annotated[
+        str,
+        strawberry.argument(description="The digits of the code mailed to the new address (spaces ignored)."),
+    ],
 ) -> ConfirmEmailChangeResult:
     context = info.context
     user = await context.current_user()

@@ -3,6 +3,9 @@ progressive lockout per address that refuses without verifying."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
 from strawberry.types import Info
 
 import metrics
@@ -15,7 +18,13 @@ from schema.problems import InvalidCredentials, rate_limited
 from security.password_forms import Match, hash_password, verify_password
 
 
-async def login(info: Info[Context, None], email: str, password: str) -> LoginResult:
+async def login(
+    info: Info[Context, None],
+    email: Annotated[
+        str, strawberry.argument(description="The email address of the account (case does not matter).")
+    ],
+    password: Annotated[str, strawberry.argument(description="The password of the account.")],
+) -> LoginResult:
     context = info.context
     try:
         address = normalize_email(email)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
 from strawberry.types import Info
 
 from documents.user import UserChanged
@@ -15,7 +18,17 @@ from security.password_forms import hash_password, normalized
 
 
 async def change_password(
-    info: Info[Context, None], current_password: str, new_password: str
+    info: Info[Context, None],
+    current_password: Annotated[
+        str, strawberry.argument(description="The password the user signs in with now.")
+    ],
+    new_password: Annotated[
+        str,
+        strawberry.argument(
+            description="The new password: 8-128 characters, not a common password, "
+            "not containing the local part of the email."
+        ),
+    ],
 ) -> ChangePasswordResult:
     context = info.context
     identity = await context.identity()

@@ -6,6 +6,8 @@ reset cannot be used to learn who has an account.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -27,7 +29,13 @@ from security.codes import CodeIssued, FlowNotFound, WrongCode
 from security.password_forms import hash_password
 
 
-async def start_password_reset(info: Info[Context, None], email: str) -> StartPasswordResetResult:
+async def start_password_reset(
+    info: Info[Context, None],
+    email: Annotated[
+        str,
+        strawberry.argument(description="The email address of the account; the reset code is mailed to it."),
+    ],
+) -> StartPasswordResetResult:
     context = info.context
     issued = await open_flow(
         context,
@@ -48,7 +56,10 @@ async def start_password_reset(info: Info[Context, None], email: str) -> StartPa
 
 
 async def resend_password_reset_code(
-    info: Info[Context, None], reset_id: strawberry.ID
+    info: Info[Context, None],
+    reset_id: Annotated[
+        strawberry.ID, strawberry.argument(description="PasswordResetStarted.resetId of the flow.")
+    ],
 ) -> ResendPasswordResetCodeResult:
     context = info.context
     issued = await mail_new_code(
@@ -63,7 +74,21 @@ async def resend_password_reset_code(
 
 
 async def complete_password_reset(
-    info: Info[Context, None], reset_id: strawberry.ID, code: str, new_password: str
+    info: Info[Context, None],
+    reset_id: Annotated[
+        strawberry.ID, strawberry.argument(description="PasswordResetStarted.resetId of the flow.")
+    ],
+    code: Annotated[
+        str,
+        strawberry.argument(description="The digits of the mailed code (surrounding spaces are ignored)."),
+    ],
+    new_password: Annotated[
+        str,
+        strawberry.argument(
+            description="The new password: 8-128 characters, not a common password, "
+            "not containing the local part of the email."
+        ),
+    ],
 ) -> CompletePasswordResetResult:
     context = info.context
     resets = context.services.password_resets

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
 from strawberry.types import Info
 
 from documents.user import UserGone
@@ -17,7 +20,13 @@ async def me(info: Info[Context, None]) -> UserType:
     return public_user(await info.context.current_user())
 
 
-async def update_profile(info: Info[Context, None], input: ProfileUpdateInput) -> UpdateProfileResult:
+async def update_profile(
+    info: Info[Context, None],
+    input: Annotated[
+        ProfileUpdateInput,
+        strawberry.argument(description="The fields to change; null or absent fields are kept."),
+    ],
+) -> UpdateProfileResult:
     user = await info.context.current_user()
     changes: dict[str, str | None] = {}
     problems: dict[str, str] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from pymongo.errors import DuplicateKeyError
@@ -51,7 +52,12 @@ PASSWORD_SET = "PASSWORD_SET"
 PASSWORD_SETS_PER_FLOW = 5
 
 
-async def start_registration(info: Info[Context, None], email: str) -> StartRegistrationResult:
+async def start_registration(
+    info: Info[Context, None],
+    email: Annotated[
+        str, strawberry.argument(description="The address to register; the code is mailed to it.")
+    ],
+) -> StartRegistrationResult:
     context = info.context
     issued = await open_flow(
         context,
@@ -72,7 +78,10 @@ async def start_registration(info: Info[Context, None], email: str) -> StartRegi
 
 
 async def resend_registration_code(
-    info: Info[Context, None], registration_id: strawberry.ID
+    info: Info[Context, None],
+    registration_id: Annotated[
+        strawberry.ID, strawberry.argument(description="RegistrationStarted.registrationId of the flow.")
+    ],
 ) -> ResendRegistrationCodeResult:
     context = info.context
     issued = await mail_new_code(
@@ -87,7 +96,14 @@ async def resend_registration_code(
 
 
 async def verify_registration_code(
-    info: Info[Context, None], registration_id: strawberry.ID, code: str
+    info: Info[Context, None],
+    registration_id: Annotated[
+        strawberry.ID, strawberry.argument(description="RegistrationStarted.registrationId of the flow.")
+    ],
+    code: Annotated[
+        str,
+        strawberry.argument(description="The digits of the mailed code (surrounding spaces are ignored)."),
+    ],
 ) -> VerifyRegistrationCodeResult:
     context = info.context
     try:
@@ -101,7 +117,17 @@ async def verify_registration_code(
 
 
 async def set_registration_password(
-    info: Info[Context, None], registration_token: str, password: str
+    info: Info[Context, None],
+    registration_token: Annotated[
+        str, strawberry.argument(description="RegistrationVerified.registrationToken of the flow.")
+    ],
+    password: Annotated[
+        str,
+        strawberry.argument(
+            description="The password of the new account: 8-128 characters, not a common password, "
+            "not containing the local part of the email."
+        ),
+    ],
 ) -> SetRegistrationPasswordResult:
     context = info.context
     stages = (VERIFIED, PASSWORD_SET)
@@ -132,7 +158,14 @@ async def set_registration_password(
 
 
 async def complete_registration(
-    info: Info[Context, None], registration_token: str, profile: ProfileInput
+    info: Info[Context, None],
+    registration_token: Annotated[
+        str,
+        strawberry.argument(description="RegistrationVerified.registrationToken, once the password is set."),
+    ],
+    profile: Annotated[
+        ProfileInput, strawberry.argument(description="The names and optional phone of the new account.")
+    ],
 ) -> CompleteRegistrationResult:
     context = info.context
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from beanie import PydanticObjectId
 from strawberry.types import Info
@@ -24,7 +26,15 @@ from security.sessions import RefreshTokenRejected, RefreshTokenReused
 REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
 
 
-async def refresh_tokens(info: Info[Context, None], refresh_token: str) -> RefreshTokensResult:
+async def refresh_tokens(
+    info: Info[Context, None],
+    refresh_token: Annotated[
+        str,
+        strawberry.argument(
+            description="The latest AuthPayload.refreshToken of the session; spent by this call."
+        ),
+    ],
+) -> RefreshTokensResult:
     context = info.context
     try:
         renewed = await context.services.sessions.refresh(refresh_token)
@@ -47,7 +57,13 @@ async def sessions(info: Info[Context, None]) -> list[Session]:
     return [public_session(session, current=str(session.id) == identity.session_id) for session in live]
 
 
-async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> RevokeSessionResult:
+async def revoke_session(
+    info: Info[Context, None],
+    id: Annotated[
+        strawberry.ID,
+        strawberry.argument(description="Session.id of one of the sessions of the signed-in user."),
+    ],
+) -> RevokeSessionResult:
     identity = await info.context.identity()
     # Another user's session id is answered exactly like an unknown one.
     session = await info.context.services.sessions.get(str(identity.user.id), id)
@@ -58,7 +74,13 @@ async def revoke_session(info: Info[Context, None], id: strawberry.ID) -> Revoke
     return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
-async def logout(info: Info[Context, None], scope: LogoutScope = LogoutScope.CURRENT) -> LoggedOut:
+async def logout(
+    info: Info[Context, None],
+    scope: Annotated[
+        LogoutScope,
+        strawberry.argument(description="Which sessions end: CURRENT (the default), OTHERS or ALL."),
+    ] = LogoutScope.CURRENT,
+) -> LoggedOut:
     identity = await info.context.identity()
     live = await info.context.services.sessions.live(str(identity.user.id), identity.user.credential_version)
     chosen = [session for session in live if _in_scope(session, scope, identity.session_id)]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from graphql import GraphQLError
 from starlette.requests import Request
 
+from schema.error_codes import ErrorCode
 from security.identity import identity_for_token
 
 if TYPE_CHECKING:  # named for type hints only
@@ -22,7 +23,7 @@ class Unauthenticated(GraphQLError):
     """A protected field was asked for without a valid access token."""
 
     def __init__(self) -> None:
-        super().__init__("A valid access token is required.", extensions={"code": "UNAUTHENTICATED"})
+        super().__init__("A valid access token is required.", extensions={"code": ErrorCode.UNAUTHENTICATED})
 
 
 @dataclass

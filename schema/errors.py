@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import metrics
 from mail import MailUnavailable
+from schema.error_codes import ErrorCode
 from security.passwords import CallerGone, PasswordQueueFull
 
 logger = logging.getLogger("authql.errors")
@@ -76,16 +77,16 @@ def error_code(error: BaseException) -> str:
 BACKEND_DOWN = "A backend service is unavailable; try again shortly."
 
 
-def failure_answer(error: BaseException | None) -> tuple[str, str]:
+def failure_answer(error: BaseException | None) -> tuple[ErrorCode, str]:
     """The code and message a root field that raised `error` is answered with."""
     if isinstance(error, PasswordQueueFull):
         # Logged once per overload by Passwords; the client retries in a moment.
-        return "SERVICE_UNAVAILABLE", "The server is busy; try again in a moment."
+        return ErrorCode.SERVICE_UNAVAILABLE, "The server is busy; try again in a moment."
     if isinstance(error, CallerGone):
-        return "CLIENT_CLOSED_REQUEST", "The client went away."
+        return ErrorCode.CLIENT_CLOSED_REQUEST, "The client went away."
     if is_backend_failure(error):
-        return "SERVICE_UNAVAILABLE", BACKEND_DOWN
-    return "INTERNAL_SERVER_ERROR", "Internal server error"
+        return ErrorCode.SERVICE_UNAVAILABLE, BACKEND_DOWN
+    return ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error"
 
 
 def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
@@ -102,22 +103,24 @@ def classify(error: GraphQLError, hide_schema: bool = False) -> GraphQLError:
     if error.path is None and (original is None or isinstance(original, GraphQLError)):
         # Nothing ran: a syntax error, a validation error or a bad variable.
         code = (
-            "GRAPHQL_PARSE_FAILED"
+            ErrorCode.GRAPHQL_PARSE_FAILED
             if error.message.startswith("Syntax Error")
-            else "GRAPHQL_VALIDATION_FAILED"
+            else ErrorCode.GRAPHQL_VALIDATION_FAILED
         )
-        message = SCHEMA_HIDDEN if hide_schema and code == "GRAPHQL_VALIDATION_FAILED" else error.message
+        message = (
+            SCHEMA_HIDDEN if hide_schema and code == ErrorCode.GRAPHQL_VALIDATION_FAILED else error.message
+        )
         return _with_code(error, message, code)
     code, message = failure_answer(original)
     if message == BACKEND_DOWN:
         metrics.BACKEND_ERRORS.labels(failed_backend(original)).inc()
         logger.warning("backend unavailable at %s: %s", error.path, type(original).__name__)
-    elif code == "INTERNAL_SERVER_ERROR":
+    elif code == ErrorCode.INTERNAL_SERVER_ERROR:
         logger.error("unexpected error at %s", error.path, exc_info=original)
     return _with_code(error, message, code)
 
 
-def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
+def _with_code(error: GraphQLError, message: str, code: ErrorCode) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,

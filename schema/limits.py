@@ -32,9 +32,11 @@ from graphql import (
     ValidationRule,
 )
 
+from schema.error_codes import ErrorCode
+
 # Set here, so that classify passes these messages even with introspection off: they
 # name the client's own operation and numbers, nothing of the schema.
-VALIDATION_FAILED = {"code": "GRAPHQL_VALIDATION_FAILED"}
+VALIDATION_FAILED = {"code": ErrorCode.GRAPHQL_VALIDATION_FAILED}
 
 
 @dataclass(frozen=True)

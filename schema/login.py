@@ -11,5 +11,9 @@ from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
 LoginResult = Annotated[
-    AuthPayload | SecondFactorRequired | InvalidCredentials | RateLimited, strawberry.union("LoginResult")
+    AuthPayload | SecondFactorRequired | InvalidCredentials | RateLimited,
+    strawberry.union(
+        "LoginResult",
+        description="Signed in, a second factor needed first, or the credentials were wrong or locked.",
+    ),
 ]

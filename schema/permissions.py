@@ -8,11 +8,12 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from schema.context import Context, Unauthenticated
+from schema.error_codes import ErrorCode
 
 
 class IsAuthenticated(BasePermission):
     message = "A valid access token is required."
-    error_extensions = {"code": "UNAUTHENTICATED"}
+    error_extensions = {"code": ErrorCode.UNAUTHENTICATED}
 
     async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         # Backend failures propagate, so a Redis or Mongo outage is not reported as a bad token.

@@ -5,30 +5,44 @@ from __future__ import annotations
 import strawberry
 
 
-@strawberry.interface
+@strawberry.interface(
+    description=(
+        "An expected outcome that is not a success: every result union's failure members implement it, "
+        "so a client can show `message` for any member it does not handle by name."
+    )
+)
 class Problem:
-    message: str
+    message: str = strawberry.field(description="A sentence for the user, in English; safe to display.")
 
 
-@strawberry.type
+@strawberry.type(description="What is wrong with one input field.")
 class FieldProblem:
     field: str = strawberry.field(
         description='Input field name as the client sent it (e.g. "email", "firstName").'
     )
-    message: str
+    message: str = strawberry.field(
+        description="Why the value was refused; safe to display next to the field."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Some input fields are invalid; nothing was changed or sent.")
 class InvalidInput(Problem):
-    fields: list[FieldProblem]
+    fields: list[FieldProblem] = strawberry.field(description="Every field that failed, each once.")
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Asked too often: a per-client-IP operation limit, a mail quota or cooldown, the lockout of an "
+        "address after repeated wrong passwords, or the tries of a registration flow are used up."
+    )
+)
 class RateLimited(Problem):
-    retry_after_seconds: int
+    retry_after_seconds: int = strawberry.field(description="Seconds to wait before trying again.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="The one-time code is wrong (or the address has had too many wrong codes today)."
+)
 class InvalidCode(Problem):
     attempts_left: int = strawberry.field(
         description="Wrong guesses still allowed for this code; 0 means the flow is burnt."
@@ -40,12 +54,21 @@ class FlowExpired(Problem):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The password breaks the policy: 8-128 characters, not a common password, "
+        "not containing the local part of the email."
+    )
+)
 class WeakPassword(Problem):
-    reasons: list[str]
+    reasons: list[str] = strawberry.field(
+        description="Each rule the password breaks, as a sentence for the user."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Wrong email or password; the same answer whether or not the address has an account."
+)
 class InvalidCredentials(Problem):
     pass
 
@@ -76,11 +99,15 @@ def rate_limited(retry_after_seconds: int) -> RateLimited:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The refresh token is unknown, expired, revoked or reused: the session is over, sign in again."
+    )
+)
 class InvalidRefreshToken(Problem):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="No such object for this user (another user's session is not found either).")
 class NotFound(Problem):
     pass

@@ -12,14 +12,23 @@ from schema.user import User
 
 @strawberry.input(description='Fields left null are unchanged; phone: "" clears the phone.')
 class ProfileUpdateInput:
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
+    first_name: str | None = strawberry.field(
+        default=None, description="New first name: 1-100 characters with a letter; null keeps it."
+    )
+    last_name: str | None = strawberry.field(
+        default=None, description="New last name: 1-100 characters with a letter; null keeps it."
+    )
+    phone: str | None = strawberry.field(
+        default=None, description='New phone number, E.164 (e.g. +14155550123); "" clears it, null keeps it.'
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The profile was updated.")
 class ProfileUpdated:
-    user: User
+    user: User = strawberry.field(description="The user as it now is.")
 
 
-UpdateProfileResult = Annotated[ProfileUpdated | InvalidInput, strawberry.union("UpdateProfileResult")]
+UpdateProfileResult = Annotated[
+    ProfileUpdated | InvalidInput,
+    strawberry.union("UpdateProfileResult", description="The updated user, or the fields that are invalid."),
+]

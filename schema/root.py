@@ -36,6 +36,7 @@ from resolvers import (
 from schema.account import DeleteAccountResult
 from schema.code_login import CompleteCodeLoginResult, StartCodeLoginResult
 from schema.email_change import ConfirmEmailChangeResult, StartEmailChangeResult
+from schema.error_codes import ErrorCodeEnum, error_codes
 from schema.limits import limit_rules
 from schema.login import LoginResult
 from schema.measure import measure_root_fields
@@ -75,7 +76,13 @@ DATE_TIME = dataclasses.replace(
 )
 
 
-@strawberry.type
+# Said once here, used in the descriptions of the operations a client IP may call only so often.
+LIMITED = "Limited per client IP (RateLimited when used up)."
+
+
+@strawberry.type(
+    description="What a client may read: the signed-in user, their sessions, and the error codes."
+)
 class Query:
     me: User = strawberry.field(
         resolver=profile.me,
@@ -87,69 +94,163 @@ class Query:
         permission_classes=[IsAuthenticated],
         description="The signed-in user's live sessions, newest first. Requires a valid access token.",
     )
+    error_codes: list[ErrorCodeEnum] = strawberry.field(  # type: ignore[valid-type]
+        resolver=error_codes,
+        description=(
+            "Every value errors[].extensions.code may take (the ErrorCode enum), so a client can check its "
+            "error handling against this server. No access token needed."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What a client may change: the four registration steps, login, the session and password "
+        "operations, the password reset and the profile. Expected failures are result types "
+        "implementing Problem; only the causes listed in ErrorCode become top-level errors."
+    )
+)
 class Mutation:
     start_registration: StartRegistrationResult = strawberry.mutation(
         resolver=registration.start_registration,
         extensions=[RateLimit("start_registration")],
+        description=(
+            "Registration step 1: mails a one-time code to `email` and opens a flow. An address that "
+            "already has an account gets the same answer (and a mail saying so, without a code), so the "
+            "answer never tells whether an account exists. No access token needed. InvalidInput for an "
+            "address that is not an email; RateLimited past the per-IP limit or the per-address and "
+            "global mail quotas. " + LIMITED
+        ),
     )
     resend_registration_code: ResendRegistrationCodeResult = strawberry.mutation(
         resolver=registration.resend_registration_code,
         extensions=[RateLimit("resend_registration_code")],
+        description=(
+            "Mails a new code for a started registration, once resendAvailableAt has passed. The earlier "
+            "code keeps working until the new mail is delivered; the wrong-code count carries over. "
+            "FlowExpired for an unknown, expired or burnt flow; RateLimited during the cooldown or past "
+            "the mail quotas. " + LIMITED
+        ),
     )
     verify_registration_code: VerifyRegistrationCodeResult = strawberry.mutation(
         resolver=registration.verify_registration_code,
         extensions=[RateLimit("verify_registration_code")],
+        description=(
+            "Registration step 2: checks the mailed code and answers the registrationToken that steps 3 "
+            "and 4 need. InvalidCode with the guesses left; after the last allowed wrong code the flow is "
+            "burnt and answers FlowExpired from then on. " + LIMITED
+        ),
     )
     set_registration_password: SetRegistrationPasswordResult = strawberry.mutation(
         resolver=registration.set_registration_password,
         extensions=[RateLimit("set_registration_password")],
+        description=(
+            "Registration step 3: sets the password (may be repeated until step 4, at most 5 times per "
+            "flow). WeakPassword with the reasons; FlowExpired for a token that is unknown, expired or "
+            "not yet verified; RateLimited past the per-IP limit or the 5 tries of the flow. "
+            "May answer SERVICE_UNAVAILABLE when too many password hashes are waiting. " + LIMITED
+        ),
     )
     complete_registration: CompleteRegistrationResult = strawberry.mutation(
-        resolver=registration.complete_registration
+        resolver=registration.complete_registration,
+        description=(
+            "Registration step 4: creates the account with the profile and signs in (AuthPayload). "
+            "InvalidInput lists each invalid profile field; FlowExpired when the token is unknown, "
+            "expired or has no password yet; AccountExists when another flow created the account first."
+        ),
     )
-    login: LoginResult = strawberry.mutation(resolver=login.login, extensions=[RateLimit("login")])
+    login: LoginResult = strawberry.mutation(
+        resolver=login.login,
+        extensions=[RateLimit("login")],
+        description=(
+            "Signs in with email and password and opens a session (AuthPayload, with the refresh "
+            "token). InvalidCredentials for a wrong password or an unknown address alike; RateLimited "
+            "past the per-IP limit or while the address is locked after repeated failures. May answer "
+            "SERVICE_UNAVAILABLE when too many password hashes are waiting. " + LIMITED
+        ),
+    )
     update_profile: UpdateProfileResult = strawberry.mutation(
         resolver=profile.update_profile,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token (top-level UNAUTHENTICATED otherwise).",
+        description=(
+            "Requires a valid access token (top-level UNAUTHENTICATED otherwise). Changes the fields "
+            "given in `input`; InvalidInput lists each invalid field and changes nothing."
+        ),
     )
-    refresh_tokens: RefreshTokensResult = strawberry.mutation(resolver=sessions.refresh_tokens)
+    refresh_tokens: RefreshTokensResult = strawberry.mutation(
+        resolver=sessions.refresh_tokens,
+        description=(
+            "Exchanges a refresh token for a new access token and a new refresh token (the old one is "
+            "spent). No access token needed. InvalidRefreshToken for an unknown, expired or revoked one; "
+            "presenting a rotated-away refresh token again revokes the whole session (except once within "
+            "a short grace window, which answers the same new pair)."
+        ),
+    )
     logout: LoggedOut = strawberry.mutation(
         resolver=sessions.logout,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token.",
+        description=(
+            "Requires a valid access token. Ends the sessions `scope` names (by default the current "
+            "one) and answers how many ended; their access and refresh tokens stop working at once."
+        ),
     )
     revoke_session: RevokeSessionResult = strawberry.mutation(
         resolver=sessions.revoke_session,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token; only the user's own sessions are found.",
+        description=(
+            "Requires a valid access token; only the user's own sessions are found. Ends the session "
+            "with this id (SessionRevoked); NotFound for an unknown id or another user's session alike."
+        ),
     )
     change_password: ChangePasswordResult = strawberry.mutation(
         resolver=password.change_password,
         extensions=[RateLimit("change_password")],
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token.",
+        description=(
+            "Requires a valid access token. Checks currentPassword, sets newPassword, revokes every "
+            "other session and answers a fresh AuthPayload for this one. InvalidCredentials for a wrong "
+            "current password (counted by the same lockout as login); WeakPassword with the reasons; "
+            "RateLimited past the per-IP limit or while locked. " + LIMITED
+        ),
     )
     start_password_reset: StartPasswordResetResult = strawberry.mutation(
         resolver=password_reset.start_password_reset,
         extensions=[RateLimit("start_password_reset")],
+        description=(
+            "Forgotten password, step 1: mails a one-time code to `email` if it has an account (an "
+            "address without one gets the same answer and a mail without a code). No access token "
+            "needed. InvalidInput for an address that is not an email; RateLimited past the per-IP "
+            "limit or the mail quotas. " + LIMITED
+        ),
     )
     resend_password_reset_code: ResendPasswordResetCodeResult = strawberry.mutation(
         resolver=password_reset.resend_password_reset_code,
         extensions=[RateLimit("resend_password_reset_code")],
+        description=(
+            "Mails a new reset code once resendAvailableAt has passed; the wrong-code count carries over. "
+            "FlowExpired for an unknown, expired or burnt flow; RateLimited during the cooldown or past "
+            "the mail quotas. " + LIMITED
+        ),
     )
     complete_password_reset: CompletePasswordResetResult = strawberry.mutation(
         resolver=password_reset.complete_password_reset,
         extensions=[RateLimit("complete_password_reset")],
+        description=(
+            "Forgotten password, step 2: checks the mailed code, sets newPassword, revokes every session "
+            "of the user, lifts a login lockout and signs in (AuthPayload). InvalidCode with the guesses "
+            "left; FlowExpired for an unknown, expired or burnt flow; WeakPassword with the reasons "
+            "(checked before the code, so it costs no guess). " + LIMITED
+        ),
     )
     delete_account: DeleteAccountResult = strawberry.mutation(
         resolver=account.delete_account,
         extensions=[RateLimit("delete_account")],
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token; deletes the user and every session.",
+        description=(
+            "Requires a valid access token; deletes the user and every session. Asks for the password "
+            "again: InvalidCredentials for a wrong one (counted by the same lockout as login); "
+            "RateLimited past the per-IP limit or while locked. " + LIMITED
+        ),
     )
     start_code_login: StartCodeLoginResult = strawberry.mutation(
         resolver=code_login.start_code_login,

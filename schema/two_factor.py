@@ -25,7 +25,7 @@ class SecondFactorMethod(Enum):
 @strawberry.type(description="A first factor succeeded; a second one is needed before a session opens.")
 class SecondFactorRequired:
     challenge_id: strawberry.ID = strawberry.field(
-        description="Opaque, short-lived, a limited number of attempts; answer it with verifySecondFactor."
+        description="Opaque, short-lived, a limited number of attempts. Answer it with verifySecondFactor."
     )
     expires_at: datetime = strawberry.field(description="When the challenge ends; sign in again after it.")
     methods: list[SecondFactorMethod] = strawberry.field(description="The second factors this account has.")

@@ -7,15 +7,17 @@ from datetime import datetime
 import strawberry
 
 
-@strawberry.type
+@strawberry.type(description="A user's account and profile, as the user may see it.")
 class User:
-    id: strawberry.ID
-    email: str
-    first_name: str
-    last_name: str
+    id: strawberry.ID = strawberry.field(description="Stable, opaque account id.")
+    email: str = strawberry.field(description="The proven email address, lower-cased.")
+    first_name: str = strawberry.field(description="First name, NFKC-normalised.")
+    last_name: str = strawberry.field(description="Last name, NFKC-normalised.")
     phone: str | None = strawberry.field(description="E.164, e.g. +14155550123")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    updated_at: datetime = strawberry.field(
+        description="When the account last changed (profile, email, password or two-factor)."
+    )
     two_factor_enabled: bool = strawberry.field(
         description="Whether signing in needs a second factor (TOTP or a recovery code)."
     )
@@ -24,16 +26,23 @@ class User:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A signed-in session: a short-lived access token for requests and a refresh token to renew it. "
+        "Keep the refresh token secret (it renews the session until it ends)."
+    )
+)
 class AuthPayload:
     access_token: str = strawberry.field(description="JWT; send as Authorization: Bearer <accessToken>")
     token_type: str = strawberry.field(description='Always "Bearer".')
     expires_in: int = strawberry.field(description="Seconds until accessToken expires.")
-    user: User
+    user: User = strawberry.field(description="The user signed in.")
     refresh_token: str = strawberry.field(
         description="Opaque; exchange with refreshTokens. Rotates on every use."
     )
     refresh_expires_in: int = strawberry.field(
         description="Seconds until the session ends if it is never refreshed."
     )
-    session_id: strawberry.ID
+    session_id: strawberry.ID = strawberry.field(
+        description="The session these tokens belong to (Session.id in `sessions`, for revokeSession)."
+    )

@@ -1,8 +1,12 @@
-"""The live schema honours the public contract and matches the exported schema.graphql.
+"""The live schema honours the public contract and the last release, and matches the
+exported schema.graphql.
 
 The contract is kept beside the tests (tests/contract/), so a clone of this repository
 alone runs green; where the shared contract folder sits beside the checkout (as in CI),
-the kept copy must equal it, so the two cannot drift apart unseen.
+the kept copy must equal it, so the two cannot drift apart unseen. schema.released.graphql
+is the schema of the last release: clients generated from it must keep working, so the
+live schema may add to it (dangerous changes such as a new enum value or union member
+are allowed) but never break it. Refresh it on release (README, "The API at a glance").
 """
 
 from pathlib import Path
@@ -34,10 +38,15 @@ def test_live_schema_is_a_compatible_superset_of_all_three_contract_files_togeth
     assert find_breaking_changes(contract, schema._schema) == []
 
 
+def test_live_schema_has_no_breaking_change_against_the_last_release():
+    released = build_schema((ROOT / "schema.released.graphql").read_text())
+    assert find_breaking_changes(released, schema._schema) == []
+
+
 def test_exported_schema_graphql_matches_the_code():
     exported = (ROOT / "schema.graphql").read_text()
     assert exported.strip() == schema.as_str().strip(), (
-        "schema.graphql is stale: run `uv run python -m schema.root > schema.graphql`"
+        "schema.graphql is stale: run `./run python -m schema.root > schema.graphql`"
     )
 
 

@@ -381,8 +381,9 @@ async def test_reset_with_two_factor_changes_the_password_then_asks_for_the_seco
 
 START_CODE_LOGIN = """mutation($email: String!) { startCodeLogin(email: $email) { __typename
   ... on CodeLoginStarted { loginId } } }"""
-COMPLETE_CODE_LOGIN = f"""mutation($id: ID!, $code: String!) {{ completeCodeLogin(loginId: $id, code: $code) {{
-  __typename {AUTH} ... on SecondFactorRequired {{ challengeId methods }} {PROBLEM} {CODE} }} }}"""
+COMPLETE_CODE_LOGIN = f"""mutation($id: ID!, $code: String!) {{
+  completeCodeLogin(loginId: $id, code: $code) {{ __typename {AUTH}
+  ... on SecondFactorRequired {{ challengeId methods }} {PROBLEM} {CODE} }} }}"""
 
 
 async def test_a_sign_in_by_emailed_code_asks_for_the_second_factor_too(client, mailbox):
