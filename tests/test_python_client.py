@@ -100,7 +100,7 @@ def test_the_committed_python_client_is_what_the_generator_makes_now(tmp_path):
     drift = differences(PACKAGE, tmp_path / "authql_client")
     assert not drift, (
         f"clients/python/authql_client is stale ({', '.join(drift)}); regenerate it with "
-        "`python3 -m uv run --locked --directory clients/python ariadne-codegen`"
+        "`./run --directory clients/python ariadne-codegen`"
     )
 
 

@@ -10,12 +10,21 @@ from .change_password import (
     ChangePasswordChangePasswordWeakPassword,
 )
 from .client import AuthqlClient
+from .complete_code_login import (
+    CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAuthPayload,
+    CompleteCodeLoginCompleteCodeLoginFlowExpired,
+    CompleteCodeLoginCompleteCodeLoginInvalidCode,
+    CompleteCodeLoginCompleteCodeLoginRateLimited,
+    CompleteCodeLoginCompleteCodeLoginSecondFactorRequired,
+)
 from .complete_password_reset import (
     CompletePasswordReset,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
     CompletePasswordResetCompletePasswordResetRateLimited,
+    CompletePasswordResetCompletePasswordResetSecondFactorRequired,
     CompletePasswordResetCompletePasswordResetWeakPassword,
 )
 from .complete_registration import (
@@ -26,13 +35,44 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationInvalidInput,
     CompleteRegistrationCompleteRegistrationInvalidInputFields,
 )
+from .confirm_email_change import (
+    ConfirmEmailChange,
+    ConfirmEmailChangeConfirmEmailChangeAccountExists,
+    ConfirmEmailChangeConfirmEmailChangeEmailChanged,
+    ConfirmEmailChangeConfirmEmailChangeEmailChangedUser,
+    ConfirmEmailChangeConfirmEmailChangeFlowExpired,
+    ConfirmEmailChangeConfirmEmailChangeInvalidCode,
+    ConfirmEmailChangeConfirmEmailChangeRateLimited,
+)
+from .confirm_totp import (
+    ConfirmTotp,
+    ConfirmTotpConfirmTotpFlowExpired,
+    ConfirmTotpConfirmTotpInvalidCode,
+    ConfirmTotpConfirmTotpRateLimited,
+    ConfirmTotpConfirmTotpTotpEnabled,
+)
 from .delete_account import (
     DeleteAccount,
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountRateLimited,
 )
-from .enums import LogoutScope
+from .disable_totp import (
+    DisableTotp,
+    DisableTotpDisableTotpInvalidCode,
+    DisableTotpDisableTotpInvalidCredentials,
+    DisableTotpDisableTotpRateLimited,
+    DisableTotpDisableTotpTotpDisabled,
+    DisableTotpDisableTotpTotpDisabledUser,
+)
+from .enroll_totp import (
+    EnrollTotp,
+    EnrollTotpEnrollTotpInvalidCredentials,
+    EnrollTotpEnrollTotpRateLimited,
+    EnrollTotpEnrollTotpTotpEnrollment,
+    EnrollTotpEnrollTotpTwoFactorAlreadyEnabled,
+)
+from .enums import ErrorCode, LogoutScope, SecondFactorMethod
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -40,13 +80,14 @@ from .exceptions import (
     GraphQLClientHttpError,
     GraphQLClientInvalidResponseError,
 )
-from .fragments import SignedIn, SignedInUser, UserFields
+from .fragments import SecondFactorNeeded, SignedIn, SignedInUser, UserFields
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
+    LoginLoginSecondFactorRequired,
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
@@ -54,6 +95,13 @@ from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
     RefreshTokensRefreshTokensInvalidRefreshToken,
+)
+from .regenerate_recovery_codes import (
+    RegenerateRecoveryCodes,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCode,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
 )
 from .resend_password_reset_code import (
     ResendPasswordResetCode,
@@ -79,6 +127,19 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRateLimited,
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
+)
+from .start_code_login import (
+    StartCodeLogin,
+    StartCodeLoginStartCodeLoginCodeLoginStarted,
+    StartCodeLoginStartCodeLoginInvalidInput,
+    StartCodeLoginStartCodeLoginRateLimited,
+)
+from .start_email_change import (
+    StartEmailChange,
+    StartEmailChangeStartEmailChangeEmailChangeStarted,
+    StartEmailChangeStartEmailChangeInvalidCredentials,
+    StartEmailChangeStartEmailChangeInvalidInput,
+    StartEmailChangeStartEmailChangeRateLimited,
 )
 from .start_password_reset import (
     StartPasswordReset,
@@ -108,6 +169,13 @@ from .verify_registration_code import (
     VerifyRegistrationCodeVerifyRegistrationCodeRateLimited,
     VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified,
 )
+from .verify_second_factor import (
+    VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAuthPayload,
+    VerifySecondFactorVerifySecondFactorFlowExpired,
+    VerifySecondFactorVerifySecondFactorInvalidCode,
+    VerifySecondFactorVerifySecondFactorRateLimited,
+)
 
 __all__ = [
     "AsyncBaseClient",
@@ -118,11 +186,18 @@ __all__ = [
     "ChangePasswordChangePasswordInvalidCredentials",
     "ChangePasswordChangePasswordRateLimited",
     "ChangePasswordChangePasswordWeakPassword",
+    "CompleteCodeLogin",
+    "CompleteCodeLoginCompleteCodeLoginAuthPayload",
+    "CompleteCodeLoginCompleteCodeLoginFlowExpired",
+    "CompleteCodeLoginCompleteCodeLoginInvalidCode",
+    "CompleteCodeLoginCompleteCodeLoginRateLimited",
+    "CompleteCodeLoginCompleteCodeLoginSecondFactorRequired",
     "CompletePasswordReset",
     "CompletePasswordResetCompletePasswordResetAuthPayload",
     "CompletePasswordResetCompletePasswordResetFlowExpired",
     "CompletePasswordResetCompletePasswordResetInvalidCode",
     "CompletePasswordResetCompletePasswordResetRateLimited",
+    "CompletePasswordResetCompletePasswordResetSecondFactorRequired",
     "CompletePasswordResetCompletePasswordResetWeakPassword",
     "CompleteRegistration",
     "CompleteRegistrationCompleteRegistrationAccountExists",
@@ -130,10 +205,34 @@ __all__ = [
     "CompleteRegistrationCompleteRegistrationFlowExpired",
     "CompleteRegistrationCompleteRegistrationInvalidInput",
     "CompleteRegistrationCompleteRegistrationInvalidInputFields",
+    "ConfirmEmailChange",
+    "ConfirmEmailChangeConfirmEmailChangeAccountExists",
+    "ConfirmEmailChangeConfirmEmailChangeEmailChanged",
+    "ConfirmEmailChangeConfirmEmailChangeEmailChangedUser",
+    "ConfirmEmailChangeConfirmEmailChangeFlowExpired",
+    "ConfirmEmailChangeConfirmEmailChangeInvalidCode",
+    "ConfirmEmailChangeConfirmEmailChangeRateLimited",
+    "ConfirmTotp",
+    "ConfirmTotpConfirmTotpFlowExpired",
+    "ConfirmTotpConfirmTotpInvalidCode",
+    "ConfirmTotpConfirmTotpRateLimited",
+    "ConfirmTotpConfirmTotpTotpEnabled",
     "DeleteAccount",
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountRateLimited",
+    "DisableTotp",
+    "DisableTotpDisableTotpInvalidCode",
+    "DisableTotpDisableTotpInvalidCredentials",
+    "DisableTotpDisableTotpRateLimited",
+    "DisableTotpDisableTotpTotpDisabled",
+    "DisableTotpDisableTotpTotpDisabledUser",
+    "EnrollTotp",
+    "EnrollTotpEnrollTotpInvalidCredentials",
+    "EnrollTotpEnrollTotpRateLimited",
+    "EnrollTotpEnrollTotpTotpEnrollment",
+    "EnrollTotpEnrollTotpTwoFactorAlreadyEnabled",
+    "ErrorCode",
     "GraphQLClientError",
     "GraphQLClientGraphQLError",
     "GraphQLClientGraphQLMultiError",
@@ -143,6 +242,7 @@ __all__ = [
     "LoginLoginAuthPayload",
     "LoginLoginInvalidCredentials",
     "LoginLoginRateLimited",
+    "LoginLoginSecondFactorRequired",
     "Logout",
     "LogoutLogout",
     "LogoutScope",
@@ -153,6 +253,11 @@ __all__ = [
     "RefreshTokens",
     "RefreshTokensRefreshTokensAuthPayload",
     "RefreshTokensRefreshTokensInvalidRefreshToken",
+    "RegenerateRecoveryCodes",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCode",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes",
     "ResendPasswordResetCode",
     "ResendPasswordResetCodeResendPasswordResetCodeFlowExpired",
     "ResendPasswordResetCodeResendPasswordResetCodePasswordResetCodeSent",
@@ -164,6 +269,8 @@ __all__ = [
     "RevokeSession",
     "RevokeSessionRevokeSessionNotFound",
     "RevokeSessionRevokeSessionSessionRevoked",
+    "SecondFactorMethod",
+    "SecondFactorNeeded",
     "Sessions",
     "SessionsSessions",
     "SetRegistrationPassword",
@@ -173,6 +280,15 @@ __all__ = [
     "SetRegistrationPasswordSetRegistrationPasswordWeakPassword",
     "SignedIn",
     "SignedInUser",
+    "StartCodeLogin",
+    "StartCodeLoginStartCodeLoginCodeLoginStarted",
+    "StartCodeLoginStartCodeLoginInvalidInput",
+    "StartCodeLoginStartCodeLoginRateLimited",
+    "StartEmailChange",
+    "StartEmailChangeStartEmailChangeEmailChangeStarted",
+    "StartEmailChangeStartEmailChangeInvalidCredentials",
+    "StartEmailChangeStartEmailChangeInvalidInput",
+    "StartEmailChangeStartEmailChangeRateLimited",
     "StartPasswordReset",
     "StartPasswordResetStartPasswordResetInvalidInput",
     "StartPasswordResetStartPasswordResetInvalidInputFields",
@@ -195,4 +311,9 @@ __all__ = [
     "VerifyRegistrationCodeVerifyRegistrationCodeInvalidCode",
     "VerifyRegistrationCodeVerifyRegistrationCodeRateLimited",
     "VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified",
+    "VerifySecondFactor",
+    "VerifySecondFactorVerifySecondFactorAuthPayload",
+    "VerifySecondFactorVerifySecondFactorFlowExpired",
+    "VerifySecondFactorVerifySecondFactorInvalidCode",
+    "VerifySecondFactorVerifySecondFactorRateLimited",
 ]

@@ -11,12 +11,21 @@ from .change_password import (
     ChangePasswordChangePasswordRateLimited,
     ChangePasswordChangePasswordWeakPassword,
 )
+from .complete_code_login import (
+    CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAuthPayload,
+    CompleteCodeLoginCompleteCodeLoginFlowExpired,
+    CompleteCodeLoginCompleteCodeLoginInvalidCode,
+    CompleteCodeLoginCompleteCodeLoginRateLimited,
+    CompleteCodeLoginCompleteCodeLoginSecondFactorRequired,
+)
 from .complete_password_reset import (
     CompletePasswordReset,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
     CompletePasswordResetCompletePasswordResetRateLimited,
+    CompletePasswordResetCompletePasswordResetSecondFactorRequired,
     CompletePasswordResetCompletePasswordResetWeakPassword,
 )
 from .complete_registration import (
@@ -26,11 +35,40 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationFlowExpired,
     CompleteRegistrationCompleteRegistrationInvalidInput,
 )
+from .confirm_email_change import (
+    ConfirmEmailChange,
+    ConfirmEmailChangeConfirmEmailChangeAccountExists,
+    ConfirmEmailChangeConfirmEmailChangeEmailChanged,
+    ConfirmEmailChangeConfirmEmailChangeFlowExpired,
+    ConfirmEmailChangeConfirmEmailChangeInvalidCode,
+    ConfirmEmailChangeConfirmEmailChangeRateLimited,
+)
+from .confirm_totp import (
+    ConfirmTotp,
+    ConfirmTotpConfirmTotpFlowExpired,
+    ConfirmTotpConfirmTotpInvalidCode,
+    ConfirmTotpConfirmTotpRateLimited,
+    ConfirmTotpConfirmTotpTotpEnabled,
+)
 from .delete_account import (
     DeleteAccount,
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountRateLimited,
+)
+from .disable_totp import (
+    DisableTotp,
+    DisableTotpDisableTotpInvalidCode,
+    DisableTotpDisableTotpInvalidCredentials,
+    DisableTotpDisableTotpRateLimited,
+    DisableTotpDisableTotpTotpDisabled,
+)
+from .enroll_totp import (
+    EnrollTotp,
+    EnrollTotpEnrollTotpInvalidCredentials,
+    EnrollTotpEnrollTotpRateLimited,
+    EnrollTotpEnrollTotpTotpEnrollment,
+    EnrollTotpEnrollTotpTwoFactorAlreadyEnabled,
 )
 from .enums import LogoutScope
 from .input_types import ProfileInput, ProfileUpdateInput
@@ -39,6 +77,7 @@ from .login import (
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
+    LoginLoginSecondFactorRequired,
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
@@ -46,6 +85,13 @@ from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
     RefreshTokensRefreshTokensInvalidRefreshToken,
+)
+from .regenerate_recovery_codes import (
+    RegenerateRecoveryCodes,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCode,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
 )
 from .resend_password_reset_code import (
     ResendPasswordResetCode,
@@ -72,6 +118,19 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
 )
+from .start_code_login import (
+    StartCodeLogin,
+    StartCodeLoginStartCodeLoginCodeLoginStarted,
+    StartCodeLoginStartCodeLoginInvalidInput,
+    StartCodeLoginStartCodeLoginRateLimited,
+)
+from .start_email_change import (
+    StartEmailChange,
+    StartEmailChangeStartEmailChangeEmailChangeStarted,
+    StartEmailChangeStartEmailChangeInvalidCredentials,
+    StartEmailChangeStartEmailChangeInvalidInput,
+    StartEmailChangeStartEmailChangeRateLimited,
+)
 from .start_password_reset import (
     StartPasswordReset,
     StartPasswordResetStartPasswordResetInvalidInput,
@@ -96,6 +155,13 @@ from .verify_registration_code import (
     VerifyRegistrationCodeVerifyRegistrationCodeRateLimited,
     VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified,
 )
+from .verify_second_factor import (
+    VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAuthPayload,
+    VerifySecondFactorVerifySecondFactorFlowExpired,
+    VerifySecondFactorVerifySecondFactorInvalidCode,
+    VerifySecondFactorVerifySecondFactorRateLimited,
+)
 
 
 def gql(q: str) -> str:
@@ -103,6 +169,400 @@ def gql(q: str) -> str:
 
 
 class AuthqlClient(AsyncBaseClient):
+    async def start_code_login(
+        self, email: str, **kwargs: Any
+    ) -> Union[
+        StartCodeLoginStartCodeLoginCodeLoginStarted,
+        StartCodeLoginStartCodeLoginInvalidInput,
+        StartCodeLoginStartCodeLoginRateLimited,
+    ]:
+        query = gql("""
+            mutation StartCodeLogin($email: String!) {
+              startCodeLogin(email: $email) {
+                __typename
+                ... on CodeLoginStarted {
+                  loginId
+                  expiresAt
+                  resendAvailableAt
+                  codeLength
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"email": email}
+        response = await self.execute(
+            query=query, operation_name="StartCodeLogin", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return StartCodeLogin.model_validate(data).start_code_login
+
+    async def complete_code_login(
+        self, login_id: str, code: str, **kwargs: Any
+    ) -> Union[
+        CompleteCodeLoginCompleteCodeLoginAuthPayload,
+        CompleteCodeLoginCompleteCodeLoginSecondFactorRequired,
+        CompleteCodeLoginCompleteCodeLoginInvalidCode,
+        CompleteCodeLoginCompleteCodeLoginFlowExpired,
+        CompleteCodeLoginCompleteCodeLoginRateLimited,
+    ]:
+        query = gql("""
+            mutation CompleteCodeLogin($loginId: ID!, $code: String!) {
+              completeCodeLogin(loginId: $loginId, code: $code) {
+                __typename
+                ...SignedIn
+                ...SecondFactorNeeded
+                ... on Problem {
+                  message
+                }
+                ... on InvalidCode {
+                  attemptsLeft
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment SecondFactorNeeded on SecondFactorRequired {
+              challengeId
+              expiresAt
+              methods
+            }
+
+            fragment SignedIn on AuthPayload {
+              accessToken
+              tokenType
+              expiresIn
+              refreshToken
+              refreshExpiresIn
+              sessionId
+              user {
+                ...UserFields
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"loginId": login_id, "code": code}
+        response = await self.execute(
+            query=query,
+            operation_name="CompleteCodeLogin",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return CompleteCodeLogin.model_validate(data).complete_code_login
+
+    async def verify_second_factor(
+        self, challenge_id: str, code: str, **kwargs: Any
+    ) -> Union[
+        VerifySecondFactorVerifySecondFactorAuthPayload,
+        VerifySecondFactorVerifySecondFactorInvalidCode,
+        VerifySecondFactorVerifySecondFactorFlowExpired,
+        VerifySecondFactorVerifySecondFactorRateLimited,
+    ]:
+        query = gql("""
+            mutation VerifySecondFactor($challengeId: ID!, $code: String!) {
+              verifySecondFactor(challengeId: $challengeId, code: $code) {
+                __typename
+                ...SignedIn
+                ... on Problem {
+                  message
+                }
+                ... on InvalidCode {
+                  attemptsLeft
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment SignedIn on AuthPayload {
+              accessToken
+              tokenType
+              expiresIn
+              refreshToken
+              refreshExpiresIn
+              sessionId
+              user {
+                ...UserFields
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"challengeId": challenge_id, "code": code}
+        response = await self.execute(
+            query=query,
+            operation_name="VerifySecondFactor",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return VerifySecondFactor.model_validate(data).verify_second_factor
+
+    async def enroll_totp(
+        self, password: str, **kwargs: Any
+    ) -> Union[
+        EnrollTotpEnrollTotpTotpEnrollment,
+        EnrollTotpEnrollTotpInvalidCredentials,
+        EnrollTotpEnrollTotpTwoFactorAlreadyEnabled,
+        EnrollTotpEnrollTotpRateLimited,
+    ]:
+        query = gql("""
+            mutation EnrollTotp($password: String!) {
+              enrollTotp(password: $password) {
+                __typename
+                ... on TotpEnrollment {
+                  secret
+                  otpauthUri
+                  qrSvg
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"password": password}
+        response = await self.execute(
+            query=query, operation_name="EnrollTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return EnrollTotp.model_validate(data).enroll_totp
+
+    async def confirm_totp(
+        self, code: str, **kwargs: Any
+    ) -> Union[
+        ConfirmTotpConfirmTotpTotpEnabled,
+        ConfirmTotpConfirmTotpInvalidCode,
+        ConfirmTotpConfirmTotpFlowExpired,
+        ConfirmTotpConfirmTotpRateLimited,
+    ]:
+        query = gql("""
+            mutation ConfirmTotp($code: String!) {
+              confirmTotp(code: $code) {
+                __typename
+                ... on TotpEnabled {
+                  recoveryCodes
+                }
+                ... on Problem {
+                  message
+                }
+                ... on InvalidCode {
+                  attemptsLeft
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"code": code}
+        response = await self.execute(
+            query=query, operation_name="ConfirmTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ConfirmTotp.model_validate(data).confirm_totp
+
+    async def disable_totp(
+        self, password: str, code: str, **kwargs: Any
+    ) -> Union[
+        DisableTotpDisableTotpTotpDisabled,
+        DisableTotpDisableTotpInvalidCredentials,
+        DisableTotpDisableTotpInvalidCode,
+        DisableTotpDisableTotpRateLimited,
+    ]:
+        query = gql("""
+            mutation DisableTotp($password: String!, $code: String!) {
+              disableTotp(password: $password, code: $code) {
+                __typename
+                ... on TotpDisabled {
+                  user {
+                    ...UserFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"password": password, "code": code}
+        response = await self.execute(
+            query=query, operation_name="DisableTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DisableTotp.model_validate(data).disable_totp
+
+    async def regenerate_recovery_codes(
+        self, password: str, code: str, **kwargs: Any
+    ) -> Union[
+        RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
+        RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
+        RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCode,
+        RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
+    ]:
+        query = gql("""
+            mutation RegenerateRecoveryCodes($password: String!, $code: String!) {
+              regenerateRecoveryCodes(password: $password, code: $code) {
+                __typename
+                ... on RecoveryCodes {
+                  codes
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"password": password, "code": code}
+        response = await self.execute(
+            query=query,
+            operation_name="RegenerateRecoveryCodes",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RegenerateRecoveryCodes.model_validate(data).regenerate_recovery_codes
+
+    async def start_email_change(
+        self, new_email: str, password: str, **kwargs: Any
+    ) -> Union[
+        StartEmailChangeStartEmailChangeEmailChangeStarted,
+        StartEmailChangeStartEmailChangeInvalidCredentials,
+        StartEmailChangeStartEmailChangeInvalidInput,
+        StartEmailChangeStartEmailChangeRateLimited,
+    ]:
+        query = gql("""
+            mutation StartEmailChange($newEmail: String!, $password: String!) {
+              startEmailChange(newEmail: $newEmail, password: $password) {
+                __typename
+                ... on EmailChangeStarted {
+                  changeId
+                  expiresAt
+                  resendAvailableAt
+                  codeLength
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"newEmail": new_email, "password": password}
+        response = await self.execute(
+            query=query,
+            operation_name="StartEmailChange",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return StartEmailChange.model_validate(data).start_email_change
+
+    async def confirm_email_change(
+        self, change_id: str, code: str, **kwargs: Any
+    ) -> Union[
+        ConfirmEmailChangeConfirmEmailChangeEmailChanged,
+        ConfirmEmailChangeConfirmEmailChangeInvalidCode,
+        ConfirmEmailChangeConfirmEmailChangeFlowExpired,
+        ConfirmEmailChangeConfirmEmailChangeAccountExists,
+        ConfirmEmailChangeConfirmEmailChangeRateLimited,
+    ]:
+        query = gql("""
+            mutation ConfirmEmailChange($changeId: ID!, $code: String!) {
+              confirmEmailChange(changeId: $changeId, code: $code) {
+                __typename
+                ... on EmailChanged {
+                  user {
+                    ...UserFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+                ... on InvalidCode {
+                  attemptsLeft
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"changeId": change_id, "code": code}
+        response = await self.execute(
+            query=query,
+            operation_name="ConfirmEmailChange",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ConfirmEmailChange.model_validate(data).confirm_email_change
+
     async def me(self, **kwargs: Any) -> MeMe:
         query = gql("""
             query Me {
@@ -119,6 +579,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {}
@@ -162,6 +624,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {"input": input}
@@ -216,6 +680,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {
@@ -338,6 +804,7 @@ class AuthqlClient(AsyncBaseClient):
         self, reset_id: str, code: str, new_password: str, **kwargs: Any
     ) -> Union[
         CompletePasswordResetCompletePasswordResetAuthPayload,
+        CompletePasswordResetCompletePasswordResetSecondFactorRequired,
         CompletePasswordResetCompletePasswordResetInvalidCode,
         CompletePasswordResetCompletePasswordResetFlowExpired,
         CompletePasswordResetCompletePasswordResetWeakPassword,
@@ -348,6 +815,7 @@ class AuthqlClient(AsyncBaseClient):
               completePasswordReset(resetId: $resetId, code: $code, newPassword: $newPassword) {
                 __typename
                 ...SignedIn
+                ...SecondFactorNeeded
                 ... on Problem {
                   message
                 }
@@ -361,6 +829,12 @@ class AuthqlClient(AsyncBaseClient):
                   retryAfterSeconds
                 }
               }
+            }
+
+            fragment SecondFactorNeeded on SecondFactorRequired {
+              challengeId
+              expiresAt
+              methods
             }
 
             fragment SignedIn on AuthPayload {
@@ -383,6 +857,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {
@@ -601,6 +1077,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {
@@ -619,13 +1097,17 @@ class AuthqlClient(AsyncBaseClient):
     async def login(
         self, email: str, password: str, **kwargs: Any
     ) -> Union[
-        LoginLoginAuthPayload, LoginLoginInvalidCredentials, LoginLoginRateLimited
+        LoginLoginAuthPayload,
+        LoginLoginSecondFactorRequired,
+        LoginLoginInvalidCredentials,
+        LoginLoginRateLimited,
     ]:
         query = gql("""
             mutation Login($email: String!, $password: String!) {
               login(email: $email, password: $password) {
                 __typename
                 ...SignedIn
+                ...SecondFactorNeeded
                 ... on Problem {
                   message
                 }
@@ -633,6 +1115,12 @@ class AuthqlClient(AsyncBaseClient):
                   retryAfterSeconds
                 }
               }
+            }
+
+            fragment SecondFactorNeeded on SecondFactorRequired {
+              challengeId
+              expiresAt
+              methods
             }
 
             fragment SignedIn on AuthPayload {
@@ -655,6 +1143,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {"email": email, "password": password}
@@ -701,6 +1191,8 @@ class AuthqlClient(AsyncBaseClient):
               phone
               createdAt
               updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
             }
             """)
         variables: dict[str, object] = {"refreshToken": refresh_token}

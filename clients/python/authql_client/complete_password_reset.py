@@ -7,6 +7,7 @@ from pydantic import Field
 
 from .base_model import BaseModel
 from .fragments import (
+    SecondFactorNeeded,
     SignedIn,
     SignedInUser,  # noqa: F401
 )
@@ -15,6 +16,7 @@ from .fragments import (
 class CompletePasswordReset(BaseModel):
     complete_password_reset: Union[
         "CompletePasswordResetCompletePasswordResetAuthPayload",
+        "CompletePasswordResetCompletePasswordResetSecondFactorRequired",
         "CompletePasswordResetCompletePasswordResetInvalidCode",
         "CompletePasswordResetCompletePasswordResetFlowExpired",
         "CompletePasswordResetCompletePasswordResetWeakPassword",
@@ -24,6 +26,12 @@ class CompletePasswordReset(BaseModel):
 
 class CompletePasswordResetCompletePasswordResetAuthPayload(SignedIn):
     typename__: Literal["AuthPayload"] = Field(alias="__typename")
+
+
+class CompletePasswordResetCompletePasswordResetSecondFactorRequired(
+    SecondFactorNeeded
+):
+    typename__: Literal["SecondFactorRequired"] = Field(alias="__typename")
 
 
 class CompletePasswordResetCompletePasswordResetInvalidCode(BaseModel):

@@ -8,6 +8,15 @@ from pydantic import BeforeValidator, Field
 
 from .base_model import BaseModel
 from .datetime_scalar import parse_datetime
+from .enums import SecondFactorMethod
+
+
+class SecondFactorNeeded(BaseModel):
+    challenge_id: str = Field(alias="challengeId")
+    expires_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="expiresAt"
+    )
+    methods: list[SecondFactorMethod]
 
 
 class UserFields(BaseModel):
@@ -22,6 +31,8 @@ class UserFields(BaseModel):
     updated_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="updatedAt"
     )
+    two_factor_enabled: bool = Field(alias="twoFactorEnabled")
+    recovery_codes_left: int = Field(alias="recoveryCodesLeft")
 
 
 class SignedIn(BaseModel):
@@ -38,5 +49,6 @@ class SignedInUser(UserFields):
     pass
 
 
+SecondFactorNeeded.model_rebuild()
 UserFields.model_rebuild()
 SignedIn.model_rebuild()

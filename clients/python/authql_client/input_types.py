@@ -9,14 +9,22 @@ from .base_model import BaseModel
 
 
 class ProfileInput(BaseModel):
+    """The new account's profile, given at registration step 4."""
+
     first_name: str = Field(alias="firstName")
+    "First name: 1-100 characters with at least one letter."
     last_name: str = Field(alias="lastName")
+    "Last name: 1-100 characters with at least one letter."
     phone: Optional[str] = None
+    "Phone number in international form (e.g. +14155550123), optional."
 
 
 class ProfileUpdateInput(BaseModel):
     """Fields left null are unchanged; phone: "" clears the phone."""
 
     first_name: Optional[str] = Field(alias="firstName", default=None)
+    "New first name: 1-100 characters with a letter; null keeps it."
     last_name: Optional[str] = Field(alias="lastName", default=None)
+    "New last name: 1-100 characters with a letter; null keeps it."
     phone: Optional[str] = None
+    'New phone number, E.164 (e.g. +14155550123); "" clears it, null keeps it.'

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from .base_model import BaseModel
 from .fragments import (
+    SecondFactorNeeded,
     SignedIn,
     SignedInUser,  # noqa: F401
 )
@@ -14,12 +15,19 @@ from .fragments import (
 
 class Login(BaseModel):
     login: Union[
-        "LoginLoginAuthPayload", "LoginLoginInvalidCredentials", "LoginLoginRateLimited"
+        "LoginLoginAuthPayload",
+        "LoginLoginSecondFactorRequired",
+        "LoginLoginInvalidCredentials",
+        "LoginLoginRateLimited",
     ] = Field(discriminator="typename__")
 
 
 class LoginLoginAuthPayload(SignedIn):
     typename__: Literal["AuthPayload"] = Field(alias="__typename")
+
+
+class LoginLoginSecondFactorRequired(SecondFactorNeeded):
+    typename__: Literal["SecondFactorRequired"] = Field(alias="__typename")
 
 
 class LoginLoginInvalidCredentials(BaseModel):

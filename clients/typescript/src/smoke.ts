@@ -9,7 +9,9 @@ function check(condition: boolean, what: string): asserts condition {
 
 async function main(url: string, email: string, password: string): Promise<void> {
   const { login } = await execute(url, LoginDocument, { email, password });
-  // A Problem member (InvalidCredentials, RateLimited) is an answer, not an exception.
+  // A Problem member (InvalidCredentials, RateLimited) is an answer, not an exception; so is
+  // SecondFactorRequired, which this script (for accounts without two-factor) does not finish.
+  if (login.__typename === 'SecondFactorRequired') throw new Error('login: a second factor is required');
   if (login.__typename !== 'AuthPayload') throw new Error(`login: ${login.__typename}: ${login.message}`);
   check(login.user.email === email, 'login answers the user');
   console.log(`login: session ${login.sessionId}`);

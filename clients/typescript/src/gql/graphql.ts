@@ -4,6 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** Which of the signed-in user's sessions logout ends. */
 export type LogoutScope =
   /** Every session of the user. */
   | 'ALL'
@@ -12,23 +13,154 @@ export type LogoutScope =
   /** Every session of the user except the current one. */
   | 'OTHERS';
 
+/** The new account's profile, given at registration step 4. */
 export type ProfileInput = {
+  /** First name: 1-100 characters with at least one letter. */
   firstName: string;
+  /** Last name: 1-100 characters with at least one letter. */
   lastName: string;
+  /** Phone number in international form (e.g. +14155550123), optional. */
   phone?: string | null | undefined;
 };
 
 /** Fields left null are unchanged; phone: "" clears the phone. */
 export type ProfileUpdateInput = {
+  /** New first name: 1-100 characters with a letter; null keeps it. */
   firstName?: string | null | undefined;
+  /** New last name: 1-100 characters with a letter; null keeps it. */
   lastName?: string | null | undefined;
+  /** New phone number, E.164 (e.g. +14155550123); "" clears it, null keeps it. */
   phone?: string | null | undefined;
 };
+
+/** A way to answer a second-factor challenge. */
+export type SecondFactorMethod =
+  /** One of the single-use recovery codes shown when two-factor was turned on. */
+  | 'RECOVERY_CODE'
+  /** A 6-digit code from an authenticator app. */
+  | 'TOTP';
+
+export type SecondFactorNeededFragment = { challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> };
+
+export type StartCodeLoginMutationVariables = Exact<{
+  email: string;
+}>;
+
+
+export type StartCodeLoginMutation = { startCodeLogin:
+    | { __typename: 'CodeLoginStarted', loginId: string, expiresAt: string, resendAvailableAt: string, codeLength: number }
+    | { __typename: 'InvalidInput', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type CompleteCodeLoginMutationVariables = Exact<{
+  loginId: string | number;
+  code: string;
+}>;
+
+
+export type CompleteCodeLoginMutation = { completeCodeLogin:
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'SecondFactorRequired', challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> }
+   };
+
+export type VerifySecondFactorMutationVariables = Exact<{
+  challengeId: string | number;
+  code: string;
+}>;
+
+
+export type VerifySecondFactorMutation = { verifySecondFactor:
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type EnrollTotpMutationVariables = Exact<{
+  password: string;
+}>;
+
+
+export type EnrollTotpMutation = { enrollTotp:
+    | { __typename: 'InvalidCredentials', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'TotpEnrollment', secret: string, otpauthUri: string, qrSvg: string }
+    | { __typename: 'TwoFactorAlreadyEnabled', message: string }
+   };
+
+export type ConfirmTotpMutationVariables = Exact<{
+  code: string;
+}>;
+
+
+export type ConfirmTotpMutation = { confirmTotp:
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'TotpEnabled', recoveryCodes: Array<string> }
+   };
+
+export type DisableTotpMutationVariables = Exact<{
+  password: string;
+  code: string;
+}>;
+
+
+export type DisableTotpMutation = { disableTotp:
+    | { __typename: 'InvalidCode', message: string }
+    | { __typename: 'InvalidCredentials', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'TotpDisabled', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+   };
+
+export type RegenerateRecoveryCodesMutationVariables = Exact<{
+  password: string;
+  code: string;
+}>;
+
+
+export type RegenerateRecoveryCodesMutation = { regenerateRecoveryCodes:
+    | { __typename: 'InvalidCode', message: string }
+    | { __typename: 'InvalidCredentials', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'RecoveryCodes', codes: Array<string> }
+   };
+
+export type StartEmailChangeMutationVariables = Exact<{
+  newEmail: string;
+  password: string;
+}>;
+
+
+export type StartEmailChangeMutation = { startEmailChange:
+    | { __typename: 'EmailChangeStarted', changeId: string, expiresAt: string, resendAvailableAt: string, codeLength: number }
+    | { __typename: 'InvalidCredentials', message: string }
+    | { __typename: 'InvalidInput', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type ConfirmEmailChangeMutationVariables = Exact<{
+  changeId: string | number;
+  code: string;
+}>;
+
+
+export type ConfirmEmailChangeMutation = { confirmEmailChange:
+    | { __typename: 'AccountExists', message: string }
+    | { __typename: 'EmailChanged', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
 
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } };
+export type MeQuery = { me: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } };
 
 export type UpdateProfileMutationVariables = Exact<{
   input: ProfileUpdateInput;
@@ -37,7 +169,7 @@ export type UpdateProfileMutationVariables = Exact<{
 
 export type UpdateProfileMutation = { updateProfile:
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
-    | { __typename: 'ProfileUpdated', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'ProfileUpdated', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
    };
 
 export type ChangePasswordMutationVariables = Exact<{
@@ -47,7 +179,7 @@ export type ChangePasswordMutationVariables = Exact<{
 
 
 export type ChangePasswordMutation = { changePassword:
-    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'InvalidCredentials', message: string }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
     | { __typename: 'WeakPassword', message: string, reasons: Array<string> }
@@ -64,9 +196,9 @@ export type DeleteAccountMutation = { deleteAccount:
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
    };
 
-export type UserFieldsFragment = { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string };
+export type UserFieldsFragment = { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number };
 
-export type SignedInFragment = { accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } };
+export type SignedInFragment = { accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } };
 
 export type StartPasswordResetMutationVariables = Exact<{
   email: string;
@@ -98,10 +230,11 @@ export type CompletePasswordResetMutationVariables = Exact<{
 
 
 export type CompletePasswordResetMutation = { completePasswordReset:
-    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'SecondFactorRequired', challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> }
     | { __typename: 'WeakPassword', message: string, reasons: Array<string> }
    };
 
@@ -161,7 +294,7 @@ export type CompleteRegistrationMutationVariables = Exact<{
 
 export type CompleteRegistrationMutation = { completeRegistration:
     | { __typename: 'AccountExists', message: string }
-    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
    };
@@ -173,9 +306,10 @@ export type LoginMutationVariables = Exact<{
 
 
 export type LoginMutation = { login:
-    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'InvalidCredentials', message: string }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'SecondFactorRequired', challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> }
    };
 
 export type RefreshTokensMutationVariables = Exact<{
@@ -184,7 +318,7 @@ export type RefreshTokensMutationVariables = Exact<{
 
 
 export type RefreshTokensMutation = { refreshTokens:
-    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string } }
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'InvalidRefreshToken', message: string }
    };
 
@@ -228,6 +362,13 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const SecondFactorNeededFragmentDoc = new TypedDocumentString(`
+    fragment SecondFactorNeeded on SecondFactorRequired {
+  challengeId
+  expiresAt
+  methods
+}
+    `, {"fragmentName":"SecondFactorNeeded"}) as unknown as TypedDocumentString<SecondFactorNeededFragment, unknown>;
 export const UserFieldsFragmentDoc = new TypedDocumentString(`
     fragment UserFields on User {
   id
@@ -237,6 +378,8 @@ export const UserFieldsFragmentDoc = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
     `, {"fragmentName":"UserFields"}) as unknown as TypedDocumentString<UserFieldsFragment, unknown>;
 export const SignedInFragmentDoc = new TypedDocumentString(`
@@ -259,7 +402,241 @@ export const SignedInFragmentDoc = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }`, {"fragmentName":"SignedIn"}) as unknown as TypedDocumentString<SignedInFragment, unknown>;
+export const StartCodeLoginDocument = new TypedDocumentString(`
+    mutation StartCodeLogin($email: String!) {
+  startCodeLogin(email: $email) {
+    __typename
+    ... on CodeLoginStarted {
+      loginId
+      expiresAt
+      resendAvailableAt
+      codeLength
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<StartCodeLoginMutation, StartCodeLoginMutationVariables>;
+export const CompleteCodeLoginDocument = new TypedDocumentString(`
+    mutation CompleteCodeLogin($loginId: ID!, $code: String!) {
+  completeCodeLogin(loginId: $loginId, code: $code) {
+    __typename
+    ...SignedIn
+    ...SecondFactorNeeded
+    ... on Problem {
+      message
+    }
+    ... on InvalidCode {
+      attemptsLeft
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment SecondFactorNeeded on SecondFactorRequired {
+  challengeId
+  expiresAt
+  methods
+}
+fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}
+fragment SignedIn on AuthPayload {
+  accessToken
+  tokenType
+  expiresIn
+  refreshToken
+  refreshExpiresIn
+  sessionId
+  user {
+    ...UserFields
+  }
+}`) as unknown as TypedDocumentString<CompleteCodeLoginMutation, CompleteCodeLoginMutationVariables>;
+export const VerifySecondFactorDocument = new TypedDocumentString(`
+    mutation VerifySecondFactor($challengeId: ID!, $code: String!) {
+  verifySecondFactor(challengeId: $challengeId, code: $code) {
+    __typename
+    ...SignedIn
+    ... on Problem {
+      message
+    }
+    ... on InvalidCode {
+      attemptsLeft
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}
+fragment SignedIn on AuthPayload {
+  accessToken
+  tokenType
+  expiresIn
+  refreshToken
+  refreshExpiresIn
+  sessionId
+  user {
+    ...UserFields
+  }
+}`) as unknown as TypedDocumentString<VerifySecondFactorMutation, VerifySecondFactorMutationVariables>;
+export const EnrollTotpDocument = new TypedDocumentString(`
+    mutation EnrollTotp($password: String!) {
+  enrollTotp(password: $password) {
+    __typename
+    ... on TotpEnrollment {
+      secret
+      otpauthUri
+      qrSvg
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<EnrollTotpMutation, EnrollTotpMutationVariables>;
+export const ConfirmTotpDocument = new TypedDocumentString(`
+    mutation ConfirmTotp($code: String!) {
+  confirmTotp(code: $code) {
+    __typename
+    ... on TotpEnabled {
+      recoveryCodes
+    }
+    ... on Problem {
+      message
+    }
+    ... on InvalidCode {
+      attemptsLeft
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConfirmTotpMutation, ConfirmTotpMutationVariables>;
+export const DisableTotpDocument = new TypedDocumentString(`
+    mutation DisableTotp($password: String!, $code: String!) {
+  disableTotp(password: $password, code: $code) {
+    __typename
+    ... on TotpDisabled {
+      user {
+        ...UserFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}`) as unknown as TypedDocumentString<DisableTotpMutation, DisableTotpMutationVariables>;
+export const RegenerateRecoveryCodesDocument = new TypedDocumentString(`
+    mutation RegenerateRecoveryCodes($password: String!, $code: String!) {
+  regenerateRecoveryCodes(password: $password, code: $code) {
+    __typename
+    ... on RecoveryCodes {
+      codes
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RegenerateRecoveryCodesMutation, RegenerateRecoveryCodesMutationVariables>;
+export const StartEmailChangeDocument = new TypedDocumentString(`
+    mutation StartEmailChange($newEmail: String!, $password: String!) {
+  startEmailChange(newEmail: $newEmail, password: $password) {
+    __typename
+    ... on EmailChangeStarted {
+      changeId
+      expiresAt
+      resendAvailableAt
+      codeLength
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<StartEmailChangeMutation, StartEmailChangeMutationVariables>;
+export const ConfirmEmailChangeDocument = new TypedDocumentString(`
+    mutation ConfirmEmailChange($changeId: ID!, $code: String!) {
+  confirmEmailChange(changeId: $changeId, code: $code) {
+    __typename
+    ... on EmailChanged {
+      user {
+        ...UserFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+    ... on InvalidCode {
+      attemptsLeft
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}`) as unknown as TypedDocumentString<ConfirmEmailChangeMutation, ConfirmEmailChangeMutationVariables>;
 export const MeDocument = new TypedDocumentString(`
     query Me {
   me {
@@ -274,6 +651,8 @@ export const MeDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }`) as unknown as TypedDocumentString<MeQuery, MeQueryVariables>;
 export const UpdateProfileDocument = new TypedDocumentString(`
     mutation UpdateProfile($input: ProfileUpdateInput!) {
@@ -303,6 +682,8 @@ export const UpdateProfileDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }`) as unknown as TypedDocumentString<UpdateProfileMutation, UpdateProfileMutationVariables>;
 export const ChangePasswordDocument = new TypedDocumentString(`
     mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
@@ -328,6 +709,8 @@ export const ChangePasswordDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
 fragment SignedIn on AuthPayload {
   accessToken
@@ -403,6 +786,7 @@ export const CompletePasswordResetDocument = new TypedDocumentString(`
   completePasswordReset(resetId: $resetId, code: $code, newPassword: $newPassword) {
     __typename
     ...SignedIn
+    ...SecondFactorNeeded
     ... on Problem {
       message
     }
@@ -417,7 +801,12 @@ export const CompletePasswordResetDocument = new TypedDocumentString(`
     }
   }
 }
-    fragment UserFields on User {
+    fragment SecondFactorNeeded on SecondFactorRequired {
+  challengeId
+  expiresAt
+  methods
+}
+fragment UserFields on User {
   id
   email
   firstName
@@ -425,6 +814,8 @@ export const CompletePasswordResetDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
 fragment SignedIn on AuthPayload {
   accessToken
@@ -545,6 +936,8 @@ export const CompleteRegistrationDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
 fragment SignedIn on AuthPayload {
   accessToken
@@ -562,6 +955,7 @@ export const LoginDocument = new TypedDocumentString(`
   login(email: $email, password: $password) {
     __typename
     ...SignedIn
+    ...SecondFactorNeeded
     ... on Problem {
       message
     }
@@ -570,7 +964,12 @@ export const LoginDocument = new TypedDocumentString(`
     }
   }
 }
-    fragment UserFields on User {
+    fragment SecondFactorNeeded on SecondFactorRequired {
+  challengeId
+  expiresAt
+  methods
+}
+fragment UserFields on User {
   id
   email
   firstName
@@ -578,6 +977,8 @@ export const LoginDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
 fragment SignedIn on AuthPayload {
   accessToken
@@ -608,6 +1009,8 @@ export const RefreshTokensDocument = new TypedDocumentString(`
   phone
   createdAt
   updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
 }
 fragment SignedIn on AuthPayload {
   accessToken
