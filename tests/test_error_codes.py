@@ -20,7 +20,7 @@ from schema.root import build_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 # Clients of the server (tests, the fuzzer) and the environment are not the server.
-NOT_SERVER = {"tests", "bench", ".venv", "var", "graphiql"}
+NOT_SERVER = {"tests", "bench", ".venv", ".uv", "var", "graphiql", "clients", "examples", "node_modules"}
 CODE_LIKE = re.compile(r"[A-Z][A-Z_]*[A-Z]")
 
 
