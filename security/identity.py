@@ -24,7 +24,9 @@ class Identity:
     session_id: str
 
 
-async def identity_for_token(tokens: Tokens, sessions: Sessions, users: UserCache, token: str) -> Identity | None:
+async def identity_for_token(
+    tokens: Tokens, sessions: Sessions, users: UserCache, token: str
+) -> Identity | None:
     """Who a valid access token speaks for; None for a bad token, a session that is not
     live (ended, or its Redis key lost: the client refreshes), a deleted user, or
     credentials changed since the token's session opened."""
