@@ -58,7 +58,8 @@ class Services:
         await self.mongo.close()
 
 
-# Users kept in process by the hot path (security/user_cache.py): a few MB at most.
+# Users kept in process by the hot path (security/user_cache.py): about 2 KB each, so
+# under 20 MB when full; least recently served go first.
 USER_CACHE_SIZE = 10_000
 
 # Beanie binds document classes per process, to the last initialised database. When
