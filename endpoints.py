@@ -240,8 +240,7 @@ class WatchDisconnect:
     waiting for a worker is dropped instead of computed for nobody.
 
     Nothing else is interrupted: a request cut off between two writes would be worse
-    than one that finishes for a client who left. The watch starts only when the pool
-    first asks (most requests hash nothing, and a task per request is not free).
+    than one that finishes for a client who left.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -251,50 +250,27 @@ class WatchDisconnect:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        hangup = ClientHangup(receive)
-        token = caller_gone.set(hangup)
+        gone = asyncio.Event()
+        body_read = asyncio.Event()
+
+        async def tracking_receive() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read.set()
+            return message
+
+        async def watch() -> None:
+            await body_read.wait()  # the next message can only be the disconnect
+            if (await receive())["type"] == "http.disconnect":
+                gone.set()
+
+        token = caller_gone.set(gone)
+        watcher = asyncio.create_task(watch())
         try:
-            await self.app(scope, hangup.receive, send)
+            await self.app(scope, tracking_receive, send)
         finally:
-            hangup.close()
+            watcher.cancel()
             caller_gone.reset(token)
-
-
-class ClientHangup:
-    """One request's client hang-up, watched from the first question on."""
-
-    def __init__(self, receive: Receive) -> None:
-        self._receive = receive
-        self._gone = asyncio.Event()
-        self._body_read = asyncio.Event()
-        self._watcher: asyncio.Task[None] | None = None
-
-    async def receive(self) -> Message:
-        message = await self._receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self._body_read.set()
-        return message
-
-    def is_set(self) -> bool:
-        self._watch()
-        return self._gone.is_set()
-
-    async def wait(self) -> None:
-        self._watch()
-        await self._gone.wait()
-
-    def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-
-    def _watch(self) -> None:
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watching())
-
-    async def _watching(self) -> None:
-        await self._body_read.wait()  # the next message can only be the disconnect
-        if (await self._receive())["type"] == "http.disconnect":
-            self._gone.set()
 
 
 class BodyReadError(Exception):

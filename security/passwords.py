@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,16 +22,8 @@ T = TypeVar("T")
 logger = logging.getLogger("authql.passwords")
 
 
-class Hangup(Protocol):
-    """Whether the request's client hung up; like an asyncio.Event that only fires."""
-
-    def is_set(self) -> bool: ...
-
-    async def wait(self) -> None: ...
-
-
-# Set by the HTTP layer for each request (endpoints.WatchDisconnect).
-caller_gone: ContextVar[Hangup | None] = ContextVar("caller_gone", default=None)
+# Set by the HTTP layer for each request: an Event that fires when its client hangs up.
+caller_gone: ContextVar[asyncio.Event | None] = ContextVar("caller_gone", default=None)
 
 
 class CallerGone(Exception):
