@@ -159,13 +159,21 @@ async def body_problem(request: Request) -> JSONResponse | None:
     return None
 
 
+# Bodies with more brackets than this go to the standard library, whose verdict on deep
+# nesting (RecursionError: 400 "nested too deeply") orjson, which nests to 1024, would skip.
+ORJSON_MAX_BRACKETS = 256
+
+
 def parse_body(raw: bytes) -> object:
     """orjson for the common case; what orjson refuses (a lone surrogate, NaN, an integer
-    over 64 bits, nesting past 1024) gets the standard library's verdict, as before."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8"))
+    over 64 bits) and bodies that could nest deeply get the standard library's verdict,
+    as before."""
+    if raw.count(b"[") + raw.count(b"{") <= ORJSON_MAX_BRACKETS:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"))
 
 
 UNENCODABLE = "A string in the request is not valid Unicode (a lone surrogate such as \\ud800)."
