@@ -23,7 +23,7 @@ from security.events import SecurityEvents
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
-from security.sessions import Sessions
+from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
 from security.tokens import Tokens
 from security.two_factor import (
     ENROLLMENT_TTL_SECONDS,
@@ -33,6 +33,7 @@ from security.two_factor import (
     RecoveryCodes,
     TotpSecrets,
 )
+from security.user_cache import UserCache
 from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, MailerKind, Settings
 
 
@@ -47,6 +48,7 @@ class Services:
     passwords: Passwords
     tokens: Tokens
     sessions: Sessions
+    users: UserCache
     registrations: CodeFlows
     password_resets: CodeFlows
     code_logins: CodeFlows
@@ -69,6 +71,10 @@ class Services:
         await self.redis.aclose()
         await self.mongo.close()
 
+
+# Users kept in process by the hot path (security/user_cache.py): about 2 KB each, so
+# under 20 MB when full; least recently served go first.
+USER_CACHE_SIZE = 10_000
 
 # Beanie binds document classes per process, to the last initialised database. When
 # one of several apps in a process (tests do this) stops, the others rebind.
@@ -128,6 +134,11 @@ async def open_services(settings: Settings) -> Services:
             grace_seconds=settings.refresh_reuse_grace_seconds,
             access_token_ttl_seconds=settings.access_token_ttl_seconds,
             max_age_seconds=settings.session_max_age_seconds,
+        ),
+        users=UserCache(
+            redis,
+            size=USER_CACHE_SIZE,
+            ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
         ),
         registrations=registrations,
         password_resets=password_resets,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from beanie import Document
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -24,6 +25,13 @@ class UserChanged(Exception):
 
 class UserGone(UserChanged):
     """The account was deleted since it was read."""
+
+
+class UserWrites(Protocol):
+    """Told around every write to a user, so copies kept elsewhere go stale
+    (security/user_cache.py): a required argument, so no write can forget it."""
+
+    def changing(self, user_id: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class User(Document):
@@ -64,6 +72,7 @@ class User(Document):
         self,
         changes: Mapping[str, Any],
         *,
+        announce: UserWrites,
         new_credentials: bool = False,
         touch: bool = True,
         require: Mapping[str, Any] | None = None,
@@ -71,9 +80,10 @@ class User(Document):
     ) -> None:
         """Store `changes` (field name -> value) and only them, in one write that lands
         only while the stored document still holds `require` (what the change was
-        decided on); then hold what is stored. `new_credentials` ends every session
-        opened before (see `credential_version`); `touch` sets `updated_at`; `pull`
-        (field name -> value) removes that value from a list field. Raises
+        decided on); then hold what is stored. `announce` learns of the write before and
+        after it (every process's kept copy of the user goes stale). `new_credentials` ends
+        every session opened before (see `credential_version`); `touch` sets `updated_at`;
+        `pull` (field name -> value) removes that value from a list field. Raises
         UserChanged when `require` no longer holds, UserGone when the account is gone,
         DuplicateKeyError when a unique index (the email's) refuses the change.
 
@@ -91,9 +101,10 @@ class User(Document):
             update["$currentDate"] = {"updated_at": True}
         condition = {name: _matching(name, value) for name, value in (require or {}).items()}
         collection = self.get_pymongo_collection()
-        stored = await collection.find_one_and_update(
-            {"_id": self.id, **condition}, update, return_document=ReturnDocument.AFTER
-        )
+        async with announce.changing(str(self.id)):
+            stored = await collection.find_one_and_update(
+                {"_id": self.id, **condition}, update, return_document=ReturnDocument.AFTER
+            )
         if stored is None:
             if await collection.find_one({"_id": self.id}, {"_id": 1}) is None:
                 raise UserGone()
@@ -107,6 +118,11 @@ class User(Document):
     def _take(self, stored: User) -> None:
         for name in User.model_fields:
             setattr(self, name, getattr(stored, name))
+
+    async def remove(self, *, announce: UserWrites) -> None:
+        """Delete the account; `announce` as in `write_changes`."""
+        async with announce.changing(str(self.id)):
+            await self.delete()
 
     @classmethod
     async def by_email(cls, email: str) -> User | None:

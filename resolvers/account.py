@@ -33,6 +33,6 @@ async def delete_account(
     user_id = str(user.id)
     # Sessions first: if the process dies between the two, no token outlives the intent.
     await context.services.sessions.revoke_all(user_id)
-    await user.delete()
+    await user.remove(announce=context.services.users)
     context.security_event("account_deleted", user=user_id)
     return AccountDeleted(id=strawberry.ID(user_id))

@@ -122,7 +122,11 @@ async def confirm_email_change(
     # Only while the address is still the one the change started from; the unique
     # index refuses an address another account took meanwhile (or in a concurrent confirm).
     try:
-        await user.write_changes({"email": flow.email}, require={"email": flow.fields["old_email"]})
+        await user.write_changes(
+            {"email": flow.email},
+            announce=context.services.users,
+            require={"email": flow.fields["old_email"]},
+        )
     except DuplicateKeyError:
         context.security_event("email_change_conflict", email=flow.email, user=user_id)
         return AccountExists(message="Another account has this address now; nothing was changed.")

@@ -71,6 +71,7 @@ async def _rehash(context: Context, user: User, password: str) -> None:
     try:
         await user.write_changes(
             {"password_hash": await hash_password(context.services.passwords, password)},
+            announce=context.services.users,
             touch=False,
             require={"password_hash": verified_hash},
         )

@@ -54,6 +54,7 @@ async def change_password(
     try:
         await user.write_changes(
             {"password_hash": await hash_password(context.services.passwords, new_password)},
+            announce=context.services.users,
             new_credentials=True,
             require={"credential_version": user.credential_version},
         )

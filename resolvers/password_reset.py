@@ -113,6 +113,7 @@ async def complete_password_reset(
     try:
         await user.write_changes(
             {"password_hash": await hash_password(context.services.passwords, new_password)},
+            announce=context.services.users,
             new_credentials=True,
         )
     except UserGone:  # deleted meanwhile

@@ -51,7 +51,7 @@ async def update_profile(
         # Only these fields: this request's copy of the rest (the password hash...) may
         # be stale by now and is never written back.
         try:
-            await user.write_changes(changes)
+            await user.write_changes(changes, announce=info.context.services.users)
         except UserGone:
             raise Unauthenticated() from None
     return ProfileUpdated(user=public_user(user))

@@ -87,7 +87,9 @@ async def logout(
     if scope == LogoutScope.ALL:
         # Sessions opened by a login in flight, which the listing above may miss, end too.
         try:
-            await identity.user.write_changes({}, new_credentials=True, touch=False)
+            await identity.user.write_changes(
+                {}, announce=info.context.services.users, new_credentials=True, touch=False
+            )
         except UserGone:
             raise Unauthenticated() from None
     revoked = await info.context.services.sessions.revoke(chosen)

@@ -37,6 +37,7 @@ from schema.two_factor import (
 )
 from security.sealing import Unsealable
 from security.two_factor import ENROLLMENT_TTL_SECONDS, looks_like_totp
+from security.user_cache import UserCache
 
 WRONG_CODE = "Wrong or expired code."
 Password = Annotated[str, strawberry.argument(description="The account's current password.")]
@@ -80,6 +81,7 @@ async def enroll_totp(info: Info[Context, None], password: Password) -> EnrollTo
             },
             touch=False,
             require={"totp_secret": None},
+            announce=context.services.users,
         )
     except UserGone:
         raise Unauthenticated() from None
@@ -101,7 +103,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
         return flow_expired()
     left, _ = await services.code_tries.take("confirm", user_id)
     if left < 0:
-        await _drop_enrollment(user, pending)
+        await _drop_enrollment(services.users, user, pending)
         return flow_expired()
     try:
         secret = services.totp.open(user_id, pending)
@@ -118,7 +120,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     if step is None:
         _wrong(context, user, "totp_confirm_failed", checked.locked, "confirmTotp")
         if left == 0:
-            await _drop_enrollment(user, pending)
+            await _drop_enrollment(services.users, user, pending)
         return InvalidCode(message=WRONG_CODE, attempts_left=left)
     codes = services.recovery_codes.generate()
     try:
@@ -132,6 +134,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
                 "recovery_codes": [services.recovery_codes.digest(user_id, each) for each in codes],
             },
             require={"totp_pending": pending, "totp_secret": None},
+            announce=services.users,
         )
     except UserGone:
         raise Unauthenticated() from None
@@ -192,6 +195,7 @@ async def disable_totp(
             await user.write_changes(
                 {"totp_secret": None, "totp_pending": None, "totp_pending_expires": 0, "recovery_codes": []},
                 require={"totp_secret": user.totp_secret},
+                announce=context.services.users,
             )
         except UserGone:
             raise Unauthenticated() from None
@@ -220,6 +224,7 @@ async def regenerate_recovery_codes(
         await user.write_changes(
             {"recovery_codes": [services.recovery_codes.digest(user_id, each) for each in codes]},
             require={"totp_secret": user.totp_secret},
+            announce=services.users,
         )
     except UserGone:
         raise Unauthenticated() from None
@@ -277,7 +282,10 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
                 return None
             try:  # the step is spent by the one request whose write finds it unspent
                 await user.write_changes(
-                    {"totp_last_step": step}, touch=False, require={"totp_last_step": {"$lt": step}}
+                    {"totp_last_step": step},
+                    announce=services.users,
+                    touch=False,
+                    require={"totp_last_step": {"$lt": step}},
                 )
             except UserChanged:
                 return None
@@ -286,7 +294,12 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
         if digest not in user.recovery_codes:
             return None
         try:  # removed by the one request whose write still finds it
-            await user.write_changes({}, pull={"recovery_codes": digest}, require={"recovery_codes": digest})
+            await user.write_changes(
+                {},
+                announce=services.users,
+                pull={"recovery_codes": digest},
+                require={"recovery_codes": digest},
+            )
         except UserChanged:
             return None
         return Proof.RECOVERY_CODE
@@ -308,10 +321,13 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
     return proof
 
 
-async def _drop_enrollment(user: User, pending: str) -> None:
+async def _drop_enrollment(users: UserCache, user: User, pending: str) -> None:
     try:
         await user.write_changes(
-            {"totp_pending": None, "totp_pending_expires": 0}, touch=False, require={"totp_pending": pending}
+            {"totp_pending": None, "totp_pending_expires": 0},
+            announce=users,
+            touch=False,
+            require={"totp_pending": pending},
         )
     except UserChanged:
         pass

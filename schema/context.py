@@ -59,7 +59,7 @@ class Context:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated()
         services = self.services
-        identity = await identity_for_token(services.tokens, services.sessions, token.strip())
+        identity = await identity_for_token(services.tokens, services.sessions, services.users, token.strip())
         if identity is None:
             raise Unauthenticated()
         return identity

@@ -1,9 +1,10 @@
 """What a bearer token is worth: the user and session it speaks for, checked on every
-authenticated request with one Redis round trip and the user load that follows anyway."""
+authenticated request with one Redis round trip (the session's live key and the user's
+cache stamp, security/user_cache.py); MongoDB is read only when no process-local copy
+of the user is valid under that stamp."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
@@ -12,6 +13,7 @@ from bson.errors import InvalidId
 from documents.user import User
 from security.sessions import Sessions
 from security.tokens import InvalidToken, Tokens
+from security.user_cache import UserCache
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class Identity:
     session_id: str
 
 
-async def identity_for_token(tokens: Tokens, sessions: Sessions, token: str) -> Identity | None:
+async def identity_for_token(
+    tokens: Tokens, sessions: Sessions, users: UserCache, token: str
+) -> Identity | None:
     """Who a valid access token speaks for; None for a bad token, a session that is not
     live (ended, or its Redis key lost: the client refreshes), a deleted user, or
     credentials changed since the token's session opened."""
@@ -31,8 +35,13 @@ async def identity_for_token(tokens: Tokens, sessions: Sessions, token: str) -> 
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
-    # Both lookups at once: this runs on every authenticated request.
-    live, user = await asyncio.gather(sessions.is_live(claims.session_id), User.get(user_id))
-    if not live or user is None or user.credential_version != claims.credential_version:
+    live, stamp = await users.check(sessions.live_key(claims.session_id), claims.subject)
+    if not live:
+        return None
+    user = users.get(claims.subject, stamp)
+    if user is None:
+        user = await User.get(user_id)  # after the stamp was read: a later write changes it
+        await users.keep(claims.subject, stamp, user)
+    if user is None or user.credential_version != claims.credential_version:
         return None
     return Identity(user=user, session_id=claims.session_id)

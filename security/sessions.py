@@ -199,10 +199,11 @@ class Sessions:
         sessions = await _all_of(user_id)
         return await self.revoke([session for session in sessions if str(session.id) != keep])
 
-    async def is_live(self, session_id: str) -> bool:
-        """Whether access tokens of this session are accepted: one EXISTS; a missing key
-        (ended, expired, or lost by Redis) means no."""
-        return bool(await self._redis.exists(_live_key(session_id)))
+    def live_key(self, session_id: str) -> str:
+        """The Redis key whose existence says access tokens of this session are accepted
+        (one EXISTS, in security/identity.py's pipeline); a missing key (ended, expired,
+        or lost by Redis) means no."""
+        return _live_key(session_id)
 
     async def _vouch(self, session_id: str) -> None:
         await self._redis.set(_live_key(session_id), 1, ex=self._live_key_seconds)

@@ -200,3 +200,22 @@ async def test_a_slow_but_steady_body_within_the_timeout_is_served(served: Serve
         connection.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer
     assert b'"__typename":"Query"' in answer
+
+
+async def test_a_request_head_over_16_kib_is_refused(served: Served):
+    """The head bound of `python server.py` holds with the fast path installed: uvloop yes,
+    but not httptools, which uvicorn would pick by itself and which bounds no head. (h11
+    bounds a head still arriving: an unfinished 20 KiB, then the rest.)"""
+    connection = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+    padding = "a" * (20 * 1024)
+    try:
+        connection.sendall(f"GET /health/live HTTP/1.1\r\nHost: authql.test\r\nX-Pad: {padding}".encode())
+        await asyncio.sleep(0.5)
+        try:
+            connection.sendall(b"\r\n\r\n")
+            answer = read_all(connection)
+        except (ConnectionResetError, BrokenPipeError):
+            answer = b""
+    finally:
+        connection.close()
+    assert not answer.startswith(b"HTTP/1.1 200"), answer[:200]

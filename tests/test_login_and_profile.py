@@ -281,9 +281,9 @@ async def test_context_loads_the_user_once_per_request(client, mailbox, monkeypa
     calls = []
     real_identity_for_token = schema.context.identity_for_token
 
-    async def counting_identity_for_token(tokens, sessions, token):  # type: ignore[no-untyped-def]
+    async def counting_identity_for_token(tokens, sessions, users, token):  # type: ignore[no-untyped-def]
         calls.append(token)
-        return await real_identity_for_token(tokens, sessions, token)
+        return await real_identity_for_token(tokens, sessions, users, token)
 
     monkeypatch.setattr(schema.context, "identity_for_token", counting_identity_for_token)
 

@@ -1,0 +1,117 @@
+"""The signed-in user, kept in process between requests and checked against Redis on each.
+
+Every authenticated request already asks Redis whether its session is live. The same
+round trip (one pipeline) reads the user's cache stamp, `user-cache:{<user id>}`: a
+random token replaced by every write to the user, and a count of writes in flight. A
+copy loaded from MongoDB is kept with the stamp that was read *before* it was loaded,
+and served again only while Redis still holds that very stamp and no write is in
+flight. So a profile update, a password change or reset, "log out everywhere" or a
+deletion on any worker makes every other worker's copy stale at once:
+
+- a write first counts itself in flight (and replaces the token), then writes MongoDB,
+  then replaces the token again and uncounts itself; readers cache nothing while a
+  write is in flight, and a copy read before the write carries a token that is gone;
+- a write that cannot reach Redis is not made (fail closed);
+- a process that dies mid-write leaves its count behind: that user is read from
+  MongoDB on every request until the key expires;
+- tokens are random, never counters, so a key lost by Redis (FLUSHALL, eviction, TTL)
+  and set again can never bring back a stamp an old copy carries; a missing stamp
+  means "read MongoDB" and sets a fresh one for the next request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from documents.user import User
+
+TOKEN = "token"
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What Redis said about a user in the hot path's round trip."""
+
+    token: bytes | None
+    pending: int
+
+    @property
+    def cacheable(self) -> bool:
+        return self.token is not None and self.pending <= 0
+
+
+class UserCache:
+    """Copies of recently signed-in users, at most `size`, each valid under one stamp."""
+
+    def __init__(self, redis: Redis, *, size: int, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._size = size
+        self._ttl = ttl_seconds
+        self._copies: OrderedDict[str, tuple[bytes, User]] = OrderedDict()
+
+    async def check(self, live_key: str, user_id: str) -> tuple[bool, Stamp]:
+        """Whether `live_key` (the session's, security/sessions.py) exists, and the user's
+        stamp: one round trip, the one every authenticated request makes anyway."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(live_key)
+            pipe.hmget(_key(user_id), TOKEN, PENDING)
+            live, (token, pending) = await pipe.execute()
+        return bool(live), Stamp(token, int(pending) if pending is not None else 0)
+
+    def get(self, user_id: str, stamp: Stamp) -> User | None:
+        """The kept copy, when it was loaded under the stamp Redis holds now."""
+        if not stamp.cacheable:
+            return None
+        kept = self._copies.get(user_id)
+        if kept is None or kept[0] != stamp.token:
+            return None
+        self._copies.move_to_end(user_id)
+        return kept[1].model_copy()  # a request may change its copy; the kept one stays as loaded
+
+    async def keep(self, user_id: str, stamp: Stamp, user: User | None) -> None:
+        """Remember `user`, loaded from MongoDB after `stamp` was read; with no stamp in
+        Redis, set a fresh one so the next request can keep its copy."""
+        if stamp.token is None:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(_key(user_id), TOKEN, secrets.token_bytes(12))
+                pipe.expire(_key(user_id), self._ttl)
+                await pipe.execute()
+            return
+        if user is None or not stamp.cacheable:
+            self._copies.pop(user_id, None)
+            return
+        self._copies[user_id] = (stamp.token, user.model_copy())
+        self._copies.move_to_end(user_id)
+        while len(self._copies) > self._size:
+            self._copies.popitem(last=False)
+
+    @asynccontextmanager
+    async def changing(self, user_id: str) -> AsyncIterator[None]:
+        """Around every write to the user: stales every process's copy before and after."""
+        key = _key(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, PENDING, 1)
+            pipe.hset(key, TOKEN, secrets.token_bytes(12))
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+        self._copies.pop(user_id, None)
+        try:
+            yield
+        finally:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(key, PENDING, -1)
+                pipe.hset(key, TOKEN, secrets.token_bytes(12))
+                pipe.expire(key, self._ttl)
+                await pipe.execute()
+            self._copies.pop(user_id, None)
+
+
+def _key(user_id: str) -> str:
+    return f"user-cache:{{{user_id}}}"
