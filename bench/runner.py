@@ -1,9 +1,9 @@
 """One command for the whole bench: the store and Redis once, every app on them, interleaved
 wrk runs of the signed-in read, the argon2 bound, login and registration, and the table.
 
-    python3 -m uv run --locked python -m bench            # the full bench (~10 minutes)
-    python3 -m uv run --locked python -m bench --smoke    # a couple of seconds of each
-    python3 -m uv run --locked python -m bench --soak 10  # plus a 10-minute mixed soak
+    ./run python -m bench            # the full bench (~10 minutes)
+    ./run python -m bench --smoke    # a couple of seconds of each
+    ./run python -m bench --soak 10  # plus a 10-minute mixed soak
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ with a ConfigurationError naming the file.
 Generating a key, from the project directory (the file is created with mode 0600,
 DIR with 0700 if it is new; an existing file is never overwritten):
 
-    uv run python -m security.keys generate EdDSA|ES256 DIR   # writes DIR/<UTC timestamp>.pem
+    ./run python -m security.keys generate EdDSA|ES256 DIR   # writes DIR/<UTC timestamp>.pem
 """
 
 from __future__ import annotations
