@@ -105,6 +105,8 @@ def email_changed_message(to: str, new_email: str) -> MailMessage:
     return MailMessage(
         to=to, subject="Your authql address was changed", text=text, html=markup, template="email_changed"
     )
+
+
 NOTICE_SUBJECT = "Security notice for your authql account"
 
 

@@ -257,52 +257,83 @@ class Mutation:
         extensions=[RateLimit("start_code_login")],
         description=(
             "Mails a sign-in code; an address without an account gets the same answer and a mail "
-            "saying so. A new start for the same address within the resend cooldown: RateLimited."
+            "saying so. A new start for the same address within the resend cooldown: RateLimited. "
+            "InvalidInput for a malformed address. " + LIMITED
         ),
     )
     complete_code_login: CompleteCodeLoginResult = strawberry.mutation(
         resolver=code_login.complete_code_login,
         extensions=[RateLimit("complete_code_login")],
-        description="The mailed code, once: opens a session (after the same attempt limits as every code).",
+        description=(
+            "The mailed code, once: opens a session, or answers SecondFactorRequired when the account has "
+            "two-factor on. InvalidCode with the attempts left; FlowExpired once the code expired or its "
+            "attempts are used up. " + LIMITED
+        ),
     )
     start_email_change: StartEmailChangeResult = strawberry.mutation(
         resolver=email_change.start_email_change,
         extensions=[RateLimit("start_email_change")],
         permission_classes=[IsAuthenticated],
         description=(
-            "Requires a valid access token. Mails a code to the new address and a notice to the current one."
+            "Requires a valid access token. Mails a code to the new address and a notice to the current one. "
+            "InvalidCredentials for a wrong password (counted by the same lockout as login); InvalidInput "
+            "for a malformed or unchanged address; an address that has an account gets the same answer "
+            "(and a mail saying so). " + LIMITED
         ),
     )
     confirm_email_change: ConfirmEmailChangeResult = strawberry.mutation(
         resolver=email_change.confirm_email_change,
         extensions=[RateLimit("confirm_email_change")],
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token.",
+        description=(
+            "Requires a valid access token. The code mailed to the new address moves the account to it; "
+            "the sessions go on and the old address gets a notice. AccountExists if another account took "
+            "the address meanwhile; InvalidCode with the attempts left; FlowExpired for an expired, "
+            "used-up or unknown change. " + LIMITED
+        ),
     )
     verify_second_factor: VerifySecondFactorResult = strawberry.mutation(
         resolver=two_factor.verify_second_factor,
         extensions=[RateLimit("verify_second_factor")],
-        description="Finishes a sign-in that answered SecondFactorRequired.",
+        description=(
+            "Finishes a sign-in that answered SecondFactorRequired. The code: a current TOTP (one step of "
+            "drift either way, each step once) or an unused recovery code. InvalidCode with the attempts "
+            "left; FlowExpired once the challenge expired or used its 5 attempts; RateLimited past the "
+            "account's tries or the lockout. " + LIMITED
+        ),
     )
     enroll_totp: EnrollTotpResult = strawberry.mutation(
         resolver=two_factor.enroll_totp,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token. Two-factor stays off until confirmTotp.",
+        description=(
+            "Requires a valid access token. Two-factor stays off until confirmTotp. InvalidCredentials for "
+            "a wrong password (counted by the same lockout as login); TwoFactorAlreadyEnabled when on."
+        ),
     )
     confirm_totp: ConfirmTotpResult = strawberry.mutation(
         resolver=two_factor.confirm_totp,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token; the code from the enrolled authenticator.",
+        description=(
+            "Requires a valid access token; the code from the enrolled authenticator. It turns two-factor "
+            "on and answers the recovery codes, once. FlowExpired when no enrolment is pending (or it "
+            "expired)."
+        ),
     )
     disable_totp: DisableTotpResult = strawberry.mutation(
         resolver=two_factor.disable_totp,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token; code: a current TOTP or a recovery code.",
+        description=(
+            "Requires a valid access token; code: a current TOTP or a recovery code. Both factors are "
+            "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+        ),
     )
     regenerate_recovery_codes: RegenerateRecoveryCodesResult = strawberry.mutation(
         resolver=two_factor.regenerate_recovery_codes,
         permission_classes=[IsAuthenticated],
-        description="Requires a valid access token; replaces every recovery code.",
+        description=(
+            "Requires a valid access token; replaces every recovery code. The old ones stop working. "
+            "Both factors are needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+        ),
     )
 
 
