@@ -18,12 +18,12 @@ from strawberry.types import Info
 
 from documents.user import User
 from mail import login_code_message, login_no_account_message
-from resolvers.emailed_codes import MailFor, mails, open_flow, wrong_code
+from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.signin import sign_in
 from schema.code_login import CodeLoginStarted, CompleteCodeLoginResult, StartCodeLoginResult
 from schema.context import Context
 from schema.problems import flow_expired
-from security.codes import CodeIssued, FlowNotFound, WrongCode
+from security.codes import CodeIssued
 
 
 async def start_code_login(
@@ -62,12 +62,10 @@ async def complete_code_login(
 ) -> CompleteCodeLoginResult:
     context = info.context
     logins = context.services.code_logins
-    try:
-        _, flow = await logins.verify(login_id, code.strip())
-    except FlowNotFound:
-        return flow_expired()
-    except WrongCode as error:
-        return wrong_code(context, "code_login", error)
+    proven = await prove_code(context, logins, login_id, code, flow="code_login")
+    if not isinstance(proven, tuple):
+        return proven
+    _, flow = proven
     await logins.finish(flow)
     # By address, now: an account deleted or moved to another address since the start
     # is not signed in (the old address no longer names it).

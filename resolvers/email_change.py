@@ -24,7 +24,7 @@ from mail import (
     email_change_requested_message,
     email_changed_message,
 )
-from resolvers.emailed_codes import MailFor, mails, open_flow, wrong_code
+from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, normalize_email
 from resolvers.reauthentication import confirm_password
 from resolvers.signin import public_user
@@ -36,7 +36,7 @@ from schema.email_change import (
     StartEmailChangeResult,
 )
 from schema.problems import AccountExists, flow_expired, invalid_input
-from security.codes import CodeIssued, FlowNotFound, WrongCode
+from security.codes import CodeIssued, FlowNotFound
 
 INPUT_NAME = "newEmail"
 
@@ -110,12 +110,10 @@ async def confirm_email_change(
         return flow_expired()
     if started.get("user_id") != str(user.id):
         return flow_expired()
-    try:
-        _, flow = await changes.verify(change_id, code.strip())
-    except FlowNotFound:
-        return flow_expired()
-    except WrongCode as error:
-        return wrong_code(context, "email_change", error)
+    proven = await prove_code(context, changes, change_id, code, flow="email_change")
+    if not isinstance(proven, tuple):
+        return proven
+    _, flow = proven
     await changes.finish(flow)
     old_email = user.email
     user_id = str(user.id)

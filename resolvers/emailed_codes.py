@@ -22,7 +22,15 @@ from schema.problems import (
     invalid_input,
     rate_limited,
 )
-from security.codes import CodeFlows, CodeIssued, Deliver, FlowNotFound, RateLimitExceeded, WrongCode
+from security.codes import (
+    CodeFlows,
+    CodeIssued,
+    Deliver,
+    Flow,
+    FlowNotFound,
+    RateLimitExceeded,
+    WrongCode,
+)
 
 # Builds the mail for an issued code; `issued.code` is None when no code may be sent.
 MailFor = Callable[[CodeIssued], MailMessage]
@@ -118,7 +126,20 @@ def _sender(
     return deliver
 
 
-def wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
+async def prove_code(
+    context: Context, flows: CodeFlows, flow_id: str, code: str, *, flow: str
+) -> tuple[str, Flow] | FlowExpired | InvalidCode:
+    """The flow `code` proves (with its token, security/codes.py), or the answer to give:
+    FlowExpired for an unknown, expired or used-up flow, InvalidCode for a wrong code."""
+    try:
+        return await flows.verify(flow_id, code.strip())
+    except FlowNotFound:
+        return flow_expired()
+    except WrongCode as error:
+        return _wrong_code(context, flow, error)
+
+
+def _wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
     """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow.
 
     Past the address's cap of wrong codes the client gets the same answer; only the

@@ -8,13 +8,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-import metrics
 from documents.user import User, UserChanged
 from resolvers.inputs import InvalidValue, normalize_email
+from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.signin import sign_in
 from schema.context import Context
 from schema.login import LoginResult
-from schema.problems import InvalidCredentials, rate_limited
+from schema.problems import InvalidCredentials
 from security.password_forms import Match, hash_password, verify_password
 
 
@@ -46,15 +46,17 @@ async def login(
 
     checked = await context.services.lockout.check(address, check)
     if checked.refused_for is not None:
-        metrics.LOCKED_REFUSALS.labels("login").inc()
-        context.security_event("login_refused_locked", email=address, retry_after=checked.refused_for)
-        return rate_limited(checked.refused_for)
+        return refused_while_locked(
+            context,
+            "login",
+            "login_refused_locked",
+            checked.refused_for,
+            email=address,
+            retry_after=checked.refused_for,
+        )
     user = checked.value
     if user is None:
-        context.security_event("login_failed", email=address)
-        if checked.locked:
-            metrics.LOCKOUTS.labels("login").inc()
-            context.security_event("lockout", email=address)
+        count_failure(context, "login", "login_failed", locked=checked.locked, address=address, email=address)
         return InvalidCredentials(message="The email or password is wrong.")
     # The session is valid only under the credentials just verified (a change that
     # lands meanwhile ends it), and the rehash only replaces the hash just verified.

@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from documents.user import User, UserGone
 from mail import password_reset_code_message, password_reset_no_account_message
-from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
+from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
 from resolvers.inputs import password_problems
 from resolvers.signin import sign_in
 from schema.context import Context
@@ -25,7 +25,7 @@ from schema.password_reset import (
     StartPasswordResetResult,
 )
 from schema.problems import WeakPassword, flow_expired
-from security.codes import CodeIssued, FlowNotFound, WrongCode
+from security.codes import CodeIssued, FlowNotFound
 from security.password_forms import hash_password
 
 
@@ -99,12 +99,10 @@ async def complete_password_reset(
         return flow_expired()
     if reasons:
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
-    try:
-        _, flow = await resets.verify(reset_id, code.strip())
-    except FlowNotFound:
-        return flow_expired()
-    except WrongCode as error:
-        return wrong_code(context, "password_reset", error)
+    proven = await prove_code(context, resets, reset_id, code, flow="password_reset")
+    if not isinstance(proven, tuple):
+        return proven
+    _, flow = proven
     await resets.finish(flow)
     user = await User.by_email(flow.email)
     if user is None:  # deleted since the reset started

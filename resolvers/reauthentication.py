@@ -4,10 +4,10 @@ unlimited guesses at the password."""
 
 from __future__ import annotations
 
-import metrics
 from documents.user import User
+from resolvers.lockout_answers import count_failure, refused_while_locked
 from schema.context import Context
-from schema.problems import InvalidCredentials, RateLimited, rate_limited
+from schema.problems import InvalidCredentials, RateLimited
 from security.password_forms import verify_password
 
 
@@ -21,13 +21,17 @@ async def confirm_password(
         user.email, lambda: verify_password(services.passwords, user.password_hash, password)
     )
     if checked.refused_for is not None:
-        metrics.LOCKED_REFUSALS.labels(operation).inc()
-        context.security_event(f"{event}_refused_locked", user=str(user.id))
-        return rate_limited(checked.refused_for)
+        return refused_while_locked(
+            context, operation, f"{event}_refused_locked", checked.refused_for, user=str(user.id)
+        )
     if not checked.value:
-        context.security_event(f"{event}_failed", user=str(user.id))
-        if checked.locked:
-            metrics.LOCKOUTS.labels(operation).inc()
-            context.security_event("lockout", email=user.email)
+        count_failure(
+            context,
+            operation,
+            f"{event}_failed",
+            locked=checked.locked,
+            address=user.email,
+            user=str(user.id),
+        )
         return InvalidCredentials(message=wrong)
     return None

@@ -20,7 +20,7 @@ from strawberry.types import Info
 
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
-from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, wrong_code
+from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, clean_name, normalize_phone, password_problems
 from resolvers.signin import signed_in
 from schema.context import Context
@@ -43,7 +43,7 @@ from schema.registration import (
     StartRegistrationResult,
     VerifyRegistrationCodeResult,
 )
-from security.codes import VERIFIED, CodeIssued, FlowNotFound, WrongCode
+from security.codes import VERIFIED, CodeIssued, FlowNotFound
 from security.password_forms import hash_password
 
 PASSWORD_SET = "PASSWORD_SET"
@@ -106,12 +106,12 @@ async def verify_registration_code(
     ],
 ) -> VerifyRegistrationCodeResult:
     context = info.context
-    try:
-        token, flow = await context.services.registrations.verify(registration_id, code.strip())
-    except FlowNotFound:
-        return flow_expired()
-    except WrongCode as error:
-        return wrong_code(context, "registration", error)
+    proven = await prove_code(
+        context, context.services.registrations, registration_id, code, flow="registration"
+    )
+    if not isinstance(proven, tuple):
+        return proven
+    token, flow = proven
     context.security_event("registration_verified", email=flow.email)
     return RegistrationVerified(registration_token=token, expires_at=flow.expires_at)
 

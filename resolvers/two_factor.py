@@ -16,9 +16,9 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from strawberry.types import Info
 
-import metrics
 from documents.user import User, UserChanged, UserGone
 from mail import two_factor_notice_message
+from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.reauthentication import confirm_password
 from resolvers.signin import public_user, signed_in
 from schema.context import Context, Unauthenticated
@@ -51,6 +51,7 @@ ChallengeId = Annotated[
     strawberry.ID, strawberry.argument(description="The challengeId of the SecondFactorRequired answered.")
 ]
 WRONG_PASSWORD = "The password is wrong."
+TWO_FACTOR_OFF = "Two-factor is off; turn it on first."
 
 
 class Proof(Enum):
@@ -229,7 +230,7 @@ async def regenerate_recovery_codes(
     except UserGone:
         raise Unauthenticated() from None
     except UserChanged:  # two-factor was turned off meanwhile
-        return InvalidCode(message="Two-factor is off; turn it on first.", attempts_left=0)
+        return InvalidCode(message=TWO_FACTOR_OFF, attempts_left=0)
     context.security_event("recovery_codes_regenerated", user=user_id)
     await services.outbox.enqueue(two_factor_notice_message(user.email, "recovery_codes_regenerated"))
     return RecoveryCodes(codes=codes)
@@ -249,7 +250,7 @@ async def _both_factors(
     if not user.two_factor_enabled:
         if purpose == "disable":
             return None
-        return InvalidCode(message="Two-factor is off; turn it on first.", attempts_left=0)
+        return InvalidCode(message=TWO_FACTOR_OFF, attempts_left=0)
     tries = context.services.code_tries
     left, window = await tries.take(purpose, str(user.id))
     if left < 0:
@@ -345,13 +346,10 @@ def _already_enabled() -> TwoFactorAlreadyEnabled:
 
 
 def _locked(context: Context, user: User, operation: str, retry_after: int) -> RateLimited:
-    metrics.LOCKED_REFUSALS.labels(operation).inc()
-    context.security_event("second_factor_refused_locked", user=str(user.id))
-    return rate_limited(retry_after)
+    return refused_while_locked(
+        context, operation, "second_factor_refused_locked", retry_after, user=str(user.id)
+    )
 
 
 def _wrong(context: Context, user: User, event: str, locked: bool, operation: str) -> None:
-    context.security_event(event, user=str(user.id))
-    if locked:
-        metrics.LOCKOUTS.labels(operation).inc()
-        context.security_event("lockout", email=user.email)
+    count_failure(context, operation, event, locked=locked, address=user.email, user=str(user.id))

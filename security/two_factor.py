@@ -89,9 +89,9 @@ class TotpSecrets:
     @staticmethod
     def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
         """The time step whose code `code` is (the current one or one either side), or None."""
-        code = code.strip()
-        if len(code) != TOTP_DIGITS or not code.isdigit():
+        if not looks_like_totp(code):
             return None
+        code = code.strip()
         totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
         current = totp.timecode(datetime.fromtimestamp(time.time() if now is None else now, UTC))
         found = None

@@ -95,22 +95,21 @@ class UserCache:
     @asynccontextmanager
     async def changing(self, user_id: str) -> AsyncIterator[None]:
         """Around every write to the user: stales every process's copy before and after."""
+        await self._restamp(user_id, pending=1)
+        try:
+            yield
+        finally:
+            await self._restamp(user_id, pending=-1)
+
+    async def _restamp(self, user_id: str, *, pending: int) -> None:
+        """A new token, the writes in flight counted by `pending`; this process's copy dropped."""
         key = _key(user_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, PENDING, 1)
+            pipe.hincrby(key, PENDING, pending)
             pipe.hset(key, TOKEN, secrets.token_bytes(12))
             pipe.expire(key, self._ttl)
             await pipe.execute()
         self._copies.pop(user_id, None)
-        try:
-            yield
-        finally:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hincrby(key, PENDING, -1)
-                pipe.hset(key, TOKEN, secrets.token_bytes(12))
-                pipe.expire(key, self._ttl)
-                await pipe.execute()
-            self._copies.pop(user_id, None)
 
 
 def _key(user_id: str) -> str:

@@ -103,3 +103,9 @@ async def register(
     result = await data(client, COMPLETE, {"token": token, "profile": PROFILE})
     assert result["__typename"] == "AuthPayload", result
     return result
+
+
+def wrong_codes(real: str, count: int) -> list[str]:
+    """`count` distinct codes of the same length, none of them `real`."""
+    codes = [str(n).zfill(len(real)) for n in range(count + 1)]
+    return [code for code in codes if code != real][:count]

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from conftest import Mailbox, end_resend_cooldown, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from flows import COMPLETE, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, new_email
+from flows import COMPLETE, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, new_email, wrong_codes
 from redis.asyncio import Redis
 
 from embedded import start_redis
@@ -158,12 +158,6 @@ def assert_comparable(name: str, first: list[float], second: list[float]) -> Non
     """Medians within a loose factor 3 (plus 2 ms of scheduling noise for the fastest calls)."""
     a, b = statistics.median(first), statistics.median(second)
     assert max(a, b) <= 3 * min(a, b) + 0.002, f"{name}: medians {a * 1000:.1f} ms vs {b * 1000:.1f} ms"
-
-
-def wrong_codes(real: str, count: int) -> list[str]:
-    """`count` distinct codes of the same length, none of them `real`."""
-    codes = [str(n).zfill(len(real)) for n in range(count + 1)]
-    return [code for code in codes if code != real][:count]
 
 
 def mails_to(mailbox: Mailbox, to: str, subject: str) -> list[EmailMessage]:

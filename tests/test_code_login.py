@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from flows import ME, PASSWORD, data, new_email, register
+from flows import ME, PASSWORD, data, new_email, register, wrong_codes
 from redis.asyncio import Redis
 
 from services import code_flows
@@ -36,11 +36,6 @@ START_RESET = """mutation($email: String!) { startPasswordReset(email: $email) {
 COMPLETE_RESET = """mutation($id: ID!, $code: String!, $password: String!) {
   completePasswordReset(resetId: $id, code: $code, newPassword: $password) {
   __typename ... on InvalidCode { attemptsLeft } } }"""
-
-
-def wrong_codes(real: str, count: int) -> list[str]:
-    """`count` distinct six-digit codes, none of them `real`."""
-    return [code for code in (f"{n:06d}" for n in range(count + 1)) if code != real][:count]
 
 
 async def start_code_login(client, email: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import end_resend_cooldown, resent_code_promoted, serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from flows import ME, PASSWORD, PROFILE, START, VERIFY, data, gql, new_email, password_set
+from flows import ME, PASSWORD, PROFILE, START, VERIFY, data, gql, new_email, password_set, wrong_codes
 
 RESET_SUBJECT = "Your authql password reset code"
 NEW_PASSWORD = "a brand new horse battery"
@@ -50,12 +50,6 @@ SESSIONS = "query { sessions { id current } }"
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def wrong_codes(real: str, count: int) -> list[str]:
-    """`count` distinct six-digit codes, none of them `real`."""
-    codes = [f"{n:06d}" for n in range(count + 1)]
-    return [code for code in codes if code != real][:count]
 
 
 def reset_app(backend_urls, mailbox, **overrides: Any):

@@ -30,6 +30,7 @@ from flows import (
     register,
     start,
     verified,
+    wrong_codes,
 )
 
 SIX_OR_MORE_DIGITS = re.compile(r"\d{6,}")
@@ -41,12 +42,6 @@ OTHER_PASSWORD = "another horse battery staple"
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def wrong_codes(real: str, count: int) -> list[str]:
-    """`count` distinct six-digit codes, none of them `real`."""
-    codes = [f"{n:06d}" for n in range(count + 1)]
-    return [code for code in codes if code != real][:count]
 
 
 async def verify(client, registration_id: str, code: str) -> dict[str, Any]:
