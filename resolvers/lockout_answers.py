@@ -12,12 +12,12 @@ from schema.problems import RateLimited, rate_limited
 
 
 def refused_while_locked(
-    context: Context, operation: str, event: str, retry_after: int, **fields: Any
+    context: Context, operation: str, event: str, refused_for: int, **fields: Any
 ) -> RateLimited:
-    """The address is locked: nothing was verified."""
+    """The address is locked for `refused_for` seconds more: nothing was verified."""
     metrics.LOCKED_REFUSALS.labels(operation).inc()
     context.security_event(event, **fields)
-    return rate_limited(retry_after)
+    return rate_limited(refused_for)
 
 
 def count_failure(
