@@ -28,7 +28,8 @@ from graphiql.page import graphiql_page
 from schema.context import Context
 from schema.error_codes import ErrorCode
 from schema.errors import classify
-from schema.root import Limits, build_schema
+from schema.prepared import PreparedOperations
+from schema.root import CACHE_SIZE, Limits, build_schema
 from security.client_ip import client_bucket, client_ip
 from security.passwords import caller_gone
 from settings import Settings
@@ -54,12 +55,14 @@ class GraphQLEndpoint(GraphQL):
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
         )
+        schema = build_schema(limits)
         super().__init__(
-            build_schema(limits),
+            schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
         self.hide_schema = not settings.introspection
+        self.prepared = PreparedOperations(schema, schema.rules, schema.max_tokens, CACHE_SIZE)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -68,8 +71,7 @@ class GraphQLEndpoint(GraphQL):
         request = Request(scope, receive=receive)
         token = parsed_body.set(None)
         try:
-            problem = await body_problem(request)
-            response = problem if problem is not None else await self.run(request)
+            response = await body_problem(request) or await self.run_prepared(request) or await self.run(request)
         except ClientDisconnect:
             return  # the client hung up mid-body: nobody to answer, nothing worth a log line
         except BodyReadError as error:
@@ -86,6 +88,31 @@ class GraphQLEndpoint(GraphQL):
         finally:
             parsed_body.reset(token)
         await response(scope, receive, send)
+
+    async def run_prepared(self, request: Request) -> Response | None:
+        """The answer by the short way (schema/prepared.py) for a plain JSON POST of a
+        valid document, or None: Strawberry's `run` answers everything else."""
+        parsed = parsed_body.get()
+        if parsed is None or not isinstance(parsed[1], dict) or not plain_json_post(request):
+            return None
+        body = parsed[1]
+        query, variables = body.get("query"), body.get("variables")
+        operation_name, extensions = body.get("operationName"), body.get("extensions")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(operation_name, str | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        document = self.prepared.document(query, operation_name)
+        if document is None:
+            return None
+        context = await self.get_context(request, None)
+        result = await self.prepared.execute(document, context, variables, operation_name, extensions)
+        data = await self.process_result(request, result)  # type: ignore[arg-type]
+        status_code = 400 if is_request_error(data) else 200
+        return Response(self.encode_json(data), status_code, media_type="application/json")
 
     def decode_json(self, data: str | bytes) -> object:
         """The body body_problem already parsed, when these are its bytes; else a parse."""
@@ -250,8 +277,9 @@ class WatchDisconnect:
     """Tells the password pool when a client hangs up before its answer, so a hash still
     waiting for a worker is dropped instead of computed for nobody.
 
-    Nothing else is interrupted: a request cut off between two writes would be worse
-    than one that finishes for a client who left.
+    The watch starts only when a hash asks for it (`caller_gone`): the reads that never
+    hash, nearly all requests, pay for no task. Nothing else is interrupted: a request
+    cut off between two writes would be worse than one that finishes for a client who left.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -261,27 +289,47 @@ class WatchDisconnect:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        gone = asyncio.Event()
-        body_read = asyncio.Event()
-
-        async def tracking_receive() -> Message:
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_read.set()
-            return message
-
-        async def watch() -> None:
-            await body_read.wait()  # the next message can only be the disconnect
-            if (await receive())["type"] == "http.disconnect":
-                gone.set()
-
-        token = caller_gone.set(gone)
-        watcher = asyncio.create_task(watch())
+        watch = HangUpWatch(receive)
+        token = caller_gone.set(watch.start)
         try:
-            await self.app(scope, tracking_receive, send)
+            await self.app(scope, watch.receive, send)
         finally:
-            watcher.cancel()
+            watch.stop()
             caller_gone.reset(token)
+
+
+class HangUpWatch:
+    """One request's hang-up watch: `receive` passes messages through and notes when the
+    body is complete; `start` (the first time) begins waiting for the disconnect that is
+    the only message left after it."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._body_read = asyncio.Event()
+        self._gone: asyncio.Event | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self._body_read.set()
+        return message
+
+    def start(self) -> asyncio.Event:
+        """The event set when the client hangs up; watched from the first call on."""
+        if self._gone is None:
+            self._gone = asyncio.Event()
+            self._watcher = asyncio.create_task(self._watch(self._gone))
+        return self._gone
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def _watch(self, gone: asyncio.Event) -> None:
+        await self._body_read.wait()  # the next message can only be the disconnect
+        if (await self._receive())["type"] == "http.disconnect":
+            gone.set()
 
 
 class BodyReadError(Exception):
@@ -353,6 +401,19 @@ class BodyLimits:
             await self.app(scope, limited_receive, send)
         except BodyReadError as error:
             await error.response()(scope, receive, send)
+
+
+def plain_json_post(request: Request) -> bool:
+    """A POST of `application/json` that asks for one JSON answer (no event stream or
+    multipart subscription): the only kind the short way answers."""
+    headers = request.headers
+    accept = headers.get("accept", "")
+    return (
+        request.method == "POST"
+        and "application/json" in headers.get("content-type", "")
+        and "event-stream" not in accept
+        and "multipart" not in accept
+    )
 
 
 def is_request_error(response_data: GraphQLHTTPResponse) -> bool:

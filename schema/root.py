@@ -8,10 +8,11 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -338,6 +339,22 @@ class Mutation:
 
 
 class AuthqlSchema(strawberry.Schema):
+    """Strawberry's schema, holding the validation rules and token limit it was built
+    with, so the prepared-document path (schema/prepared.py) checks exactly the same."""
+
+    def __init__(self, *, rules: list[type[ASTValidationRule]], max_tokens: int, **options: Any) -> None:
+        super().__init__(
+            **options,
+            extensions=[
+                partial(AddValidationRules, rules),
+                partial(MaxTokensLimiter, max_tokens),
+                partial(ParserCache, maxsize=CACHE_SIZE),
+                partial(ValidationCache, maxsize=CACHE_SIZE),
+            ],
+        )
+        self.rules = tuple(rules)
+        self.max_tokens = max_tokens
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -354,7 +371,7 @@ class Limits:
     introspection: bool = True
 
 
-def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
+def build_schema(limits: Limits = Limits()) -> AuthqlSchema:
     # The limiter rules are built once, here: rule classes made per request would
     # change the validation cache's key and defeat it (strawberry #4635). Factories
     # give each request fresh extension objects; the parse and validation LRU caches
@@ -366,15 +383,11 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     if not limits.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return AuthqlSchema(
+        rules=rules,
+        max_tokens=limits.max_tokens,
         query=Query,
         mutation=Mutation,
         scalar_overrides={datetime: DATE_TIME},
-        extensions=[
-            partial(AddValidationRules, rules),
-            partial(MaxTokensLimiter, limits.max_tokens),
-            partial(ParserCache, maxsize=CACHE_SIZE),
-            partial(ValidationCache, maxsize=CACHE_SIZE),
-        ],
     )
 
 

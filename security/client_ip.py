@@ -9,6 +9,7 @@ off (`--no-proxy-headers`), so the socket peer reaches us unchanged.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 Network = IPv4Network | IPv6Network
@@ -57,8 +58,16 @@ def _is_trusted(address: str, trusted: list[Network]) -> bool:
     return parsed is not None and any(parsed in network for network in trusted)
 
 
+LONGEST_ADDRESS = 64  # 45 characters of IPv6 (IPv4 tail included) and a `%zone`
+
+
+@lru_cache(maxsize=4096)
 def _parse(address: str) -> IPv4Address | IPv6Address | None:
-    """The address, with IPv4-mapped IPv6 (a dual-stack socket's `::ffff:a.b.c.d`) as IPv4."""
+    """The address, with IPv4-mapped IPv6 (a dual-stack socket's `::ffff:a.b.c.d`) as IPv4.
+    Kept: every request parses its peer up to three times, and peers repeat. Nothing
+    longer than any address (an IPv6 one with its zone) is kept, or parsed."""
+    if len(address) > LONGEST_ADDRESS:
+        return None
     try:
         parsed = ip_address(address)
     except ValueError:

@@ -22,8 +22,9 @@ T = TypeVar("T")
 logger = logging.getLogger("authql.passwords")
 
 
-# Set by the HTTP layer for each request: an Event that fires when its client hangs up.
-caller_gone: ContextVar[asyncio.Event | None] = ContextVar("caller_gone", default=None)
+# Set by the HTTP layer for each request: starts watching the client (once) and returns
+# an Event that fires when it hangs up. Only a hash asks, so other requests watch nothing.
+caller_gone: ContextVar[Callable[[], asyncio.Event] | None] = ContextVar("caller_gone", default=None)
 
 
 class CallerGone(Exception):
@@ -92,9 +93,12 @@ class Passwords:
 
     async def _run(self, seconds: Histogram, function: Callable[..., T], *args: str) -> T:
         """`function(*args)` on a hashing thread, timed into the histogram child `seconds`."""
-        gone = caller_gone.get()
-        if gone is not None and gone.is_set():
-            raise CallerGone()
+        watch = caller_gone.get()
+        gone = watch() if watch is not None else None
+        if gone is not None:
+            await asyncio.sleep(0)  # the watch's first look: a client already gone is seen now
+            if gone.is_set():
+                raise CallerGone()
         with self._lock:
             if self._in_flight >= self._capacity:
                 if not self._refusing:

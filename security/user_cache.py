@@ -1,7 +1,7 @@
 """The signed-in user, kept in process between requests and checked against Redis on each.
 
 Every authenticated request already asks Redis whether its session is live. The same
-round trip (one pipeline) reads the user's cache stamp, `user-cache:{<user id>}`: a
+round trip (one script call) reads the user's cache stamp, `user-cache:{<user id>}`: a
 random token replaced by every write to the user, and a count of writes in flight. A
 copy loaded from MongoDB is kept with the stamp that was read *before* it was loaded,
 and served again only while Redis still holds that very stamp and no write is in
@@ -35,6 +35,12 @@ TOKEN = "token"
 PENDING = "pending"
 
 
+# KEYS: the session's live key, the user's stamp; ARGV: the stamp's two fields.
+CHECK = """
+return {redis.call('EXISTS', KEYS[1]), redis.call('HMGET', KEYS[2], ARGV[1], ARGV[2])}
+"""
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What Redis said about a user in the hot path's round trip."""
@@ -55,14 +61,13 @@ class UserCache:
         self._size = size
         self._ttl = ttl_seconds
         self._copies: OrderedDict[str, tuple[bytes, User]] = OrderedDict()
+        self._check = redis.register_script(CHECK)
 
     async def check(self, live_key: str, user_id: str) -> tuple[bool, Stamp]:
         """Whether `live_key` (the session's, security/sessions.py) exists, and the user's
-        stamp: one round trip, the one every authenticated request makes anyway."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(live_key)
-            pipe.hmget(_key(user_id), TOKEN, PENDING)
-            live, (token, pending) = await pipe.execute()
+        stamp: one round trip, the one every authenticated request makes anyway. One
+        script call rather than a pipeline of two commands: a third of the client's work."""
+        live, (token, pending) = await self._check(keys=[live_key, _key(user_id)], args=[TOKEN, PENDING])
         return bool(live), Stamp(token, int(pending) if pending is not None else 0)
 
     def get(self, user_id: str, stamp: Stamp) -> User | None:

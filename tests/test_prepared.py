@@ -1,0 +1,113 @@
+"""The short way (schema/prepared.py): a valid document is parsed and validated once and
+answered without Strawberry's per-request machinery, with exactly the answer Strawberry's
+own way gives; everything else still goes Strawberry's way, caches included."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from conftest import Mailbox
+from flows import LOGIN, ME, gql, new_email, register
+from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from endpoints import GraphQLEndpoint
+from schema.root import CACHE_SIZE
+from server import create_app
+from settings import Settings
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, GraphQLEndpoint]]:
+    """A client and the view that answers it."""
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.8", 4711))
+        async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
+            yield client, app.state.graphql
+
+
+async def test_a_repeated_operation_is_parsed_and_validated_once(served) -> None:
+    client, view = served
+    query = LOGIN + "\n# prepared probe"  # a text no other request sends: its first use prepares it
+    await gql(client, query, {"email": new_email(), "password": "whatever-password"})
+    before = view.prepared.cache_info()
+
+    for _ in range(5):
+        answer = await gql(client, query, {"email": new_email(), "password": "whatever-password"})
+        assert answer["data"]["login"]["__typename"] == "InvalidCredentials"
+
+    after = view.prepared.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (5, 0)
+
+
+async def test_refused_documents_take_strawberrys_way_and_its_caches(served) -> None:
+    client, view = served
+    query = "query { me { id nosuchfield } } # refused probe"
+    parse_cache, validate_cache = _get_parse_cache(CACHE_SIZE), _get_validate_cache(CACHE_SIZE)
+    await gql(client, query, expect_status=400)
+    parse_before, validate_before = parse_cache.cache_info(), validate_cache.cache_info()
+
+    for _ in range(3):
+        answer = await gql(client, query, expect_status=400)
+        assert answer["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+    assert parse_cache.cache_info().hits - parse_before.hits == 3
+    assert validate_cache.cache_info().hits - validate_before.hits == 3
+    assert validate_cache.cache_info().misses == validate_before.misses
+
+
+TWO_OPERATIONS = "query A { __typename } query B { errorCodes }"
+
+
+def bodies(token: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Requests of every shape the short way might meet, with their headers."""
+    signed_in = {"authorization": f"Bearer {token}"}
+    login = {"email": "nobody-" + new_email(), "password": "not the password"}
+    return [
+        ({"query": ME}, signed_in),
+        ({"query": ME}, {}),
+        ({"query": ME}, {"authorization": "Bearer not-a-token"}),
+        ({"query": ME, "variables": None, "operationName": None, "extensions": {"x": 1}}, signed_in),
+        ({"query": LOGIN, "variables": login}, {}),
+        ({"query": LOGIN, "variables": {"email": 5, "password": "x"}}, {}),
+        ({"query": LOGIN, "variables": {"email": "a@example.com"}}, {}),
+        ({"query": LOGIN}, {}),
+        ({"query": TWO_OPERATIONS}, {}),
+        ({"query": TWO_OPERATIONS, "operationName": "B"}, {}),
+        ({"query": TWO_OPERATIONS, "operationName": "C"}, {}),
+        ({"query": "query Q { __typename }", "operationName": "Q"}, {}),
+        ({"query": "query { me { id } } query { me { email } }"}, signed_in),
+        ({"query": "{ me { ...F } } fragment F on User { email phone }"}, signed_in),
+        ({"query": "{ me { id "}, {}),
+        ({"query": "mutation { logout { __typename } }"}, {}),
+        ({"query": ME, "variables": "not an object"}, signed_in),
+        ({"query": ME, "operationName": 7}, signed_in),
+        ({"query": None}, {}),
+        ({}, {}),
+    ]
+
+
+async def test_the_short_way_answers_as_strawberrys_way(served, mailbox: Mailbox, monkeypatch) -> None:
+    client, view = served
+    token = (await register(client, mailbox))["accessToken"]
+
+    async def post_all() -> list[tuple[int, str, Any]]:
+        answers = []
+        for body, headers in bodies(token):
+            response = await client.post("/graphql", json=body, headers=headers)
+            answers.append((response.status_code, response.headers["content-type"], response.json()))
+        return answers
+
+    short = await post_all()
+    assert view.prepared.cache_info().hits > 0  # the short way did answer some of them
+    monkeypatch.setattr(view, "run_prepared", no_short_way)
+    assert await post_all() == short
+
+
+async def no_short_way(request: object) -> None:
+    return None
