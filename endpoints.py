@@ -71,7 +71,9 @@ class GraphQLEndpoint(GraphQL):
         request = Request(scope, receive=receive)
         token = parsed_body.set(None)
         try:
-            response = await body_problem(request) or await self.run_prepared(request) or await self.run(request)
+            response = (
+                await body_problem(request) or await self.run_prepared(request) or await self.run(request)
+            )
         except ClientDisconnect:
             return  # the client hung up mid-body: nobody to answer, nothing worth a log line
         except BodyReadError as error:
