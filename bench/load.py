@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LUA = Path(__file__).with_name("request.lua")
@@ -22,6 +22,8 @@ class Request:
     expect: str
     body: str = ""
     authorization: str = ""
+    # Sent in turn instead of `body` when given (one JSON document each, no newline inside).
+    bodies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +65,7 @@ def wrk_env(request: Request) -> dict[str, str]:
         **os.environ,
         "BENCH_METHOD": request.method,
         "BENCH_BODY": request.body,
+        "BENCH_BODIES": "\n".join(request.bodies),
         "BENCH_AUTHORIZATION": request.authorization,
         "BENCH_EXPECT": request.expect,
     }

@@ -1,10 +1,25 @@
 -- One request, repeated by wrk; every answer is checked, so a fast error never counts as work.
 -- BENCH_METHOD, BENCH_BODY (JSON), BENCH_AUTHORIZATION: the request;
 -- BENCH_EXPECT: text a good answer holds (HTTP 200 and this text: counted "ok", else "bad").
+-- BENCH_BODIES: several bodies, one per line, sent in turn instead of BENCH_BODY (logins
+-- spread over many accounts, as real traffic is).
 local threads = {}
 
 function setup(thread)
    table.insert(threads, thread)
+end
+
+local bodies = {}
+local turn = 0
+for line in string.gmatch(os.getenv("BENCH_BODIES") or "", "[^\n]+") do
+   table.insert(bodies, line)
+end
+
+if #bodies > 0 then
+   function request()
+      turn = turn % #bodies + 1
+      return wrk.format(nil, nil, nil, bodies[turn])
+   end
 end
 
 function init(args)
@@ -13,7 +28,7 @@ function init(args)
    expect = os.getenv("BENCH_EXPECT") or ""
    wrk.method = os.getenv("BENCH_METHOD") or "GET"
    local body = os.getenv("BENCH_BODY") or ""
-   if body ~= "" then
+   if body ~= "" or #bodies > 0 then
       wrk.body = body
       wrk.headers["Content-Type"] = "application/json"
    end

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,13 +49,20 @@ class Passwords:
     the wait of an accepted hash under `queue_limit / workers + 1` hash times. A hash
     whose caller hung up (`caller_gone`) before a thread took it never runs, and
     cancelling the awaiting task cancels a hash not yet started too.
+
+    The hashing threads run at a lower CPU priority (HASHING_NICENESS): while logins
+    keep every core busy, the event loop still gets the CPU it asks for, so signed-in
+    reads are not queued behind password work, and hashing loses nothing while the
+    loop is idle.
     """
 
     def __init__(
         self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int, queue_limit: int
     ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="argon2", initializer=lower_this_threads_priority
+        )
         self._capacity = workers + queue_limit
         self._in_flight = 0  # submitted and not yet finished or cancelled
         self._lock = threading.Lock()  # the count is released from worker threads
@@ -128,6 +136,20 @@ class Passwords:
             metrics.PASSWORD_HASHES_WAITING.dec()
         with self._lock:
             self._in_flight -= 1
+
+
+# Linux's nice scale: at 10, a hashing thread weighs about a tenth of the event loop's
+# thread when both want the CPU. (argon2's own lane threads, started from the hashing
+# thread, inherit it.)
+HASHING_NICENESS = 10
+
+
+def lower_this_threads_priority() -> None:
+    """Make the calling thread nicer; where the platform has no per-thread nice, a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 def _timed(seconds: Histogram, function: Callable[..., T], *args: str) -> T:
