@@ -255,14 +255,16 @@ async def register_many(base_url: str, sink: flows.CodeSink, count: int) -> list
     return addresses
 
 
-def soak(app: App, me: Request, redis_url: str, minutes: float, plan: Plan, results: Results) -> None:
+def soak(
+    app: App, me: Request, sink: flows.CodeSink, redis_url: str, minutes: float, plan: Plan, results: Results
+) -> None:
     """Mixed load (reads and a trickle of logins) for `minutes`; RSS of each process sampled,
     Redis key count before and after."""
     redis = Redis.from_url(redis_url)
     keys_before = int(redis.dbsize())
-    login = login_request(app, sink, accounts=2 * int(DEFAULTS["password_workers"].default))
-    samples: list[dict[str, Any]] = []
     in_flight = 2 * int(DEFAULTS["password_workers"].default)  # every hashing thread busy at times
+    login = login_request(app, sink, accounts=in_flight)
+    samples: list[dict[str, Any]] = []
 
     def mixed_load() -> Load:
         background = start_wrk(app.base_url, login, seconds=20, connections=in_flight)
@@ -353,7 +355,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             if authql is not None and not args.no_password_work:
                 password_work(authql, me["authql"], sink, plan, results)
             if authql is not None and args.soak:
-                soak(authql, me["authql"], services[1].url, args.soak, plan, results)
+                soak(authql, me["authql"], sink, services[1].url, args.soak, plan, results)
         finally:
             for app in apps.values():
                 app.stop()
