@@ -105,8 +105,11 @@ def new_address() -> str:
     return f"bench-{secrets.token_hex(8)}@example.com"
 
 
-async def registrations(base_url: str, sink: CodeSink, *, seconds: float, concurrency: int) -> float:
-    """Completed registrations per second with `concurrency` people registering at once."""
+async def registrations(
+    base_url: str, sink: CodeSink, *, seconds: float, concurrency: int
+) -> tuple[float, int]:
+    """Completed registrations per second with `concurrency` people registering at once,
+    and how many completed."""
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -119,7 +122,7 @@ async def registrations(base_url: str, sink: CodeSink, *, seconds: float, concur
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         await asyncio.gather(*(person(client) for _ in range(concurrency)))
-    return done / (time.monotonic() - started)
+    return done / (time.monotonic() - started), done
 
 
 async def seed_fastapi_users(base_url: str) -> str:

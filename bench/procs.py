@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,35 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two samples; a process born in between counts in full (one that
     ended in between is lost: uvicorn's workers live as long as the app)."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+class CpuMeter:
+    """CPU time of named process groups over one measured part, and how busy the whole
+    machine was: where password work's CPU went besides the hashes themselves."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self._before = self._sample()
+        self._machine = machine_jiffies()
+
+    def per_operation(self, operations: float) -> dict[str, float]:
+        """CPU ms of each group per operation, plus `machine_busy_percent`."""
+        after = self._sample()
+        total, idle = (now - then for now, then in zip(machine_jiffies(), self._machine, strict=True))
+        spent = {
+            f"{name}_cpu_ms": round(1000 * cpu_spent(self._before[name], after[name]) / max(operations, 1), 1)
+            for name in self._groups
+        }
+        return {**spent, "machine_busy_percent": round(100 * (1 - idle / max(total, 1)), 1)}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self._groups.items()}
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """All CPU time and idle (+ iowait) time since boot, from /proc/stat's first line."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]
 
 
 def descendants(root: int) -> list[int]:

@@ -130,10 +130,13 @@ class Results:
         if self.login:
             lines.append(
                 f"- login: {self.login['rate']:.1f}/s (p99 {self.login['p99_ms']:.0f} ms, "
-                f"{self.login['bad']} not AuthPayload)"
+                f"{self.login['bad']} not AuthPayload){cpu_spent(self.login, 'login')}"
             )
         if self.registration:
-            lines.append(f"- registration (four steps): {self.registration['rate']:.1f}/s")
+            lines.append(
+                f"- registration (four steps): {self.registration['rate']:.1f}/s"
+                f"{cpu_spent(self.registration, 'registration')}"
+            )
         if self.under_login:
             lines.append(
                 f"- `me` while logins saturate the hash pool: {self.under_login['rate']:.0f} req/s, "
@@ -157,6 +160,18 @@ class Results:
         stem.with_suffix(".md").write_text(self.markdown())
         stem.with_suffix(".json").write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
         return stem.with_suffix(".md")
+
+
+def cpu_spent(part: dict[str, Any], operation: str) -> str:
+    """`; CPU per login: authql 310 ms, mongo 5 ms, ...; machine 98% busy`, when measured."""
+    spent = [
+        f"{name.removesuffix('_cpu_ms')} {value:.0f} ms"
+        for name, value in part.items()
+        if name.endswith("_cpu_ms")
+    ]
+    if not spent:
+        return ""
+    return f"; CPU per {operation}: {', '.join(spent)}; machine {part['machine_busy_percent']:.0f}% busy"
 
 
 def now() -> datetime:

@@ -16,7 +16,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from redis import Redis
 from bench import flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
-from bench.procs import App, cpu_spent, start_app, wait_ready
+from bench.procs import App, CpuMeter, cpu_spent, start_app, wait_ready
 from bench.reference import reference_python
 from bench.report import Results, now
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
@@ -197,8 +197,18 @@ def interleaved(apps: dict[str, App], me: dict[str, Request], plan: Plan, result
             print(f"bench: run {run + 1} {name}: {load.rate:.0f} req/s, p99 {load.p99_ms:.1f} ms", flush=True)
 
 
-def password_work(app: App, me: Request, sink: flows.CodeSink, plan: Plan, results: Results) -> None:
-    """The argon2 bound, then login and registration against it, then `me` under login load."""
+def password_work(
+    app: App,
+    me: Request,
+    sink: flows.CodeSink,
+    services: list[EmbeddedService],
+    plan: Plan,
+    results: Results,
+) -> None:
+    """The argon2 bound, then login and registration against it, then `me` under login load.
+    Login and registration also say what CPU each took, by process, besides the hash."""
+    groups = {"authql": app.pids, **{service.name: pid_of(service) for service in services}}
+    groups["bench_client"] = lambda: [os.getpid()]  # registration's HTTP client and SMTP sink
     threads = int(DEFAULTS["password_workers"].default)
     bound = measure(
         DEFAULTS["argon2_time_cost"].default,
@@ -212,16 +222,17 @@ def password_work(app: App, me: Request, sink: flows.CodeSink, plan: Plan, resul
     # 4 per hashing thread: always work waiting, never past PASSWORD_QUEUE_LIMIT (8 per thread).
     in_flight = 4 * threads
     login = login_request(app, sink, accounts=in_flight)
-    results.login = run_wrk(
-        app.base_url, login, seconds=plan.password_seconds, connections=in_flight
-    ).as_dict()
+    meter = CpuMeter(groups)
+    logins = run_wrk(app.base_url, login, seconds=plan.password_seconds, connections=in_flight)
+    results.login = {**logins.as_dict(), **meter.per_operation(logins.ok)}
     print(f"bench: login {results.login['rate']:.1f}/s", flush=True)
     # Smoke: one person per hashing thread, so a slow machine finishes the last ones soon.
     people = threads if plan.mode == "smoke" else in_flight
-    rate = asyncio.run(
+    meter = CpuMeter(groups)
+    rate, done = asyncio.run(
         flows.registrations(app.base_url, sink, seconds=plan.password_seconds, concurrency=people)
     )
-    results.registration = {"rate": rate, "concurrency": people}
+    results.registration = {"rate": rate, "concurrency": people, **meter.per_operation(done)}
     print(f"bench: registration {rate:.1f}/s", flush=True)
     background = start_wrk(app.base_url, login, seconds=plan.seconds + 2, connections=in_flight)
     try:
@@ -231,6 +242,10 @@ def password_work(app: App, me: Request, sink: flows.CodeSink, plan: Plan, resul
         logins = finish_wrk(background)
     results.under_login = {**loaded.as_dict(), "logins_meanwhile": logins.as_dict()}
     print(f"bench: me under login load: p99 {loaded.p99_ms:.1f} ms", flush=True)
+
+
+def pid_of(service: EmbeddedService) -> Callable[[], list[int]]:
+    return lambda: [service.process.pid]
 
 
 def login_request(app: App, sink: flows.CodeSink, *, accounts: int) -> Request:
@@ -353,7 +368,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             interleaved(apps, me, plan, results)
             authql = apps.get("authql")
             if authql is not None and not args.no_password_work:
-                password_work(authql, me["authql"], sink, plan, results)
+                password_work(authql, me["authql"], sink, services, plan, results)
             if authql is not None and args.soak:
                 soak(authql, me["authql"], sink, services[1].url, args.soak, plan, results)
         finally:

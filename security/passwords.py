@@ -138,10 +138,12 @@ class Passwords:
             self._in_flight -= 1
 
 
-# Linux's nice scale: at 10, a hashing thread weighs about a tenth of the event loop's
-# thread when both want the CPU. (argon2's own lane threads, started from the hashing
-# thread, inherit it.)
-HASHING_NICENESS = 10
+# Linux's nice scale: at 15, a hashing thread weighs about a thirtieth of the event
+# loop's thread when both want the CPU (36 against 1024). argon2's lane threads, started
+# from the hashing thread, inherit it: with p=4 and 2 hashes, 8 of them against the loop.
+# Under a flood of reads the hashes still get a share and finish, only later. (At 10 the
+# bench's `me` p99 under login load was 1.5-2.2x idle; at 15 or 19, 1.3-1.6x.)
+HASHING_NICENESS = 15
 
 
 def lower_this_threads_priority() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from flows import COMPLETE, LOGIN, PASSWORD, PROFILE, SET_PASSWORD, data, gql, n
 from served import served
 
 from resolvers.registration import PASSWORD_SETS_PER_FLOW
+from security.passwords import HASHING_NICENESS
 from settings import ConfigurationError, load_settings
 
 FLOOD = 60  # concurrent hash-costing requests
@@ -172,3 +174,44 @@ async def test_hashes_of_clients_that_hung_up_are_not_run(backend_urls, mailbox,
     # hung_up / WORKERS hash times; dropped, only those already running finish first.
     assert tries == 1
     assert latency < 0.4 * (hung_up / WORKERS) * alone, (latency, alone, hung_up)
+
+
+# ---------------------------------------------------------------- CPU priority
+
+
+def server_pid(url: str) -> int:
+    """The pid of the uvicorn child serving `url` (its command line names the port)."""
+    port = url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"server:app" in arguments and port.encode() in arguments:
+            return int(entry.name)
+    raise AssertionError(f"no server process on port {port}")
+
+
+def nice_of(pid: int, thread: int) -> int:
+    """A thread's nice value: field 19 of /proc/<pid>/task/<tid>/stat (after the `(comm)`)."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+async def test_hashing_threads_yield_the_cpu_to_the_event_loop(backend_urls, mailbox, tmp_path):
+    # While logins keep every core hashing, reads must still get the CPU they ask for: the
+    # kernel gives a nice-15 thread about a thirtieth of a nice-0 one's share.
+    settings = settings_with(backend_urls, mailbox, password_workers=WORKERS)
+    async with (
+        served(settings, tmp_path / "server.log") as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as user,
+    ):
+        await register(user, mailbox)  # hashes a password: the hashing threads exist now
+        pid = server_pid(url)
+        nice = {int(task.name): nice_of(pid, int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+    assert nice.pop(pid) == 0  # the event loop's thread, the process's first
+    assert HASHING_NICENESS in nice.values(), nice  # the thread that hashed (the pool starts them lazily)
+    assert set(nice.values()) <= {0, HASHING_NICENESS}, nice

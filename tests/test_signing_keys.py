@@ -136,6 +136,18 @@ def test_tokens_refuse_forgeries_at_the_source(tmp_path):
     assert accepted == []
 
 
+def test_a_token_verified_before_is_refused_once_it_expires():
+    # Verified tokens are kept (security/tokens.py); keeping must not outlive `exp`.
+    tokens = Tokens(secret="s" * 32, issuer="i", audience="a", ttl_seconds=1)
+    issued = tokens.issue("u", "s", 0)
+    assert tokens.verify(issued.token).subject == "u"
+    assert tokens.verify(issued.token).subject == "u"  # the kept answer
+    expires = jwt.decode(issued.token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(InvalidToken, match="ExpiredSignatureError"):
+        tokens.verify(issued.token)
+
+
 def accepts(tokens: Tokens, token: str) -> bool:
     try:
         tokens.verify(token)
