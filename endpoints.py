@@ -62,7 +62,7 @@ class GraphQLEndpoint(GraphQL):
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
         self.hide_schema = not settings.introspection
-        self.prepared = PreparedOperations(schema, schema.rules, schema.max_tokens, CACHE_SIZE)
+        self.prepared = PreparedOperations(schema, CACHE_SIZE)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -12,10 +12,9 @@ the one wording and status it has always had.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 from inspect import isawaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -26,19 +25,21 @@ from graphql import (
     parse,
     specified_rules,
 )
-from graphql.validation import ASTValidationRule
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
-from strawberry.schema.schema import Schema, validate_document
+from strawberry.schema.schema import validate_document
+
+if TYPE_CHECKING:
+    from schema.root import AuthqlSchema
 
 
 class PreparedOperations:
     """Valid documents by query text (an LRU of `size`), and their execution."""
 
-    def __init__(self, schema: Schema, rules: Sequence[type[ASTValidationRule]], max_tokens: int, size: int):
+    def __init__(self, schema: AuthqlSchema, size: int) -> None:
         self._schema = schema._schema  # the graphql-core schema Strawberry built, resolvers wrapped
-        self._rules = (*specified_rules, *rules)
-        self._max_tokens = max_tokens
+        self._rules = (*specified_rules, *schema.rules)  # what Strawberry's way validates with
+        self._max_tokens = schema.max_tokens
         # Strawberry's execution context class, passed as Strawberry passes it.
         self._executor = execution_context_class_kwargs(schema.execution_context_class)
         self._prepared = lru_cache(maxsize=size)(self._prepare)
