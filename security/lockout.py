@@ -10,9 +10,11 @@ script: a slot is free only while failures + attempts in flight < threshold (one
 time once a lock has run out). Parallel or aliased guesses therefore verify at most
 `threshold` passwords before the lock (no oracle while locked), yet a burst of
 correct logins is never refused: an attempt that finds no free slot waits briefly
-for one of the attempts in flight to finish. A failure turns its slot into a failure;
-a success clears the failures. Slots expire by themselves (a sorted set scored by
-deadline, pruned by the script), so a process that dies mid-verify frees its slot.
+for one of the attempts in flight to finish, in line (first come, first served). A
+failure turns its slot into a failure; a success clears the failures. Slots expire by
+themselves (a sorted set scored by deadline, pruned by the script), so a process that
+dies mid-verify frees its slot; so do places in line, a few seconds after a waiter
+would have given up.
 """
 
 from __future__ import annotations
@@ -44,17 +46,33 @@ MAX_POLL_SECONDS = 0.1
 
 GRANTED, LOCKED, BUSY = 0, 1, 2
 
-# KEYS: the failures hash, the in-flight sorted set (one hash tag: one Cluster slot).
-# ARGV: now ms, threshold, slot id, slot deadline ms, slot ttl ms.
+# KEYS: the failures hash, the in-flight sorted set, the waiting line (one hash tag: one
+# Cluster slot). ARGV: now ms, threshold, slot id, slot deadline ms, slot ttl ms, how long
+# a waiter keeps its place without giving up (ms).
 # Returns {GRANTED, 0} | {LOCKED, ms still locked} | {BUSY, 0}.
+# Waiters are served in the order they first asked: a slot that comes free goes to the
+# longest waiting attempt, never to one that just arrived (a client logging in again and
+# again on its connection would otherwise take every freed slot, and the attempts waiting
+# beside it would be refused after WAIT_FOR_SLOT_SECONDS with the right password).
 ACQUIRE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local locked = tonumber(redis.call('HGET', KEYS[1], 'locked_until_ms') or '0')
-if locked > now then return {1, locked - now} end
+if locked > now then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  return {1, locked - now}
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[6]))
 local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
-local free = math.max(tonumber(ARGV[2]) - failures, 1)
-if redis.call('ZCARD', KEYS[2]) >= free then return {2, 0} end
+local free = math.max(tonumber(ARGV[2]) - failures, 1) - redis.call('ZCARD', KEYS[2])
+local place = redis.call('ZRANK', KEYS[3], ARGV[3])
+if not place then place = redis.call('ZCARD', KEYS[3]) end
+if place >= free then
+  redis.call('ZADD', KEYS[3], 'NX', now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  return {2, 0}
+end
+redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {0, 0}
@@ -140,24 +158,31 @@ class LoginLockout:
     async def _take_slot(self, keys: list[str], slot: str) -> int | None:
         """None once a slot is ours; else the seconds the caller should wait."""
         deadline = time.monotonic() + WAIT_FOR_SLOT_SECONDS
+        place_ms = int((WAIT_FOR_SLOT_SECONDS + MAX_POLL_SECONDS) * 1000) + 1000
         pause = FIRST_POLL_SECONDS
-        while True:
-            now = _now_ms()
-            status, locked_ms = await self._acquire(
-                keys=keys, args=[now, self._threshold, slot, now + SLOT_TTL_MS, SLOT_TTL_MS]
-            )
-            if int(status) == GRANTED:
-                return None
-            if int(status) == LOCKED:
-                return max(math.ceil(int(locked_ms) / 1000), 1)
-            if time.monotonic() >= deadline:
-                return 1
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, MAX_POLL_SECONDS)
+        in_line = False  # in the waiting line: leave it when giving up (the script does otherwise)
+        try:
+            while True:
+                now = _now_ms()
+                status, locked_ms = await self._acquire(
+                    keys=keys, args=[now, self._threshold, slot, now + SLOT_TTL_MS, SLOT_TTL_MS, place_ms]
+                )
+                in_line = int(status) == BUSY
+                if int(status) == GRANTED:
+                    return None
+                if int(status) == LOCKED:
+                    return max(math.ceil(int(locked_ms) / 1000), 1)
+                if time.monotonic() >= deadline:
+                    return 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_POLL_SECONDS)
+        finally:
+            if in_line:
+                await asyncio.shield(self._redis.zrem(keys[2], slot))
 
     def _redis_keys(self, email: str) -> list[str]:
         digest = hmac.new(self._key, email.encode(), hashlib.sha256).hexdigest()[:32]
-        return [f"lockout:{{{digest}}}", f"lockout:{{{digest}}}:inflight"]
+        return [f"lockout:{{{digest}}}", f"lockout:{{{digest}}}:inflight", f"lockout:{{{digest}}}:waiting"]
 
 
 def _now_ms() -> int:

@@ -135,6 +135,40 @@ async def test_an_attempt_waits_for_a_slot_a_bounded_time(backend_urls, mailbox,
             await redis.aclose()
 
 
+async def test_a_slot_that_comes_free_goes_to_the_attempt_waiting_longest(backend_urls, mailbox):
+    # A client that logs in again as soon as it is answered must not take every slot that
+    # comes free from an attempt already waiting (which would be refused after
+    # WAIT_FOR_SLOT_SECONDS with the right password): first come, first served.
+    async with app(backend_urls, mailbox) as client:
+        email = new_email()
+        await register(client, mailbox, email)
+        redis = Redis.from_url(backend_urls["redis_url"])
+        try:
+            key = await lockout_key_of(client, redis, email)
+            assert (await login(client, email))["__typename"] == "AuthPayload"  # no failures: 5 slots
+            busy = {f"busy-{n}": int(time.time() * 1000) + 60_000 for n in range(THRESHOLD - 1)}
+            await redis.zadd(key + b":inflight", busy)  # type: ignore[arg-type]
+            finished: list[str] = []
+
+            async def attempt(name: str) -> None:
+                assert (await login(client, email))["__typename"] == "AuthPayload"
+                finished.append(name)
+
+            for _ in range(3):
+                await redis.zadd(key + b":inflight", {"the last slot": int(time.time() * 1000) + 60_000})
+                waiting = asyncio.ensure_future(attempt("waiting"))
+                deadline = time.monotonic() + 5
+                while not await redis.zcard(key + b":waiting"):  # it is in line
+                    assert time.monotonic() < deadline, "the attempt never waited for a slot"
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0.05)  # and polls less often by now
+                await redis.zrem(key + b":inflight", "the last slot")
+                await asyncio.gather(attempt("newcomer"), waiting)
+            assert finished == ["waiting", "newcomer"] * 3
+        finally:
+            await redis.aclose()
+
+
 # ------------------------------------------------------------ no parallel guessing
 
 
