@@ -138,12 +138,13 @@ class Passwords:
             self._in_flight -= 1
 
 
-# Linux's nice scale: at 15, a hashing thread weighs about a thirtieth of the event
-# loop's thread when both want the CPU (36 against 1024). argon2's lane threads, started
-# from the hashing thread, inherit it: with p=4 and 2 hashes, 8 of them against the loop.
-# Under a flood of reads the hashes still get a share and finish, only later. (At 10 the
-# bench's `me` p99 under login load was 1.5-2.2x idle; at 15 or 19, 1.3-1.6x.)
-HASHING_NICENESS = 15
+# Linux's nice scale, at its end: a hashing thread weighs 15 against the event loop's
+# 1024 when both want the CPU. argon2's lane threads, started from the hashing thread,
+# inherit it (with p=4 and 2 hashes, 8 of them against the loop). Nothing starves: one
+# worker's event loop can use one core at most, and the hashes take all the rest. (The
+# bench's `me` p99 while logins saturate the pool, against idle: 1.5-2.2x at nice 10,
+# 1.5-1.6x at 15, 1.1-1.3x at 19.)
+HASHING_NICENESS = 19
 
 
 def lower_this_threads_priority() -> None:

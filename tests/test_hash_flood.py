@@ -202,7 +202,7 @@ def nice_of(pid: int, thread: int) -> int:
 
 async def test_hashing_threads_yield_the_cpu_to_the_event_loop(backend_urls, mailbox, tmp_path):
     # While logins keep every core hashing, reads must still get the CPU they ask for: the
-    # kernel gives a nice-15 thread about a thirtieth of a nice-0 one's share.
+    # kernel gives a nice-19 thread about a seventieth of a nice-0 one's share.
     settings = settings_with(backend_urls, mailbox, password_workers=WORKERS)
     async with (
         served(settings, tmp_path / "server.log") as url,
