@@ -270,11 +270,18 @@ async def register_many(base_url: str, sink: flows.CodeSink, count: int) -> list
     return addresses
 
 
+SETTLE_SECONDS = 2.0  # a hash takes about 0.3 s; queued ones of hung-up clients are dropped
+
+
 def soak(
     app: App, me: Request, sink: flows.CodeSink, redis_url: str, minutes: float, plan: Plan, results: Results
 ) -> None:
     """Mixed load (reads and a trickle of logins) for `minutes`; RSS of each process sampled,
-    Redis key count before and after."""
+    Redis key count before and after.
+
+    RSS is read once the logins' last hashes have ended (SETTLE_SECONDS after each load):
+    each running hash holds argon2's 64 MiB, so a sample taken mid-hash says only how many
+    hashes happened to be running, not whether memory grows."""
     redis = Redis.from_url(redis_url)
     keys_before = int(redis.dbsize())
     in_flight = 2 * int(DEFAULTS["password_workers"].default)  # every hashing thread busy at times
@@ -291,6 +298,7 @@ def soak(
     started = time.monotonic()
     while time.monotonic() - started < minutes * 60:
         load = mixed_load()
+        time.sleep(SETTLE_SECONDS)
         rss = {str(pid): size / 2**20 for pid, size in app.rss_bytes().items()}
         samples.append(
             {"minute": round((time.monotonic() - started) / 60, 2), "rss_mib": rss, "rate": load.rate}
