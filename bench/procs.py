@@ -147,15 +147,22 @@ def cpu_seconds(pid: int) -> float:
     return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
 
 
+def thread_cpu_seconds(pid: int, thread: int) -> float:
+    """utime + stime of one thread of a process (its event loop's, say), in seconds."""
+    stat = _stat_fields(pid, f"task/{thread}/stat")
+    return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+
+
 def rss_bytes(pid: int) -> int | None:
     stat = _stat_fields(pid)
     return None if stat is None else int(stat[21]) * PAGE_SIZE
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat after the command name (which may hold spaces): field 3 is index 0."""
+def _stat_fields(pid: int, name: str = "stat") -> list[str] | None:
+    """/proc/<pid>/stat (or `name` under /proc/<pid>) after the command name (which may hold
+    spaces): field 3 is index 0."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(f"/proc/{pid}/{name}").read_text()
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()

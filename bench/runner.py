@@ -26,7 +26,7 @@ from redis import Redis
 from bench import flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
-from bench.procs import App, CpuMeter, cpu_spent, start_app, wait_ready
+from bench.procs import App, CpuMeter, cpu_spent, start_app, thread_cpu_seconds, wait_ready
 from bench.reference import reference_python
 from bench.report import Results, now
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
@@ -234,14 +234,31 @@ def password_work(
     )
     results.registration = {"rate": rate, "concurrency": people, **meter.per_operation(done)}
     print(f"bench: registration {rate:.1f}/s", flush=True)
+    # The event loop's own CPU per read, idle and then under login load: what the hashes
+    # cost the reads besides the cores they take (memory traffic, caches).
+    loop_before = event_loop_cpu(app)
+    idle = run_wrk(app.base_url, me, seconds=plan.seconds, connections=plan.connections)
+    idle_loop_ms = 1000 * (event_loop_cpu(app) - loop_before) / max(idle.ok, 1)
     background = start_wrk(app.base_url, login, seconds=plan.seconds + 2, connections=in_flight)
     try:
         time.sleep(1)  # the pool saturated before the measured run starts
+        loop_before = event_loop_cpu(app)
         loaded = run_wrk(app.base_url, me, seconds=plan.seconds, connections=plan.connections)
+        loaded_loop_ms = 1000 * (event_loop_cpu(app) - loop_before) / max(loaded.ok, 1)
     finally:
         logins = finish_wrk(background)
-    results.under_login = {**loaded.as_dict(), "logins_meanwhile": logins.as_dict()}
+    results.under_login = {
+        **loaded.as_dict(),
+        "loop_cpu_ms_per_request": round(loaded_loop_ms, 2),
+        "idle_just_before": {**idle.as_dict(), "loop_cpu_ms_per_request": round(idle_loop_ms, 2)},
+        "logins_meanwhile": logins.as_dict(),
+    }
     print(f"bench: me under login load: p99 {loaded.p99_ms:.1f} ms", flush=True)
+
+
+def event_loop_cpu(app: App) -> float:
+    """CPU seconds of `python server.py`'s main thread, where its event loop runs."""
+    return thread_cpu_seconds(app.process.pid, app.process.pid)
 
 
 def pid_of(service: EmbeddedService) -> Callable[[], list[int]]:
