@@ -54,7 +54,11 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
     assert results["argon2_bound"]["verifies_per_second"] > 0
     assert results["argon2_bound"]["memory_kib"] == 65536  # the server's defaults, not the tests' cheap ones
     assert results["login"]["seconds"] > 0  # it ran (a loaded machine may finish no login in 1 s)
+    assert results["login"]["bad"] == 0  # logins taking turns over several accounts: each one's answer good
+    assert "machine_busy_percent" in results["login"]
     assert results["registration"]["rate"] > 0
+    assert results["registration"]["authql_cpu_ms"] > 0  # what each process spent per registration
     assert results["me_under_login_load"]["bad"] == 0
+    assert results["me_under_login_load"]["idle_just_before"]["loop_cpu_ms_per_request"] > 0
     assert "me vs floor (req/s)" in results["ratios"]
     assert "| authql |" in table.read_text()
