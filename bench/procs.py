@@ -141,15 +141,10 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (fields 14 and 15 of /proc/<pid>/stat), in seconds."""
-    stat = _stat_fields(pid)
-    return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
-
-
-def thread_cpu_seconds(pid: int, thread: int) -> float:
-    """utime + stime of one thread of a process (its event loop's, say), in seconds."""
-    stat = _stat_fields(pid, f"task/{thread}/stat")
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """utime + stime (fields 14 and 15 of /proc/<pid>/stat), in seconds, of the process,
+    or of one of its threads (its event loop's, say)."""
+    stat = _stat_fields(pid, "stat" if thread is None else f"task/{thread}/stat")
     return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
 
 

@@ -26,7 +26,7 @@ from redis import Redis
 from bench import flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
-from bench.procs import App, CpuMeter, cpu_spent, start_app, thread_cpu_seconds, wait_ready
+from bench.procs import App, CpuMeter, cpu_seconds, cpu_spent, start_app, wait_ready
 from bench.reference import reference_python
 from bench.report import Results, now
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
@@ -258,7 +258,7 @@ def password_work(
 
 def event_loop_cpu(app: App) -> float:
     """CPU seconds of `python server.py`'s main thread, where its event loop runs."""
-    return thread_cpu_seconds(app.process.pid, app.process.pid)
+    return cpu_seconds(app.process.pid, thread=app.process.pid)
 
 
 def pid_of(service: EmbeddedService) -> Callable[[], list[int]]:

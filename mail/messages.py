@@ -13,101 +13,60 @@ from .message import MailMessage
 from .render import render
 
 SUBJECT = "Your authql verification code"
+RESET_SUBJECT = "Your authql password reset code"
+LOGIN_SUBJECT = "Your authql sign-in code"
+EMAIL_CHANGE_SUBJECT = "Confirm your new authql address"
+NOTICE_SUBJECT = "Security notice for your authql account"
 
 
 def registration_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
     """The one-time code for a new registration; the code stays out of the subject."""
-    text, markup = render(
-        "registration_code",
-        {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
-    )
-    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup, template="registration_code")
+    return _code_message("registration_code", to, SUBJECT, code, expires_in_minutes)
 
 
 def account_exists_message(to: str) -> MailMessage:
     """Sent instead of a code when the address already has an account; it holds no code."""
-    text, markup = render("account_exists", {"to": to})
-    return MailMessage(to=to, subject=SUBJECT, text=text, html=markup, template="account_exists")
-
-
-RESET_SUBJECT = "Your authql password reset code"
+    return _message("account_exists", to, SUBJECT)
 
 
 def password_reset_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
-    text, markup = render(
-        "password_reset_code",
-        {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)},
-    )
-    return MailMessage(to=to, subject=RESET_SUBJECT, text=text, html=markup, template="password_reset_code")
+    return _code_message("password_reset_code", to, RESET_SUBJECT, code, expires_in_minutes)
 
 
 def password_reset_no_account_message(to: str) -> MailMessage:
     """Sent instead of a code when the address has no account; same subject, no code."""
-    text, markup = render("password_reset_no_account", {"to": to})
-    return MailMessage(
-        to=to, subject=RESET_SUBJECT, text=text, html=markup, template="password_reset_no_account"
-    )
-
-
-LOGIN_SUBJECT = "Your authql sign-in code"
+    return _message("password_reset_no_account", to, RESET_SUBJECT)
 
 
 def login_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
     """The one-time code of a sign-in by emailed code."""
-    text, markup = render(
-        "login_code", {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)}
-    )
-    return MailMessage(to=to, subject=LOGIN_SUBJECT, text=text, html=markup, template="login_code")
+    return _code_message("login_code", to, LOGIN_SUBJECT, code, expires_in_minutes)
 
 
 def login_no_account_message(to: str) -> MailMessage:
     """Sent instead of a sign-in code when the address has no account; same subject, no code."""
-    text, markup = render("login_no_account", {"to": to})
-    return MailMessage(to=to, subject=LOGIN_SUBJECT, text=text, html=markup, template="login_no_account")
-
-
-EMAIL_CHANGE_SUBJECT = "Confirm your new authql address"
+    return _message("login_no_account", to, LOGIN_SUBJECT)
 
 
 def email_change_code_message(to: str, code: str, expires_in_minutes: int) -> MailMessage:
     """The code that moves an account to `to`, the new address."""
-    text, markup = render(
-        "email_change_code", {"to": to, "code": code, "expires_in_minutes": str(expires_in_minutes)}
-    )
-    return MailMessage(
-        to=to, subject=EMAIL_CHANGE_SUBJECT, text=text, html=markup, template="email_change_code"
-    )
+    return _code_message("email_change_code", to, EMAIL_CHANGE_SUBJECT, code, expires_in_minutes)
 
 
 def email_change_account_exists_message(to: str) -> MailMessage:
     """Sent instead of the code when the new address has an account; same subject, no code."""
-    text, markup = render("email_change_account_exists", {"to": to})
-    return MailMessage(
-        to=to, subject=EMAIL_CHANGE_SUBJECT, text=text, html=markup, template="email_change_account_exists"
-    )
+    return _message("email_change_account_exists", to, EMAIL_CHANGE_SUBJECT)
 
 
 def email_change_requested_message(to: str, new_email: str) -> MailMessage:
     """To the current address when a change is asked for: its owner learns of it before it happens."""
-    text, markup = render("email_change_requested", {"to": to, "new_email": new_email})
-    return MailMessage(
-        to=to,
-        subject="A change of your authql address was asked for",
-        text=text,
-        html=markup,
-        template="email_change_requested",
-    )
+    subject = "A change of your authql address was asked for"
+    return _message("email_change_requested", to, subject, new_email=new_email)
 
 
 def email_changed_message(to: str, new_email: str) -> MailMessage:
     """To the old address once the change is done: it no longer reaches the account."""
-    text, markup = render("email_changed", {"to": to, "new_email": new_email})
-    return MailMessage(
-        to=to, subject="Your authql address was changed", text=text, html=markup, template="email_changed"
-    )
-
-
-NOTICE_SUBJECT = "Security notice for your authql account"
+    return _message("email_changed", to, "Your authql address was changed", new_email=new_email)
 
 
 def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int = 0) -> MailMessage:
@@ -115,5 +74,14 @@ def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int =
 
     `event`: "two_factor_enabled", "two_factor_disabled", "recovery_code_used" or
     "recovery_codes_regenerated" (the template's name)."""
-    text, markup = render(event, {"to": to, "left": str(recovery_codes_left)})
-    return MailMessage(to=to, subject=NOTICE_SUBJECT, text=text, html=markup, template=event)
+    return _message(event, to, NOTICE_SUBJECT, left=str(recovery_codes_left))
+
+
+def _code_message(template: str, to: str, subject: str, code: str, expires_in_minutes: int) -> MailMessage:
+    return _message(template, to, subject, code=code, expires_in_minutes=str(expires_in_minutes))
+
+
+def _message(template: str, to: str, subject: str, **values: str) -> MailMessage:
+    """The mail of `template` (its .txt and .html), filled with `to` and `values`."""
+    text, markup = render(template, {"to": to, **values})
+    return MailMessage(to=to, subject=subject, text=text, html=markup, template=template)

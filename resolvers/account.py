@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from strawberry.types import Info
 
+from resolvers.arguments import CurrentPassword
 from resolvers.reauthentication import confirm_password
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.context import Context
@@ -14,9 +13,7 @@ from schema.context import Context
 
 async def delete_account(
     info: Info[Context, None],
-    password: Annotated[
-        str, strawberry.argument(description="The current password of the account, asked again to confirm.")
-    ],
+    password: CurrentPassword,
 ) -> DeleteAccountResult:
     context = info.context
     user = await context.current_user()
@@ -26,7 +23,6 @@ async def delete_account(
         password,
         operation="deleteAccount",
         event="delete_account",
-        wrong="The password is wrong.",
     )
     if refused is not None:
         return refused

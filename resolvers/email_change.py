@@ -24,6 +24,7 @@ from mail import (
     email_change_requested_message,
     email_changed_message,
 )
+from resolvers.arguments import CurrentPassword
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, normalize_email
 from resolvers.reauthentication import confirm_password
@@ -46,9 +47,7 @@ async def start_email_change(
     new_email: Annotated[
         str, strawberry.argument(description="The address to move the account to; the code is mailed to it.")
     ],
-    password: Annotated[
-        str, strawberry.argument(description="The current password of the account, asked again to confirm.")
-    ],
+    password: CurrentPassword,
 ) -> StartEmailChangeResult:
     context = info.context
     user = await context.current_user()
@@ -65,7 +64,6 @@ async def start_email_change(
         password,
         operation="startEmailChange",
         event="email_change",
-        wrong="The password is wrong.",
     )
     if refused is not None:
         return refused

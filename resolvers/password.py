@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from documents.user import UserChanged
+from resolvers.arguments import NewPassword
 from resolvers.inputs import password_problems
 from resolvers.reauthentication import confirm_password
 from resolvers.signin import auth_payload, open_session
@@ -22,13 +23,7 @@ async def change_password(
     current_password: Annotated[
         str, strawberry.argument(description="The password the user signs in with now.")
     ],
-    new_password: Annotated[
-        str,
-        strawberry.argument(
-            description="The new password: 8-128 characters, not a common password, "
-            "not containing the local part of the email."
-        ),
-    ],
+    new_password: NewPassword,
 ) -> ChangePasswordResult:
     context = info.context
     identity = await context.identity()

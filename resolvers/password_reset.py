@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from documents.user import User, UserGone
 from mail import password_reset_code_message, password_reset_no_account_message
+from resolvers.arguments import MailedCode, NewPassword
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
 from resolvers.inputs import password_problems
 from resolvers.signin import sign_in
@@ -78,17 +79,8 @@ async def complete_password_reset(
     reset_id: Annotated[
         strawberry.ID, strawberry.argument(description="PasswordResetStarted.resetId of the flow.")
     ],
-    code: Annotated[
-        str,
-        strawberry.argument(description="The digits of the mailed code (surrounding spaces are ignored)."),
-    ],
-    new_password: Annotated[
-        str,
-        strawberry.argument(
-            description="The new password: 8-128 characters, not a common password, "
-            "not containing the local part of the email."
-        ),
-    ],
+    code: MailedCode,
+    new_password: NewPassword,
 ) -> CompletePasswordResetResult:
     context = info.context
     resets = context.services.password_resets

@@ -10,9 +10,11 @@ from schema.context import Context
 from schema.problems import InvalidCredentials, RateLimited
 from security.password_forms import verify_password
 
+WRONG_PASSWORD = "The password is wrong."
+
 
 async def confirm_password(
-    context: Context, user: User, password: str, *, operation: str, event: str, wrong: str
+    context: Context, user: User, password: str, *, operation: str, event: str, wrong: str = WRONG_PASSWORD
 ) -> InvalidCredentials | RateLimited | None:
     """None when `password` is the user's; else the answer. `operation` names the GraphQL
     field in metrics, `event` prefixes the security events, `wrong` is the message."""

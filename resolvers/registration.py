@@ -20,11 +20,13 @@ from strawberry.types import Info
 
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
+from resolvers.arguments import MailedCode
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, clean_name, normalize_phone, password_problems
 from resolvers.signin import signed_in
 from schema.context import Context
 from schema.problems import (
+    PASSWORD_RULES,
     AccountExists,
     RateLimited,
     WeakPassword,
@@ -100,10 +102,7 @@ async def verify_registration_code(
     registration_id: Annotated[
         strawberry.ID, strawberry.argument(description="RegistrationStarted.registrationId of the flow.")
     ],
-    code: Annotated[
-        str,
-        strawberry.argument(description="The digits of the mailed code (surrounding spaces are ignored)."),
-    ],
+    code: MailedCode,
 ) -> VerifyRegistrationCodeResult:
     context = info.context
     proven = await prove_code(
@@ -123,10 +122,7 @@ async def set_registration_password(
     ],
     password: Annotated[
         str,
-        strawberry.argument(
-            description="The password of the new account: 8-128 characters, not a common password, "
-            "not containing the local part of the email."
-        ),
+        strawberry.argument(description=f"The password of the new account: {PASSWORD_RULES}"),
     ],
 ) -> SetRegistrationPasswordResult:
     context = info.context

@@ -50,7 +50,6 @@ SecondFactorCode = Annotated[
 ChallengeId = Annotated[
     strawberry.ID, strawberry.argument(description="The challengeId of the SecondFactorRequired answered.")
 ]
-WRONG_PASSWORD = "The password is wrong."
 TWO_FACTOR_OFF = "Two-factor is off; turn it on first."
 
 
@@ -66,9 +65,7 @@ async def enroll_totp(info: Info[Context, None], password: Password) -> EnrollTo
     user = await context.current_user()
     if user.two_factor_enabled:
         return _already_enabled()
-    refused = await confirm_password(
-        context, user, password, operation="enrollTotp", event="totp_enrollment", wrong=WRONG_PASSWORD
-    )
+    refused = await confirm_password(context, user, password, operation="enrollTotp", event="totp_enrollment")
     if refused is not None:
         return refused
     totp = context.services.totp
@@ -243,7 +240,7 @@ async def _both_factors(
     code (then spent); else the answer. With two-factor off, the password alone; a
     request to regenerate then answers InvalidCode."""
     refused = await confirm_password(
-        context, user, password, operation=operation, event=f"two_factor_{purpose}", wrong=WRONG_PASSWORD
+        context, user, password, operation=operation, event=f"two_factor_{purpose}"
     )
     if refused is not None:
         return refused

@@ -54,12 +54,11 @@ class FlowExpired(Problem):
     pass
 
 
-@strawberry.type(
-    description=(
-        "The password breaks the policy: 8-128 characters, not a common password, "
-        "not containing the local part of the email."
-    )
-)
+# The password policy (resolvers/inputs.py enforces it), as the schema states it.
+PASSWORD_RULES = "8-128 characters, not a common password, not containing the local part of the email."
+
+
+@strawberry.type(description=f"The password breaks the policy: {PASSWORD_RULES}")
 class WeakPassword(Problem):
     reasons: list[str] = strawberry.field(
         description="Each rule the password breaks, as a sentence for the user."

@@ -201,8 +201,8 @@ class Sessions:
 
     def live_key(self, session_id: str) -> str:
         """The Redis key whose existence says access tokens of this session are accepted
-        (one EXISTS, in security/identity.py's pipeline); a missing key (ended, expired,
-        or lost by Redis) means no."""
+        (one EXISTS, in security/user_cache.py's check script); a missing key (ended,
+        expired, or lost by Redis) means no."""
         return _live_key(session_id)
 
     async def _vouch(self, session_id: str) -> None:

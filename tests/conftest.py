@@ -24,6 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
 from server import create_app
@@ -166,11 +167,18 @@ async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_i
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with `settings`, started and reached over ASGI by httpx."""
+    async with serve_app(settings) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """As `serve`, with the app itself (its state: the GraphQL view, the services)."""
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
-            yield client
+            yield client, app
 
 
 @pytest.fixture(scope="session")

@@ -9,26 +9,21 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from conftest import Mailbox
+from conftest import Mailbox, serve_app
 from flows import LOGIN, ME, gql, new_email, register
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from endpoints import GraphQLEndpoint
 from schema.root import CACHE_SIZE
-from server import create_app
 from settings import Settings
 
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, GraphQLEndpoint]]:
     """A client and the view that answers it."""
-    app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.8", 4711))
-        async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
-            yield client, app.state.graphql
+    async with serve_app(settings) as (client, app):
+        yield client, app.state.graphql
 
 
 async def test_a_repeated_operation_is_parsed_and_validated_once(served) -> None:
