@@ -13,8 +13,8 @@ from resolvers.inputs import password_problems
 from resolvers.reauthentication import confirm_password
 from resolvers.signin import auth_payload, open_session
 from schema.context import Context, Unauthenticated
+from schema.password import ChangePasswordResult
 from schema.problems import WeakPassword
-from schema.sessions import ChangePasswordResult
 from security.password_forms import hash_password, normalized
 
 

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import strawberry
 
+from schema.permissions import IsAuthenticated
 from schema.problems import InvalidCredentials, RateLimited
+from schema.rate_limit import LIMITED, RateLimit
 
 
 @strawberry.type(description="The account and every session of it are gone; the tokens no longer work.")
@@ -20,3 +22,24 @@ DeleteAccountResult = Annotated[
         "DeleteAccountResult", description="The account is deleted, or the password was wrong or locked."
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/account.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import account as flow
+
+    @strawberry.type
+    class AccountMutation:
+        delete_account: DeleteAccountResult = strawberry.mutation(
+            resolver=flow.delete_account,
+            extensions=[RateLimit("delete_account")],
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token; deletes the user and every session. Asks for the password "
+                "again: InvalidCredentials for a wrong one (counted by the same lockout as login); "
+                "RateLimited past the per-IP limit or while locked. " + LIMITED
+            ),
+        )
+
+    return AccountMutation

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited
+from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
@@ -36,3 +37,32 @@ CompleteCodeLoginResult = Annotated[
         description="A new session, or SecondFactorRequired for an account with two-factor on.",
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/code_login.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import code_login as flow
+
+    @strawberry.type
+    class CodeLoginMutation:
+        start_code_login: StartCodeLoginResult = strawberry.mutation(
+            resolver=flow.start_code_login,
+            extensions=[RateLimit("start_code_login")],
+            description=(
+                "Mails a sign-in code; an address without an account gets the same answer and a mail saying "
+                "so. A new start for the same address within the resend cooldown: RateLimited. InvalidInput "
+                "for a malformed address. " + LIMITED
+            ),
+        )
+        complete_code_login: CompleteCodeLoginResult = strawberry.mutation(
+            resolver=flow.complete_code_login,
+            extensions=[RateLimit("complete_code_login")],
+            description=(
+                "The mailed code, once: opens a session, or answers SecondFactorRequired when the account "
+                "has two-factor on. InvalidCode with the attempts left; FlowExpired once the code expired "
+                "or its attempts are used up. " + LIMITED
+            ),
+        )
+
+    return CodeLoginMutation

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from schema.permissions import IsAuthenticated
 from schema.problems import (
     AccountExists,
     FlowExpired,
@@ -15,6 +16,7 @@ from schema.problems import (
     InvalidInput,
     RateLimited,
 )
+from schema.rate_limit import LIMITED, RateLimit
 from schema.user import User
 
 
@@ -52,3 +54,36 @@ ConfirmEmailChangeResult = Annotated[
         description="AccountExists: another account took the new address first.",
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/email_change.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import email_change as flow
+
+    @strawberry.type
+    class EmailChangeMutation:
+        start_email_change: StartEmailChangeResult = strawberry.mutation(
+            resolver=flow.start_email_change,
+            extensions=[RateLimit("start_email_change")],
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token. Mails a code to the new address and a notice to the current "
+                "one. InvalidCredentials for a wrong password (counted by the same lockout as login); "
+                "InvalidInput for a malformed or unchanged address; an address that has an account gets the "
+                "same answer (and a mail saying so). " + LIMITED
+            ),
+        )
+        confirm_email_change: ConfirmEmailChangeResult = strawberry.mutation(
+            resolver=flow.confirm_email_change,
+            extensions=[RateLimit("confirm_email_change")],
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token. The code mailed to the new address moves the account to it; "
+                "the sessions go on and the old address gets a notice. AccountExists if another account took "
+                "the address meanwhile; InvalidCode with the attempts left; FlowExpired for an expired, "
+                "used-up or unknown change. " + LIMITED
+            ),
+        )
+
+    return EmailChangeMutation

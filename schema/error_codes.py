@@ -29,8 +29,8 @@ class ErrorCode(StrEnum):
 # What each code means for a client; the README's error-code table says the same.
 DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHENTICATED: (
-        "A protected field (me, sessions, updateProfile, logout, revokeSession, changePassword, "
-        "deleteAccount) was asked for without a valid access token: missing, expired, signed out, or "
+        "A protected field (every field whose description begins \"Requires a valid access token\", "
+        "and me) was asked for without a valid access token: missing, expired, signed out, or "
         "its session's key lost by Redis. Call refreshTokens once; if that answers InvalidRefreshToken, "
         "the user is signed out. HTTP 200 (401 on /metrics without the metrics token)."
     ),
@@ -92,3 +92,19 @@ ErrorCodeEnum = strawberry.enum(
 def error_codes() -> list[ErrorCodeEnum]:  # type: ignore[valid-type]
     """Every code, for the `errorCodes` query: a client can check its handling against the server's."""
     return [ErrorCodeEnum[code.name] for code in ErrorCode]
+
+
+def queries() -> type:
+    """The `errorCodes` query field."""
+
+    @strawberry.type
+    class ErrorCodesQuery:
+        error_codes: list[ErrorCodeEnum] = strawberry.field(  # type: ignore[valid-type]
+            resolver=error_codes,
+            description=(
+                "Every value errors[].extensions.code may take (the ErrorCode enum), so a client can check "
+                "its error handling against this server. No access token needed."
+            ),
+        )
+
+    return ErrorCodesQuery

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited, WeakPassword
+from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
@@ -57,3 +58,43 @@ CompletePasswordResetResult = Annotated[
         "With two-factor on, SecondFactorRequired comes first (the password has changed already).",
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/password_reset.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import password_reset as flow
+
+    @strawberry.type
+    class PasswordResetMutation:
+        start_password_reset: StartPasswordResetResult = strawberry.mutation(
+            resolver=flow.start_password_reset,
+            extensions=[RateLimit("start_password_reset")],
+            description=(
+                "Forgotten password, step 1: mails a one-time code to `email` if it has an account (an "
+                "address without one gets the same answer and a mail without a code). No access token "
+                "needed. InvalidInput for an address that is not an email; RateLimited past the per-IP "
+                "limit or the mail quotas. " + LIMITED
+            ),
+        )
+        resend_password_reset_code: ResendPasswordResetCodeResult = strawberry.mutation(
+            resolver=flow.resend_password_reset_code,
+            extensions=[RateLimit("resend_password_reset_code")],
+            description=(
+                "Mails a new reset code once resendAvailableAt has passed; the wrong-code count carries "
+                "over. FlowExpired for an unknown, expired or burnt flow; RateLimited during the cooldown "
+                "or past the mail quotas. " + LIMITED
+            ),
+        )
+        complete_password_reset: CompletePasswordResetResult = strawberry.mutation(
+            resolver=flow.complete_password_reset,
+            extensions=[RateLimit("complete_password_reset")],
+            description=(
+                "Forgotten password, step 2: checks the mailed code, sets newPassword, revokes every session "
+                "of the user, lifts a login lockout and signs in (AuthPayload). InvalidCode with the guesses "
+                "left; FlowExpired for an unknown, expired or burnt flow; WeakPassword with the reasons "
+                "(checked before the code, so it costs no guess). " + LIMITED
+            ),
+        )
+
+    return PasswordResetMutation

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from schema.permissions import IsAuthenticated
 from schema.problems import InvalidInput
 from schema.user import User
 
@@ -32,3 +33,38 @@ UpdateProfileResult = Annotated[
     ProfileUpdated | InvalidInput,
     strawberry.union("UpdateProfileResult", description="The updated user, or the fields that are invalid."),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/profile.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import profile as flow
+
+    @strawberry.type
+    class ProfileMutation:
+        update_profile: UpdateProfileResult = strawberry.mutation(
+            resolver=flow.update_profile,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token (top-level UNAUTHENTICATED otherwise). Changes the fields "
+                "given in `input`; InvalidInput lists each invalid field and changes nothing."
+            ),
+        )
+
+    return ProfileMutation
+
+
+def queries() -> type:
+    """This flow's Query fields, bound to `resolvers/profile.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import profile as flow
+
+    @strawberry.type
+    class ProfileQuery:
+        me: User = strawberry.field(
+            resolver=flow.me,
+            permission_classes=[IsAuthenticated],
+            description="The signed-in user. Without a valid access token: top-level error UNAUTHENTICATED.",
+        )
+
+    return ProfileQuery

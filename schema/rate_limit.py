@@ -1,7 +1,7 @@
 """A field extension that answers `RateLimited` before the resolver runs when the
 caller's IP (an IPv6 caller's prefix: `Context.client_bucket`) has used up the
-operation's limit. Bound next to each field in the root, so every limited operation
-is visible in one place."""
+operation's limit. Bound next to each field in its domain's schema module, with the
+operation's name from settings.RATE_LIMITED_OPERATIONS (tests walk the schema for it)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from strawberry.types import Info
 
 import metrics
 from schema.problems import rate_limited
+
+# Said once here, used in the descriptions of the operations a client IP may call only so often.
+LIMITED = "Limited per client IP (RateLimited when used up)."
 
 
 class RateLimit(FieldExtension):

@@ -15,6 +15,7 @@ from schema.problems import (
     RateLimited,
     WeakPassword,
 )
+from schema.rate_limit import LIMITED, RateLimit
 from schema.user import AuthPayload
 
 
@@ -104,3 +105,62 @@ CompleteRegistrationResult = Annotated[
         ),
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/registration.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import registration as flow
+
+    @strawberry.type
+    class RegistrationMutation:
+        start_registration: StartRegistrationResult = strawberry.mutation(
+            resolver=flow.start_registration,
+            extensions=[RateLimit("start_registration")],
+            description=(
+                "Registration step 1: mails a one-time code to `email` and opens a flow. An address that "
+                "already has an account gets the same answer (and a mail saying so, without a code), so the "
+                "answer never tells whether an account exists. No access token needed. InvalidInput for an "
+                "address that is not an email; RateLimited past the per-IP limit or the per-address and "
+                "global mail quotas. " + LIMITED
+            ),
+        )
+        resend_registration_code: ResendRegistrationCodeResult = strawberry.mutation(
+            resolver=flow.resend_registration_code,
+            extensions=[RateLimit("resend_registration_code")],
+            description=(
+                "Mails a new code for a started registration, once resendAvailableAt has passed. The "
+                "earlier code keeps working until the new mail is delivered; the wrong-code count carries "
+                "over. FlowExpired for an unknown, expired or burnt flow; RateLimited during the cooldown "
+                "or past the mail quotas. " + LIMITED
+            ),
+        )
+        verify_registration_code: VerifyRegistrationCodeResult = strawberry.mutation(
+            resolver=flow.verify_registration_code,
+            extensions=[RateLimit("verify_registration_code")],
+            description=(
+                "Registration step 2: checks the mailed code and answers the registrationToken that steps 3 "
+                "and 4 need. InvalidCode with the guesses left; after the last allowed wrong code the flow "
+                "is burnt and answers FlowExpired from then on. " + LIMITED
+            ),
+        )
+        set_registration_password: SetRegistrationPasswordResult = strawberry.mutation(
+            resolver=flow.set_registration_password,
+            extensions=[RateLimit("set_registration_password")],
+            description=(
+                "Registration step 3: sets the password (may be repeated until step 4, at most 5 times per "
+                "flow). WeakPassword with the reasons; FlowExpired for a token that is unknown, expired or "
+                "not yet verified; RateLimited past the per-IP limit or the 5 tries of the flow. "
+                "May answer SERVICE_UNAVAILABLE when too many password hashes are waiting. " + LIMITED
+            ),
+        )
+        complete_registration: CompleteRegistrationResult = strawberry.mutation(
+            resolver=flow.complete_registration,
+            description=(
+                "Registration step 4: creates the account with the profile and signs in (AuthPayload). "
+                "InvalidInput lists each invalid profile field; FlowExpired when the token is unknown, "
+                "expired or has no password yet; AccountExists when another flow created the account first."
+            ),
+        )
+
+    return RegistrationMutation

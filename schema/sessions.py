@@ -1,4 +1,4 @@
-"""Types of sessions: refresh, list, revoke, logout, and the password change."""
+"""Sessions: refresh, list, revoke and logout; their types and fields."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated
 
 import strawberry
 
-from schema.problems import InvalidCredentials, InvalidRefreshToken, NotFound, RateLimited, WeakPassword
+from schema.permissions import IsAuthenticated
+from schema.problems import InvalidRefreshToken, NotFound
 from schema.user import AuthPayload
 
 RefreshTokensResult = Annotated[
@@ -60,7 +61,54 @@ RevokeSessionResult = Annotated[
     ),
 ]
 
-ChangePasswordResult = Annotated[
-    AuthPayload | InvalidCredentials | WeakPassword | RateLimited,
-    strawberry.union("ChangePasswordResult", description="Also revokes every other session of the user."),
-]
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/sessions.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import sessions as flow
+
+    @strawberry.type
+    class SessionsMutation:
+        refresh_tokens: RefreshTokensResult = strawberry.mutation(
+            resolver=flow.refresh_tokens,
+            description=(
+                "Exchanges a refresh token for a new access token and a new refresh token (the old one is "
+                "spent). No access token needed. InvalidRefreshToken for an unknown, expired or revoked one; "
+                "presenting a rotated-away refresh token again revokes the whole session (except once within "
+                "a short grace window, which answers the same new pair)."
+            ),
+        )
+        logout: LoggedOut = strawberry.mutation(
+            resolver=flow.logout,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token. Ends the sessions `scope` names (by default the current "
+                "one) and answers how many ended; their access and refresh tokens stop working at once."
+            ),
+        )
+        revoke_session: RevokeSessionResult = strawberry.mutation(
+            resolver=flow.revoke_session,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token; only the user's own sessions are found. Ends the session "
+                "with this id (SessionRevoked); NotFound for an unknown id or another user's session alike."
+            ),
+        )
+
+    return SessionsMutation
+
+
+def queries() -> type:
+    """This flow's Query fields, bound to `resolvers/sessions.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import sessions as flow
+
+    @strawberry.type
+    class SessionsQuery:
+        sessions: list[Session] = strawberry.field(
+            resolver=flow.sessions,
+            permission_classes=[IsAuthenticated],
+            description="The signed-in user's live sessions, newest first. Requires a valid access token.",
+        )
+
+    return SessionsQuery

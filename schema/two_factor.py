@@ -9,7 +9,9 @@ from typing import Annotated
 
 import strawberry
 
+from schema.permissions import IsAuthenticated
 from schema.problems import FlowExpired, InvalidCode, InvalidCredentials, Problem, RateLimited
+from schema.rate_limit import LIMITED, RateLimit
 from schema.user import AuthPayload, User
 
 
@@ -97,3 +99,59 @@ RegenerateRecoveryCodesResult = Annotated[
         "RegenerateRecoveryCodesResult", description="Needs the password and a current TOTP or recovery code."
     ),
 ]
+
+
+def mutations() -> type:
+    """This flow's Mutation fields, bound to `resolvers/two_factor.py`. Built when the schema is
+    built (the flow imports this module's types, so it is imported here, not at the top)."""
+    from resolvers import two_factor as flow
+
+    @strawberry.type
+    class TwoFactorMutation:
+        verify_second_factor: VerifySecondFactorResult = strawberry.mutation(
+            resolver=flow.verify_second_factor,
+            extensions=[RateLimit("verify_second_factor")],
+            description=(
+                "Finishes a sign-in that answered SecondFactorRequired. The code: a current TOTP (one step "
+                "of drift either way, each step once) or an unused recovery code. InvalidCode with the "
+                "attempts left; FlowExpired once the challenge expired or used its 5 attempts; RateLimited "
+                "past the account's tries or the lockout. " + LIMITED
+            ),
+        )
+        enroll_totp: EnrollTotpResult = strawberry.mutation(
+            resolver=flow.enroll_totp,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token. Two-factor stays off until confirmTotp. InvalidCredentials "
+                "for a wrong password (counted by the same lockout as login); TwoFactorAlreadyEnabled when "
+                "on."
+            ),
+        )
+        confirm_totp: ConfirmTotpResult = strawberry.mutation(
+            resolver=flow.confirm_totp,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token; the code from the enrolled authenticator. It turns "
+                "two-factor on and answers the recovery codes, once. FlowExpired when no enrolment is "
+                "pending (or it expired)."
+            ),
+        )
+        disable_totp: DisableTotpResult = strawberry.mutation(
+            resolver=flow.disable_totp,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token; code: a current TOTP or a recovery code. Both factors are "
+                "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+            ),
+        )
+        regenerate_recovery_codes: RegenerateRecoveryCodesResult = strawberry.mutation(
+            resolver=flow.regenerate_recovery_codes,
+            permission_classes=[IsAuthenticated],
+            description=(
+                "Requires a valid access token; replaces every recovery code. The old ones stop working. "
+                "Both factors are needed: InvalidCredentials for a wrong password, InvalidCode for a wrong "
+                "code."
+            ),
+        )
+
+    return TwoFactorMutation
