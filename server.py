@@ -172,7 +172,7 @@ def main() -> None:
                 sys.exit(f"authql: {error}")
             logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
         if settings.mongo_url is None and not settings.has_data_keys:
-            jwt_secret = overrides.get("jwt_secret", settings.jwt_secret)
+            jwt_secret: str = overrides.get("jwt_secret") or settings.jwt_secret or ""
             try:
                 overrides["data_keys_dir"] = embedded_data_keys(
                     data_dir, jwt_secret, upgrading=data_before_keys
