@@ -40,6 +40,7 @@ from endpoints import (
 )
 from logs import RequestIds, log_config
 from resolvers.inputs import common_passwords
+from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
@@ -108,6 +109,20 @@ def embedded_jwt_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def embedded_data_keys(data_dir: Path, jwt_secret: str, *, upgrading: bool) -> Path:
+    """DATA_DIR/data-keys, with a key generated at the first start (security/keyring.py).
+
+    `upgrading`: DATA_DIR holds data from before data keys, sealed and keyed with the
+    JWT secret; it becomes the `legacy` key, kept for reading (README, "Rotating keys")."""
+    directory = data_dir / "data-keys"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not any(path for path in directory.iterdir() if not path.name.startswith(".")):
+        if upgrading:
+            write_key(directory, LEGACY_DATA_KEY_ID, jwt_secret.encode())
+        generate(directory)
+    return directory
+
+
 def stop_on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM ends `main` like Ctrl-C: uvicorn drains its requests first (it re-raises the
     signal it caught once it has stopped), then the embedded children are stopped."""
@@ -138,6 +153,7 @@ def main() -> None:
     logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    data_before_keys = (data_dir / "mongo").exists()  # data keyed by the JWT secret, if no data key yet
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
@@ -155,6 +171,15 @@ def main() -> None:
             except ConfigurationError as error:
                 sys.exit(f"authql: {error}")
             logger.warning("JWT_SECRET is not set: using a generated one kept in %s", data_dir / "jwt_secret")
+        if settings.mongo_url is None and not settings.has_data_keys:
+            jwt_secret: str = overrides.get("jwt_secret") or settings.jwt_secret or ""
+            try:
+                overrides["data_keys_dir"] = embedded_data_keys(
+                    data_dir, jwt_secret, upgrading=data_before_keys
+                )
+            except (ConfigurationError, OSError) as error:
+                sys.exit(f"authql: {error}")
+            logger.info("DATA_KEYS is not set: using the data keys kept in %s", overrides["data_keys_dir"])
         if settings.mailer_kind == MailerKind.CONSOLE:
             logger.info("console mailer: mail is printed to this console (codes included)")
         application = create_app(settings.model_copy(update=overrides))

@@ -20,6 +20,7 @@ from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.codes import CodeFlows
 from security.events import SecurityEvents
+from security.keyring import EVENT_FINGERPRINTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
@@ -43,6 +44,7 @@ class Services:
     stores, and the security and mail services on them. Each request's Context holds it."""
 
     settings: Settings
+    data_keys: KeyRing
     mongo: AsyncMongoClient[Any]
     redis: Redis
     passwords: Passwords
@@ -82,12 +84,17 @@ live_services: list[Services] = []
 
 
 async def open_services(settings: Settings) -> Services:
-    if settings.mongo_url is None or settings.redis_url is None or settings.jwt_secret is None:
+    if (
+        settings.mongo_url is None
+        or settings.redis_url is None
+        or (settings.jwt_secret is None and not settings.has_data_keys)
+    ):
         raise ConfigurationError(
             "server:app needs MONGO_URL, REDIS_URL and JWT_SECRET; "
             "run `python server.py` for the embedded default"
         )
     tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
+    ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
@@ -105,15 +112,15 @@ async def open_services(settings: Settings) -> Services:
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=30,
     )
-    registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds)
-    password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds)
+    registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds, ring=ring)
+    password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring)
     # One step after the code: these flows live as long as their code. They have no resend,
     # so a new start is one, under the same cooldown per address the code goes to.
     code_ttl = settings.code_ttl_seconds
-    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True)
-    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True)
+    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True, ring=ring)
+    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring)
     mailer = build_mailer(settings)
-    events = SecurityEvents(settings.jwt_secret.encode())
+    events = SecurityEvents(ring.derive(EVENT_FINGERPRINTS))
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -123,13 +130,14 @@ async def open_services(settings: Settings) -> Services:
     )
     return Services(
         settings=settings,
+        data_keys=ring,
         mongo=mongo,
         redis=redis,
         passwords=passwords,
         tokens=tokens,
         sessions=Sessions(
             redis,
-            secret=settings.jwt_secret.encode(),
+            ring=ring,
             ttl_seconds=settings.refresh_token_ttl_seconds,
             grace_seconds=settings.refresh_reuse_grace_seconds,
             access_token_ttl_seconds=settings.access_token_ttl_seconds,
@@ -146,17 +154,22 @@ async def open_services(settings: Settings) -> Services:
         email_changes=email_changes,
         mailer=mailer,
         outbox=build_outbox(
-            mongo, settings, mailer, events, [registrations, password_resets, code_logins, email_changes]
+            mongo,
+            settings,
+            ring,
+            mailer,
+            events,
+            [registrations, password_resets, code_logins, email_changes],
         ),
         rate_limits=RateLimits(
             redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
         ),
         lockout=LoginLockout(
-            redis, secret=settings.jwt_secret.encode(), threshold=settings.login_lockout_threshold
+            redis, secret=ring.derive(LOGIN_LOCKOUT), threshold=settings.login_lockout_threshold
         ),
         events=events,
-        totp=TotpSecrets(settings.jwt_secret.encode(), settings.totp_issuer),
-        recovery_codes=RecoveryCodes(settings.jwt_secret.encode()),
+        totp=TotpSecrets(ring, settings.totp_issuer),
+        recovery_codes=RecoveryCodes(ring),
         challenges=Challenges(
             redis, ttl_seconds=settings.second_factor_ttl_seconds, max_attempts=SECOND_FACTOR_ATTEMPTS
         ),
@@ -165,14 +178,21 @@ async def open_services(settings: Settings) -> Services:
 
 
 def code_flows(
-    redis: Redis, settings: Settings, prefix: str, flow_ttl_seconds: int, *, start_cooldown: bool = False
+    redis: Redis,
+    settings: Settings,
+    prefix: str,
+    flow_ttl_seconds: int,
+    *,
+    start_cooldown: bool = False,
+    ring: KeyRing | None = None,
 ) -> CodeFlows:
-    """One machinery for every emailed-code flow: the same limits and attempt rules."""
-    assert settings.jwt_secret is not None
+    """One machinery for every emailed-code flow: the same limits and attempt rules. Its codes
+    are keyed under the current data key (`ring`, else the settings'): a rotation ends the
+    flows then in flight."""
     return CodeFlows(
         redis,
         prefix=prefix,
-        secret=settings.jwt_secret.encode(),
+        secret=(ring or KeyRing.from_settings(settings)).derive(ONE_TIME_CODES),
         code_length=settings.code_length,
         code_ttl_seconds=settings.code_ttl_seconds,
         max_attempts=settings.code_max_attempts,
@@ -189,13 +209,13 @@ def code_flows(
 def build_outbox(
     mongo: AsyncMongoClient[Any],
     settings: Settings,
+    ring: KeyRing,
     mailer: Mailer,
     events: SecurityEvents,
     flows: list[CodeFlows],
 ) -> Outbox:
     """Every mail goes through the outbox; once a resent code's mail is delivered (or given
     up) the code flow it belongs to is told, so the right code is the one that works."""
-    assert settings.jwt_secret is not None
     by_prefix = {flow.prefix: flow for flow in flows}
 
     async def follow_up(values: dict[str, str], delivered: bool) -> None:
@@ -208,7 +228,7 @@ def build_outbox(
     return Outbox(
         mongo[settings.mongo_db][settings.outbox_collection],
         mailer,
-        seal=MailSeal(settings.jwt_secret.encode()),
+        seal=MailSeal(ring),
         fingerprint=events.fingerprint,
         emit=events.emit,
         follow_up=follow_up,

@@ -8,6 +8,9 @@ message that names the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -63,6 +66,48 @@ class ConfigurationError(Exception):
     """Raised at start-up when a variable is missing or out of its safe bounds."""
 
 
+# Data keys (security/keyring.py): ids safe in a file name and before the `:` of a sealed value.
+DATA_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+LEGACY_DATA_KEY_ID = "legacy"
+MIN_DATA_KEY_BYTES = 32
+MAX_DATA_KEY_BYTES = 1024
+MAX_DATA_KEYS = 8
+
+
+def decode_data_key(text: str) -> bytes:
+    """A data key written in base64 (standard or URL-safe): at least 32 bytes."""
+    try:
+        secret = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a data key must be base64") from None
+    if not MIN_DATA_KEY_BYTES <= len(secret) <= MAX_DATA_KEY_BYTES:
+        raise ValueError(f"a data key must be {MIN_DATA_KEY_BYTES} to {MAX_DATA_KEY_BYTES} bytes")
+    return secret
+
+
+def data_key_entries(value: str) -> list[tuple[str, bytes]]:
+    """DATA_KEYS as (id, key) pairs, current first: `id:base64,id:base64,...`. Errors name
+    the id, never the key."""
+    entries: list[tuple[str, bytes]] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        kid, colon, encoded = item.partition(":")
+        if not colon or not DATA_KEY_ID.fullmatch(kid):
+            raise ValueError("each DATA_KEYS entry is id:base64key, the id of letters, digits, . _ -")
+        try:
+            entries.append((kid, decode_data_key(encoded.strip())))
+        except ValueError as error:
+            raise ValueError(f"data key {kid!r}: {error}") from None
+    if not entries:
+        raise ValueError("DATA_KEYS holds no key")
+    if len(entries) > MAX_DATA_KEYS:
+        raise ValueError(f"DATA_KEYS holds more than {MAX_DATA_KEYS} keys")
+    if len({kid for kid, _ in entries}) != len(entries):
+        raise ValueError("DATA_KEYS ids must be unique")
+    return entries
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
@@ -82,6 +127,10 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(30, ge=0, le=120)
     jwt_algorithm: JwtAlgorithm = JwtAlgorithm.HS256
     jwt_keys_dir: Path | None = None
+    # Data keys for HMACs and sealed values (security/keyring.py): `id:base64,...`, current
+    # first, or a folder of key files. Neither: the `legacy` key from JWT_SECRET.
+    data_keys: str | None = Field(None, repr=False, max_length=16_384)
+    data_keys_dir: Path | None = None
     refresh_token_ttl_seconds: int = Field(2_592_000, ge=3600, le=7_776_000)
     refresh_reuse_grace_seconds: int = Field(10, ge=0, le=60)
     # However often it is refreshed, a session ends this long after it opened.
@@ -178,6 +227,13 @@ class Settings(BaseSettings):
         """The limit of `operation` ("login", "start_registration", ...)."""
         return str(getattr(self, f"rate_limit_{operation}"))
 
+    @field_validator("data_keys")
+    @classmethod
+    def _check_data_keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            data_key_entries(value)  # parsing is the check
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_proxies(cls, value: str) -> str:
@@ -214,10 +270,18 @@ class Settings(BaseSettings):
     def _check_secret(self) -> Settings:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 bytes")
+        if self.data_keys is not None and self.data_keys_dir is not None:
+            raise ValueError("set DATA_KEYS or DATA_KEYS_DIR, not both")
         if self.mongo_url is not None and self.jwt_secret is None:
-            raise ValueError(
-                "JWT_SECRET is required when MONGO_URL is set (only the embedded default may generate one)"
-            )
+            if self.jwt_algorithm == JwtAlgorithm.HS256:
+                raise ValueError(
+                    "JWT_SECRET is required when MONGO_URL is set "
+                    "(only the embedded default may generate one)"
+                )
+            if not self.has_data_keys:
+                raise ValueError(
+                    "DATA_KEYS or DATA_KEYS_DIR is required when MONGO_URL is set without JWT_SECRET"
+                )
         if self.jwt_algorithm != JwtAlgorithm.HS256 and self.jwt_keys_dir is None:
             raise ValueError(f"JWT_ALGORITHM={self.jwt_algorithm.value} needs JWT_KEYS_DIR")
         return self
@@ -252,6 +316,11 @@ class Settings(BaseSettings):
         if self.session_max_age_seconds < self.refresh_token_ttl_seconds:
             raise ValueError("SESSION_MAX_AGE_SECONDS must be at least REFRESH_TOKEN_TTL_SECONDS")
         return self
+
+    @property
+    def has_data_keys(self) -> bool:
+        """Whether data keys are configured (else the `legacy` one derives from JWT_SECRET)."""
+        return self.data_keys is not None or self.data_keys_dir is not None
 
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:

@@ -170,7 +170,7 @@ class Outbox:
         try:
             content = self._seal.open(str(record["_id"]), record["sealed"])
         except (Unsealable, KeyError, TypeError):
-            await self._abandon(record, "the sealed mail does not open (JWT_SECRET changed?)", None)
+            await self._abandon(record, "the sealed mail does not open (its data key retired?)", None)
             return
         mail: dict[str, str] = content["mail"]
         follow_up: dict[str, str] | None = content.get("follow_up")

@@ -35,8 +35,8 @@ from schema.two_factor import (
     TwoFactorAlreadyEnabled,
     VerifySecondFactorResult,
 )
-from security.sealing import Unsealable
-from security.two_factor import ENROLLMENT_TTL_SECONDS, looks_like_totp
+from security.keyring import Unsealable
+from security.two_factor import ENROLLMENT_TTL_SECONDS, TotpSecrets, looks_like_totp
 from security.user_cache import UserCache
 
 WRONG_CODE = "Wrong or expired code."
@@ -105,7 +105,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
         return flow_expired()
     try:
         secret = services.totp.open(user_id, pending)
-    except Unsealable:  # JWT_SECRET changed since: enrol again
+    except Unsealable:  # its data key retired since: enrol again
         return flow_expired()
 
     async def check() -> int | None:
@@ -287,9 +287,10 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
                 )
             except UserChanged:
                 return None
+            await _reseal_totp(services.users, services.totp, user, secret)
             return Proof.TOTP
-        digest = services.recovery_codes.digest(user_id, code)
-        if digest not in user.recovery_codes:
+        digest = services.recovery_codes.match(user_id, code, user.recovery_codes)
+        if digest is None:
             return None
         try:  # removed by the one request whose write still finds it
             await user.write_changes(
@@ -317,6 +318,23 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
             )
         )
     return proof
+
+
+async def _reseal_totp(users: UserCache, totp: TotpSecrets, user: User, secret: str) -> None:
+    """A TOTP secret sealed under an older data key, sealed again under the current one, so
+    the old key can retire; written only if nobody changed the secret meanwhile."""
+    sealed = user.totp_secret
+    if sealed is None or not totp.stale(sealed):
+        return
+    try:
+        await user.write_changes(
+            {"totp_secret": totp.seal(str(user.id), secret)},
+            announce=users,
+            touch=False,
+            require={"totp_secret": sealed},
+        )
+    except (UserChanged, UserGone):
+        pass  # disabled or re-enrolled meanwhile: nothing left to reseal
 
 
 async def _drop_enrollment(users: UserCache, user: User, pending: str) -> None:

@@ -21,8 +21,10 @@ logger = logging.getLogger("authql.security")
 
 
 class SecurityEvents:
-    def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"authql event fingerprints", hashlib.sha256).digest()
+    def __init__(self, key: bytes) -> None:
+        """`key`: the data-key ring's "authql event fingerprints" key (services.py); after a
+        rotation an address's fingerprint changes, so correlate across it by time."""
+        self._key = key
 
     def emit(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")

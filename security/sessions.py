@@ -7,9 +7,14 @@ is no longer current was rotated away, so presenting it again means it was copie
 the whole session is revoked (reuse detection). The one exception is the token
 rotated away last, once, within the grace window: two tabs refreshing at once both
 get the same new pair. To answer that second tab, the current secret is kept sealed
-with the previous token (XOR with a pad derived from it), so only a holder of the
-previous token can open it, and the database alone never yields a usable token.
-Answering it spends the seal, so a third presentation is reuse.
+(security/keyring.py, AES-GCM) under a key derived from a data key and the previous
+token, so only a holder of the previous token can open it, and neither the database nor
+the data keys alone yield a usable token. Answering it spends the seal, so a third
+presentation is reuse.
+
+The tag is an HMAC under the current data key's "authql refresh tokens" key; a tag made
+under any key still in the ring is accepted (one HMAC per key, a handful at most), so a
+rotation signs nobody out: each session's next refresh gets a tag under the new key.
 
 Refreshing slides a session's end forward, but never past `max_age_seconds` after
 it opened. Each session also carries the user's credential version from when it
@@ -40,6 +45,7 @@ from redis.asyncio import Redis
 import metrics
 from documents.session import Session
 from documents.user import utc_now
+from security.keyring import REFRESH_GRACE, REFRESH_TOKENS, KeyRing, Unsealable
 
 SECRET_BYTES = 32
 # A key outlives the access token issued after it was set by the largest JWT leeway
@@ -73,14 +79,14 @@ class Sessions:
         self,
         redis: Redis,
         *,
-        secret: bytes,
+        ring: KeyRing,
         ttl_seconds: int,
         grace_seconds: int,
         access_token_ttl_seconds: int,
         max_age_seconds: int,
     ) -> None:
         self._redis = redis
-        self._key = hmac.new(secret, b"authql refresh tokens", hashlib.sha256).digest()
+        self._ring = ring
         self._ttl = timedelta(seconds=ttl_seconds)
         self._grace = timedelta(seconds=grace_seconds)
         self._max_age = timedelta(seconds=max_age_seconds)
@@ -228,7 +234,8 @@ class Sessions:
     async def _session_of(self, refresh_token: str) -> Session:
         session_id, _, rest = refresh_token.partition(".")
         secret, _, tag = rest.partition(".")
-        if not hmac.compare_digest(tag.encode(), self._tag(session_id, secret).encode()):
+        tags = [self._tag(key, session_id, secret) for _, key in self._ring.derived(REFRESH_TOKENS)]
+        if not any([hmac.compare_digest(tag.encode(), each.encode()) for each in tags]):
             raise RefreshTokenRejected()
         session = await self._unexpired(session_id)
         if session is None:
@@ -260,7 +267,9 @@ class Sessions:
                 "refresh_hash": _digest(token),
                 "previous_hash": session.refresh_hash,
                 "rotated_at": now,
-                "sealed_current": _seal(secret, presented_token),
+                "sealed_current": self._ring.seal(
+                    REFRESH_GRACE, secret, str(session.id).encode(), holder=presented_token.encode()
+                ),
                 "last_used_at": now,
                 "expires_at": self._expiry(session.created_at, now),
             }
@@ -284,7 +293,15 @@ class Sessions:
     def _unseal(self, session: Session, previous_token: str) -> str | None:
         if not session.sealed_current:
             return None
-        secret = _open_seal(session.sealed_current, previous_token)
+        try:
+            secret = self._ring.open(
+                REFRESH_GRACE,
+                session.sealed_current,
+                str(session.id).encode(),
+                holder=previous_token.encode(),
+            )
+        except Unsealable:  # its data key retired within the grace, or sealed before data keys
+            return None
         token = self._token(str(session.id), secret)
         return token if _digest(token) == session.refresh_hash else None
 
@@ -293,10 +310,12 @@ class Sessions:
 
     def _token(self, session_id: str, secret: bytes) -> str:
         encoded = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
-        return f"{session_id}.{encoded}.{self._tag(session_id, encoded)}"
+        tag = self._tag(self._ring.derive(REFRESH_TOKENS), session_id, encoded)
+        return f"{session_id}.{encoded}.{tag}"
 
-    def _tag(self, session_id: str, encoded_secret: str) -> str:
-        mac = hmac.new(self._key, f"{session_id}.{encoded_secret}".encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _tag(key: bytes, session_id: str, encoded_secret: str) -> str:
+        mac = hmac.new(key, f"{session_id}.{encoded_secret}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
 
     def _expires_in(self, session: Session, now: datetime) -> int:
@@ -310,19 +329,6 @@ async def _all_of(user_id: str) -> list[Session]:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _pad(key_token: str) -> bytes:
-    return hashlib.sha256(b"authql seal:" + key_token.encode()).digest()
-
-
-def _seal(secret: bytes, key_token: str) -> str:
-    """`secret` XOR a pad only a holder of `key_token` can derive, as hex."""
-    return bytes(a ^ b for a, b in zip(secret, _pad(key_token), strict=True)).hex()
-
-
-def _open_seal(sealed: str, key_token: str) -> bytes:
-    return bytes(a ^ b for a, b in zip(bytes.fromhex(sealed), _pad(key_token), strict=True))
 
 
 def _live_key(session_id: str) -> str:

@@ -1,14 +1,17 @@
 """Two-factor authentication: TOTP (RFC 6238, by pyotp), recovery codes, and the
 second-factor challenge a sign-in answers while it waits for one.
 
-- The TOTP secret is stored sealed (security/sealing.py, its own key) and bound to the
-  user's id: the database alone never yields it.
+- The TOTP secret is stored sealed (security/keyring.py, its own label) and bound to the
+  user's id: the database alone never yields it. One sealed under an older data key is
+  resealed under the current one when it is next used (resolvers/two_factor.py).
 - A code is checked against the current 30-second step and one step either way (drift);
   the step that matched is returned, so the caller can accept each step once per
   account (documents/user.py keeps the last one used, written conditionally).
 - Recovery codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U),
   about 59 bits each, so a fast keyed hash is enough: HMAC-SHA256 under a key derived
-  from the server's secret, over the user's id and the code. Only the hashes are stored.
+  from a data key, over the user's id and the code. Only the hashes are stored, each as
+  `<data key id>:<hex>` (no id: the `legacy` key), so a rotation leaves them working for as
+  long as their key stays in the ring.
 - A challenge is one Redis hash keyed by a digest of its id: it lives a few minutes and
   counts each attempt before the code is compared, in one script, so parallel guesses
   cannot exceed the attempts allowed; its end (success or last attempt) deletes it, and
@@ -29,7 +32,7 @@ import pyotp
 import segno
 from redis.asyncio import Redis
 
-from security.sealing import Seal
+from security.keyring import RECOVERY_CODES, TOTP_SECRETS, KeyRing, split_sealed
 
 TOTP_DIGITS = 6
 TOTP_STEP_SECONDS = 30
@@ -62,8 +65,8 @@ return {redis.call('HGET', KEYS[1], 'user'), redis.call('HGET', KEYS[1], 'amr'),
 class TotpSecrets:
     """New secrets, their URI and QR code, sealing, and checking a code."""
 
-    def __init__(self, secret: bytes, issuer: str) -> None:
-        self._seal = Seal(secret, b"authql totp secret")
+    def __init__(self, ring: KeyRing, issuer: str) -> None:
+        self._ring = ring
         self._issuer = issuer
 
     @staticmethod
@@ -80,11 +83,15 @@ class TotpSecrets:
         return out.getvalue().decode()
 
     def seal(self, user_id: str, secret: str) -> str:
-        return self._seal.seal_bytes(user_id, secret.encode())
+        return self._ring.seal(TOTP_SECRETS, secret.encode(), user_id.encode())
 
     def open(self, user_id: str, sealed: str) -> str:
-        """Raises security.sealing.Unsealable when JWT_SECRET changed since it was sealed."""
-        return self._seal.open_bytes(user_id, sealed).decode()
+        """Raises security.keyring.Unsealable when its data key has left the ring."""
+        return self._ring.open(TOTP_SECRETS, sealed, user_id.encode()).decode()
+
+    def stale(self, sealed: str) -> bool:
+        """Sealed under a data key other than the current one: reseal it once opened."""
+        return not self._ring.is_current(sealed)
 
     @staticmethod
     def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
@@ -108,17 +115,37 @@ def looks_like_totp(code: str) -> bool:
 
 
 class RecoveryCodes:
-    def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"authql recovery codes", hashlib.sha256).digest()
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
 
     @staticmethod
     def generate() -> list[str]:
         return [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
 
     def digest(self, user_id: str, code: str) -> str:
-        """The stored form of `code`; dashes, spaces and case do not matter."""
+        """The stored form of `code` under the current data key; dashes, spaces and case do
+        not matter."""
+        kid = self._ring.current_id
+        return f"{kid}:{self._hex(kid, user_id, code)}"
+
+    def match(self, user_id: str, code: str, stored: list[str]) -> str | None:
+        """The stored digest `code` is, under whichever data key made it; None if none is.
+        One HMAC per data key the stored digests name (a handful at most)."""
+        by_key: dict[str, str] = {}
+        for each in stored:
+            kid, _ = split_sealed(each)
+            if kid in self._ring.ids and kid not in by_key:
+                by_key[kid] = self._hex(kid, user_id, code)
+        for each in stored:
+            kid, digest = split_sealed(each)
+            if kid in by_key and hmac.compare_digest(digest, by_key[kid]):
+                return each
+        return None
+
+    def _hex(self, kid: str, user_id: str, code: str) -> str:
         canonical = "".join(code.split()).replace("-", "").upper()
-        return hmac.new(self._key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()
+        key = self._ring.derive(RECOVERY_CODES, kid)
+        return hmac.new(key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()
 
 
 def _recovery_code() -> str:

@@ -154,6 +154,10 @@ async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_
     assert "JWT_SECRET is not set" in log
     secret_file = server_data_dir / "jwt_secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
+    # A data key of its own, generated at the first start (a fresh DATA_DIR: no `legacy`).
+    [data_key] = list((server_data_dir / "data-keys").iterdir())
+    assert data_key.name != "legacy" and data_key.stat().st_mode & 0o777 == 0o600
+    assert data_key.read_text().strip() not in log
     # Outside the console mailer's own message body, no secret is printed.
     assert log.count(code) == 1
     assert PASSWORD not in log and token not in log and payload["accessToken"] not in log
