@@ -1,6 +1,6 @@
-"""The short way (schema/prepared.py): a valid document is parsed and validated once and
+"""The short way (endpoints/graphql.py): a valid document is parsed and validated once and
 answered without Strawberry's per-request machinery, with exactly the answer Strawberry's
-own way gives; everything else still goes Strawberry's way, caches included."""
+own way gives; everything else still goes Strawberry's way, with the same kept document."""
 
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ import httpx
 import pytest
 from conftest import Mailbox, serve_app
 from flows import LOGIN, ME, gql, new_email, register
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
-from endpoints import GraphQLEndpoint
-from schema.root import CACHE_SIZE
+from endpoints.graphql import GraphQLEndpoint
 from settings import Settings
 
 
@@ -30,30 +27,26 @@ async def test_a_repeated_operation_is_parsed_and_validated_once(served) -> None
     client, view = served
     query = LOGIN + "\n# prepared probe"  # a text no other request sends: its first use prepares it
     await gql(client, query, {"email": new_email(), "password": "whatever-password"})
-    before = view.prepared.cache_info()
+    before = (view.documents.hits, view.documents.misses)
 
     for _ in range(5):
         answer = await gql(client, query, {"email": new_email(), "password": "whatever-password"})
         assert answer["data"]["login"]["__typename"] == "InvalidCredentials"
 
-    after = view.prepared.cache_info()
-    assert (after.hits - before.hits, after.misses - before.misses) == (5, 0)
+    assert (view.documents.hits - before[0], view.documents.misses - before[1]) == (5, 0)
 
 
-async def test_refused_documents_take_strawberrys_way_and_its_caches(served) -> None:
+async def test_refused_documents_take_strawberrys_way_with_the_kept_document(served) -> None:
     client, view = served
     query = "query { me { id nosuchfield } } # refused probe"
-    parse_cache, validate_cache = _get_parse_cache(CACHE_SIZE), _get_validate_cache(CACHE_SIZE)
     await gql(client, query, expect_status=400)
-    parse_before, validate_before = parse_cache.cache_info(), validate_cache.cache_info()
+    before = (view.documents.hits, view.documents.misses)
 
     for _ in range(3):
         answer = await gql(client, query, expect_status=400)
         assert answer["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
-    assert parse_cache.cache_info().hits - parse_before.hits == 3
-    assert validate_cache.cache_info().hits - validate_before.hits == 3
-    assert validate_cache.cache_info().misses == validate_before.misses
+    assert (view.documents.hits - before[0], view.documents.misses - before[1]) == (3, 0)
 
 
 TWO_OPERATIONS = "query A { __typename } query B { errorCodes }"
@@ -99,7 +92,7 @@ async def test_the_short_way_answers_as_strawberrys_way(served, mailbox: Mailbox
         return answers
 
     short = await post_all()
-    assert view.prepared.cache_info().hits > 0  # the short way did answer some of them
+    assert view.documents.hits > 0  # the short way did answer some of them
     monkeypatch.setattr(view, "run_prepared", no_short_way)
     assert await post_all() == short
 
