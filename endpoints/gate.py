@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.http.parse_content_type import parse_content_type
 
+import metrics
 from endpoints.documents import Document, Documents
 from endpoints.errors import refused
 from schema.error_codes import ErrorCode
+from schema.errors import failed_backend, is_backend_failure
 from security.client_ip import client_bucket, client_ip
 
 if TYPE_CHECKING:
@@ -107,7 +109,7 @@ class Gate:
             return None  # Strawberry's way says what is missing
         document = self.documents.cached(query)
         if document is None:
-            retry_after = await self.rate_limits.hit("documents", self.client(request)[1])
+            retry_after = await self.documents_allowed(request)
             if retry_after is not None:
                 return refused(
                     429,
@@ -121,6 +123,20 @@ class Gate:
                 return await self.answer_error(request, error)
         request.document = document
         return None
+
+    async def documents_allowed(self, request: Request) -> int | None:
+        """Count one new document against the caller's DOCUMENTS limit: None, or seconds to wait.
+
+        With Redis down or hung the document goes on uncounted: every new document
+        failing would take reads down with the limiter, and the resolvers that need
+        Redis answer SERVICE_UNAVAILABLE on their own."""
+        try:
+            return await self.rate_limits.hit("documents", self.client(request)[1])
+        except Exception as error:
+            if not is_backend_failure(error):
+                raise
+            metrics.BACKEND_ERRORS.labels(failed_backend(error)).inc()
+            return None
 
     def client(self, request: Request) -> tuple[str | None, str]:
         """The caller's address (TRUSTED_PROXIES decide X-Forwarded-For) and its rate-limit bucket."""

@@ -61,6 +61,7 @@ def served(
         mailbox,
         mongo_db="authql_http_" + secrets.token_hex(4),
         body_read_timeout_seconds=BODY_READ_TIMEOUT,
+        max_fragments=100,  # the fragment bombs below test the depth and alias rules, not this count
     )
     port = free_port()
     log_path = tmp_path_factory.mktemp("http") / "server.log"
