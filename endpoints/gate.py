@@ -52,8 +52,9 @@ class GraphQLRequest(Request):
 
 
 def is_json(content_type: str | None) -> bool:
-    """True for the media type `application/json` (any parameters), the only JSON POST."""
-    return parse_content_type(content_type or "")[0].strip().lower() == JSON
+    """True for the media type `application/json` (any parameters), the only JSON POST.
+    Spelled so, as Strawberry's own parsing of the body requires."""
+    return parse_content_type(content_type or "")[0] == JSON
 
 
 def asks_for_page(request: Request, graphiql: bool) -> bool:
