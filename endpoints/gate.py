@@ -24,11 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.http.parse_content_type import parse_content_type
 
-import metrics
 from endpoints.documents import Document, Documents
 from endpoints.errors import refused
 from schema.error_codes import ErrorCode
-from schema.errors import failed_backend, is_backend_failure
+from schema.errors import is_backend_failure
 from security.client_ip import client_bucket, client_ip
 
 if TYPE_CHECKING:
@@ -136,8 +135,7 @@ class Gate:
         except Exception as error:
             if not is_backend_failure(error):
                 raise
-            metrics.BACKEND_ERRORS.labels(failed_backend(error)).inc()
-            return None
+            return None  # counted and logged where the request's own resolvers meet the outage
 
     def client(self, request: Request) -> tuple[str | None, str]:
         """The caller's address (TRUSTED_PROXIES decide X-Forwarded-For) and its rate-limit bucket."""
