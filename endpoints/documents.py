@@ -29,9 +29,10 @@ from schema.error_codes import ErrorCode
 if TYPE_CHECKING:
     from schema.root import AuthqlSchema
 
-# A parsed document costs about this much memory per token (graphql-core's nodes and
-# locations; measured on documents of a few hundred tokens, rounded up).
-BYTES_PER_TOKEN = 400
+# A parsed document costs up to about this much memory per token (graphql-core's nodes
+# and locations; tracemalloc measured 410-615 bytes on client operations and on documents
+# of a few hundred tokens).
+BYTES_PER_TOKEN = 640
 # Only documents this small are kept: the largest client operation is about 110 tokens.
 ADMIT_TOKENS = 300
 
