@@ -27,17 +27,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 import metrics
-from endpoints import (
-    BodyLimits,
-    GraphiQLFiles,
-    GraphQLRoute,
-    WatchDisconnect,
-    graphql_app,
-    jwks,
-    live,
-    metrics_endpoint,
-    ready,
-)
+from endpoints.graphql import graphql_app
+from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
+from endpoints.routes import GraphiQLFiles, GraphQLRoute, jwks, live, metrics_endpoint, ready
 from logs import RequestIds, log_config
 from resolvers.inputs import common_passwords
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
@@ -54,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings or load_settings())
-        app.state.graphql = graphql_app(services.settings)
+        app.state.graphql = graphql_app(services)
         await services.bind_documents()
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
@@ -80,7 +72,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint),
         Mount("/graphiql", GraphiQLFiles()),
     ]
-    middleware = [Middleware(RequestIds), Middleware(WatchDisconnect), Middleware(BodyLimits)]
+    middleware = [
+        Middleware(HeadLimit),
+        Middleware(RequestIds),
+        Middleware(WatchDisconnect),
+        Middleware(BodyLimits),
+    ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 

@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     rate_limit_start_email_change: str = "10/minute"
     rate_limit_confirm_email_change: str = "20/minute"
     rate_limit_verify_second_factor: str = "10/minute"
+    # Per client IP: documents the server must parse (not kept, or refused): the work a
+    # stream of distinct documents costs. Known documents are not counted.
+    rate_limit_documents: str = "300/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
@@ -205,7 +208,12 @@ class Settings(BaseSettings):
     introspection: bool | None = None
     max_query_depth: int = Field(10, ge=1, le=50)
     max_aliases: int = Field(15, ge=1, le=100)
-    max_tokens: int = Field(2000, ge=200, le=50_000)
+    max_tokens: int = Field(500, ge=200, le=50_000)
+    # Definitions one document may hold, refused after parsing, before validation.
+    max_operations: int = Field(5, ge=1, le=100)
+    max_fragments: int = Field(20, ge=0, le=500)
+    # What the kept parsed documents may weigh, per process (small documents only).
+    document_cache_bytes: int = Field(16 * 1024 * 1024, ge=1024 * 1024, le=1024 * 1024 * 1024)
     max_body_bytes: int = Field(65_536, ge=1024, le=10_485_760)
     body_read_timeout_seconds: float = Field(10.0, ge=1, le=120)
     max_connections: int = Field(1000, ge=10, le=100_000)
@@ -217,7 +225,7 @@ class Settings(BaseSettings):
     # `python server.py` only (uvicorn server:app takes --log-config log-config/<format>.json).
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator(*(f"rate_limit_{operation}" for operation in RATE_LIMITED_OPERATIONS))
+    @field_validator(*(f"rate_limit_{operation}" for operation in (*RATE_LIMITED_OPERATIONS, "documents")))
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         parse_many(value)  # raises ValueError naming the string it could not read

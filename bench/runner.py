@@ -73,6 +73,7 @@ def authql_env(
             "MAILS_PER_HOUR": "1000000",
             "MAILS_PER_IP_PER_HOUR": "1000000",
             **{f"RATE_LIMIT_{operation.upper()}": "1000000/minute" for operation in RATE_LIMITED_OPERATIONS},
+            "RATE_LIMIT_DOCUMENTS": "1000000/minute",
         }
     )
     return env

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     NOT_FOUND = "NOT_FOUND"
     CLIENT_CLOSED_REQUEST = "CLIENT_CLOSED_REQUEST"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_HEADERS_TOO_LARGE = "REQUEST_HEADERS_TOO_LARGE"
 
 
 # What each code means for a client; the README's error-code table says the same.
@@ -45,12 +48,12 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ),
     ErrorCode.GRAPHQL_PARSE_FAILED: "The document is not valid GraphQL syntax. HTTP 400; nothing ran.",
     ErrorCode.GRAPHQL_VALIDATION_FAILED: (
-        "The document does not validate against this schema, or is deeper, has more aliases or more "
-        "tokens than the server allows. HTTP 400; nothing ran."
+        "The document does not validate against this schema, or is deeper, has more aliases, more "
+        "operations or more fragments than the server allows. HTTP 400; nothing ran."
     ),
     ErrorCode.BAD_REQUEST: (
         "Malformed HTTP: a body that is not a JSON object with a query, JSON nested too deeply, a batch "
-        "(a JSON list), an unsupported content type, or a mutation sent over GET. HTTP 400; nothing ran."
+        "(a JSON list), or a mutation sent over GET. HTTP 400; nothing ran."
     ),
     ErrorCode.BAD_USER_INPUT: (
         "A string in the request is not valid Unicode (a lone surrogate such as \\ud800). "
@@ -65,12 +68,25 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ),
     ErrorCode.NOT_FOUND: (
         "An HTTP route that is off on this server: /.well-known/jwks.json with HS256 (no public key), "
-        "/metrics with metrics off, /graphiql/ with GraphiQL off. HTTP 404. "
+        "/metrics with metrics off, /graphiql/ and the page at /graphql with GraphiQL off. HTTP 404. "
         "(A session not found by revokeSession is the NotFound result type instead.)"
     ),
     ErrorCode.CLIENT_CLOSED_REQUEST: (
         "The client hung up while its password hash still waited for a worker; the hash is dropped. "
         "Only seen in the server's metrics: nobody is left to read the answer."
+    ),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (
+        "A POST to /graphql whose Content-Type is not application/json (text/plain, a form, or "
+        "text/plain with an application/json parameter, which browsers send cross-site without a "
+        "preflight). HTTP 415; nothing ran."
+    ),
+    ErrorCode.RATE_LIMITED: (
+        "This address sent more new GraphQL documents (texts the server had not prepared, or refused) "
+        "than RATE_LIMIT_DOCUMENTS allows; known documents are still answered. HTTP 429 with "
+        "Retry-After; nothing ran. (A rate-limited operation is the RateLimited result type instead.)"
+    ),
+    ErrorCode.REQUEST_HEADERS_TOO_LARGE: (
+        "The request head (target and headers) is over 16 KiB. HTTP 431, connection closed; nothing ran."
     ),
 }
 

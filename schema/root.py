@@ -1,24 +1,20 @@
 """The schema root: each domain's Query and Mutation fields (declared in its own schema
 module, beside its types) merged into the two root types, and the Schema with its
-extensions and limits. The HTTP layer and tests import it; nothing is built at import."""
+extensions and limits. The HTTP layer (endpoints/) and tests import it; nothing is built at import."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
@@ -38,7 +34,8 @@ from schema import (
 from schema.limits import limit_rules
 from schema.measure import measure_root_fields
 
-CACHE_SIZE = 512
+if TYPE_CHECKING:
+    from endpoints.documents import Document
 
 # Strawberry's DateTime, with the standard its values follow named, so code generators
 # map it to their date-time type without a hand-written mapping.
@@ -89,9 +86,33 @@ def root_types() -> tuple[type, type]:
     return query, mutation
 
 
+class GatedDocument(SchemaExtension):
+    """Strawberry's parse and validation, skipped for the document the HTTP gate already
+    parsed and validated (endpoints/documents.py): one parse per request, one cache of
+    documents for both executors. Without one (the schema used outside the HTTP view),
+    Strawberry parses and validates as usual, under the same token limit and rules."""
+
+    def _document(self) -> Document | None:
+        context = self.execution_context
+        document: Document | None = getattr(getattr(context.context, "request", None), "document", None)
+        return document if document is not None and document.query == context.query else None
+
+    def on_parse(self) -> Iterator[None]:
+        document = self._document()
+        if document is not None:
+            self.execution_context.graphql_document = document.node
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        document = self._document()
+        if document is not None:
+            self.execution_context.pre_execution_errors = document.errors
+        yield
+
+
 class AuthqlSchema(strawberry.Schema):
     """Strawberry's schema, holding the validation rules and token limit it was built
-    with, so the prepared-document path (schema/prepared.py) checks exactly the same."""
+    with, so the gate's documents (endpoints/documents.py) are checked exactly the same."""
 
     def __init__(self, *, rules: list[type[ASTValidationRule]], max_tokens: int, **options: Any) -> None:
         super().__init__(
@@ -99,8 +120,7 @@ class AuthqlSchema(strawberry.Schema):
             extensions=[
                 partial(AddValidationRules, rules),
                 partial(MaxTokensLimiter, max_tokens),
-                partial(ParserCache, maxsize=CACHE_SIZE),
-                partial(ValidationCache, maxsize=CACHE_SIZE),
+                GatedDocument,
             ],
         )
         self.rules = tuple(rules)
@@ -118,15 +138,14 @@ class Limits:
 
     max_depth: int = 10
     max_aliases: int = 15
-    max_tokens: int = 2000
+    max_tokens: int = 500
     introspection: bool = True
 
 
 def build_schema(limits: Limits = Limits()) -> AuthqlSchema:
     # The limiter rules are built once, here: rule classes made per request would
-    # change the validation cache's key and defeat it (strawberry #4635). Factories
-    # give each request fresh extension objects; the parse and validation LRU caches
-    # live at module level, shared by every request.
+    # change the validation's rule set per request. Factories give each request fresh
+    # extension objects; parsed and validated documents are kept by the HTTP gate.
     # Our own depth and alias rules (schema/limits.py): Strawberry's walk a fragment
     # again at every spread, exponential in the number of fragments.
     rules = limit_rules(limits.max_depth, limits.max_aliases)

@@ -121,6 +121,7 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         "backend_timeout_seconds": 2,
         # Every test calls from one address: per-IP limits are tested on their own.
         **{f"rate_limit_{operation}": "10000/minute" for operation in RATE_LIMITED_OPERATIONS},
+        "rate_limit_documents": "100000/minute",
         "login_lockout_threshold": 20,
         # The cheapest argon2id the settings allow: tests where the cost is the point
         # (the rehash, the hash queue) ask for more.

@@ -24,6 +24,8 @@ ALLOWED_CODES = frozenset(
         "INTERNAL_SERVER_ERROR",
         "PAYLOAD_TOO_LARGE",
         "NOT_FOUND",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "REQUEST_HEADERS_TOO_LARGE",
     }
 )
 # INTERNAL_SERVER_ERROR is an unexpected exception: a bug. SERVICE_UNAVAILABLE: the
@@ -31,7 +33,14 @@ ALLOWED_CODES = frozenset(
 FORBIDDEN_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"})
 # Nothing ran: the request itself was refused.
 REQUEST_ERROR_CODES = frozenset(
-    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_REQUEST", "PAYLOAD_TOO_LARGE"}
+    {
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "BAD_REQUEST",
+        "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "REQUEST_HEADERS_TOO_LARGE",
+    }
 )
 PROTECTED = frozenset(
     {"me", "sessions", "updateProfile", "logout", "revokeSession", "changePassword", "deleteAccount"}

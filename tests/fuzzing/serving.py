@@ -98,6 +98,7 @@ def fuzz_settings(base: dict[str, Any]) -> dict[str, Any]:
 
     overrides: dict[str, Any] = {
         **{f"rate_limit_{operation}": "100000/minute" for operation in RATE_LIMITED_OPERATIONS},
+        "rate_limit_documents": "1000000/minute",
         "argon2_time_cost": 2,
         "argon2_memory_kib": 19_456,
         "argon2_parallelism": 1,

@@ -1,0 +1,194 @@
+"""The ASGI middleware in front of every route: the request head's size (431), the
+body's size and arrival deadline (413, 408), and the hang-up watch of the password pool.
+An answer given before the body was read closes the connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from endpoints.errors import error_response
+from schema.error_codes import ErrorCode
+from security.passwords import caller_gone
+from settings import Settings
+
+# What uvicorn's h11 bounds for a head that arrives in pieces (server.connection_limits);
+# a head that arrives in one write is counted here, for `uvicorn server:app` too.
+MAX_HEAD_BYTES = 16 * 1024
+CLOSE = (b"connection", b"close")
+
+
+class HeadLimit:
+    """431 for a request whose head (target and header lines) is over MAX_HEAD_BYTES,
+    however it arrived: h11 refuses an unfinished head over its bound, but a whole one
+    delivered in one write reaches the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and head_bytes(scope) > MAX_HEAD_BYTES:
+            response = error_response(
+                431,
+                f"The request head is over {MAX_HEAD_BYTES} bytes.",
+                ErrorCode.REQUEST_HEADERS_TOO_LARGE,
+                {"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def head_bytes(scope: Scope) -> int:
+    """The request head's size as sent, near enough: the target and each `name: value` line."""
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + 4
+    return size
+
+
+class WatchDisconnect:
+    """Tells the password pool when a client hangs up before its answer, so a hash still
+    waiting for a worker is dropped instead of computed for nobody.
+
+    The watch starts only when a hash asks for it (`caller_gone`): the reads that never
+    hash, nearly all requests, pay for no task. Nothing else is interrupted: a request
+    cut off between two writes would be worse than one that finishes for a client who left.
+    (`caller_gone` stays a context variable: the hash is asked for deep in the resolvers,
+    through the security layer, which knows nothing of HTTP requests.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        watch = HangUpWatch(receive)
+        token = caller_gone.set(watch.start)
+        try:
+            await self.app(scope, watch.receive, send)
+        finally:
+            watch.stop()
+            caller_gone.reset(token)
+
+
+class HangUpWatch:
+    """One request's hang-up watch: `receive` passes messages through and notes when the
+    body is complete; `start` (the first time) begins waiting for the disconnect that is
+    the only message left after it."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._body_read = asyncio.Event()
+        self._gone: asyncio.Event | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self._body_read.set()
+        return message
+
+    def start(self) -> asyncio.Event:
+        """The event set when the client hangs up; watched from the first call on."""
+        if self._gone is None:
+            self._gone = asyncio.Event()
+            self._watcher = asyncio.create_task(self._watch(self._gone))
+        return self._gone
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def _watch(self, gone: asyncio.Event) -> None:
+        await self._body_read.wait()  # the next message can only be the disconnect
+        if (await self._receive())["type"] == "http.disconnect":
+            gone.set()
+
+
+class BodyReadError(Exception):
+    """The request body broke a limit while it was being read; `response` says which."""
+
+    def response(self) -> JSONResponse:
+        raise NotImplementedError
+
+
+class BodyTooLarge(BodyReadError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def response(self) -> JSONResponse:
+        return error_response(
+            413, f"The request body is over {self.limit} bytes.", ErrorCode.PAYLOAD_TOO_LARGE
+        )
+
+
+class BodyTimedOut(BodyReadError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def response(self) -> JSONResponse:
+        message = f"The request body did not arrive within {self.seconds:g} seconds."
+        return error_response(408, message, ErrorCode.REQUEST_TIMEOUT)
+
+
+class BodyLimits:
+    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed;
+    408 for one that has not fully arrived BODY_READ_TIMEOUT_SECONDS after the headers
+    (a slow or stalled body would otherwise hold its connection open for ever).
+
+    Any answer that starts before the body was read (these two, a 404, a health check
+    with a body) says `Connection: close`: the server then closes the socket instead of
+    waiting on the rest of a body nobody will read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not hasattr(scope["app"].state, "services"):
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.services.settings
+        limit = settings.max_body_bytes
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "0")
+        # No body to read (the usual GET): keep-alive as usual.
+        complete = declared == "0" and "transfer-encoding" not in headers
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not complete:
+                message["headers"] = [*message.get("headers", []), CLOSE]
+            await send(message)
+
+        if not declared.isdigit() or int(declared) > limit:
+            await BodyTooLarge(limit).response()(scope, receive, closing_send)
+            return
+        timeout = settings.body_read_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body: waiting for a disconnect is not a body read
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut(timeout) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+                complete = not message.get("more_body", False)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, closing_send)
+        except BodyReadError as error:
+            await error.response()(scope, receive, closing_send)
