@@ -40,6 +40,10 @@ RATE_LIMITED_OPERATIONS = (
     "start_email_change",
     "confirm_email_change",
     "verify_second_factor",
+    "enroll_totp",
+    "confirm_totp",
+    "disable_totp",
+    "regenerate_recovery_codes",
 )
 
 
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
     rate_limit_start_email_change: str = "10/minute"
     rate_limit_confirm_email_change: str = "20/minute"
     rate_limit_verify_second_factor: str = "10/minute"
+    rate_limit_enroll_totp: str = "10/minute"
+    rate_limit_confirm_totp: str = "10/minute"
+    rate_limit_disable_totp: str = "10/minute"
+    rate_limit_regenerate_recovery_codes: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)

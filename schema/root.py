@@ -106,9 +106,10 @@ class Query:
 
 @strawberry.type(
     description=(
-        "What a client may change: the four registration steps, login, the session and password "
-        "operations, the password reset and the profile. Expected failures are result types "
-        "implementing Problem; only the causes listed in ErrorCode become top-level errors."
+        "What a client may change: the four registration steps, login (by password or by mailed code), "
+        "two-factor (enrolment, the second factor of a sign-in, recovery codes), the session and password "
+        "operations, the password reset, the email change and the profile. Expected failures are result "
+        "types implementing Problem; only the causes listed in ErrorCode become top-level errors."
     )
 )
 class Mutation:
@@ -209,9 +210,11 @@ class Mutation:
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token. Checks currentPassword, sets newPassword, revokes every "
-            "other session and answers a fresh AuthPayload for this one. InvalidCredentials for a wrong "
-            "current password (counted by the same lockout as login); WeakPassword with the reasons; "
-            "RateLimited past the per-IP limit or while locked. " + LIMITED
+            "other session, mails a notice to the account's address and answers a fresh AuthPayload for "
+            "this one. InvalidCredentials for a wrong current password (counted by the same lockout as "
+            "login), or, with two-factor on and a session not opened with it, for a missing or wrong "
+            "`code`; WeakPassword with the reasons; RateLimited past the per-IP limit, the account's "
+            "second-factor tries or while locked. " + LIMITED
         ),
     )
     start_password_reset: StartPasswordResetResult = strawberry.mutation(
@@ -249,8 +252,9 @@ class Mutation:
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token; deletes the user and every session. Asks for the password "
-            "again: InvalidCredentials for a wrong one (counted by the same lockout as login); "
-            "RateLimited past the per-IP limit or while locked. " + LIMITED
+            "again (and, with two-factor on and a session not opened with it, for `code`): "
+            "InvalidCredentials for a wrong one (counted by the same lockout as login); "
+            "RateLimited past the per-IP limit, the account's second-factor tries or while locked. " + LIMITED
         ),
     )
     start_code_login: StartCodeLoginResult = strawberry.mutation(
@@ -277,7 +281,8 @@ class Mutation:
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token. Mails a code to the new address and a notice to the current one. "
-            "InvalidCredentials for a wrong password (counted by the same lockout as login); InvalidInput "
+            "InvalidCredentials for a wrong password (counted by the same lockout as login) or, with "
+            "two-factor on and a session not opened with it, a missing or wrong `code`; InvalidInput "
             "for a malformed or unchanged address; an address that has an account gets the same answer "
             "(and a mail saying so). " + LIMITED
         ),
@@ -305,35 +310,43 @@ class Mutation:
     )
     enroll_totp: EnrollTotpResult = strawberry.mutation(
         resolver=two_factor.enroll_totp,
+        extensions=[RateLimit("enroll_totp")],
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token. Two-factor stays off until confirmTotp. InvalidCredentials for "
-            "a wrong password (counted by the same lockout as login); TwoFactorAlreadyEnabled when on."
+            "a wrong password (counted by the same lockout as login); TwoFactorAlreadyEnabled when on. "
+            + LIMITED
         ),
     )
     confirm_totp: ConfirmTotpResult = strawberry.mutation(
         resolver=two_factor.confirm_totp,
+        extensions=[RateLimit("confirm_totp")],
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token; the code from the enrolled authenticator. It turns two-factor "
-            "on and answers the recovery codes, once. FlowExpired when no enrolment is pending (or it "
-            "expired)."
+            "on, answers the recovery codes, once, and ends every other session of the account (this one "
+            "goes on). InvalidCode with the attempts left; FlowExpired when no enrolment is pending (or it "
+            "expired). " + LIMITED
         ),
     )
     disable_totp: DisableTotpResult = strawberry.mutation(
         resolver=two_factor.disable_totp,
+        extensions=[RateLimit("disable_totp")],
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token; code: a current TOTP or a recovery code. Both factors are "
-            "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+            "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code; RateLimited "
+            "past the account's second-factor tries or while locked. " + LIMITED
         ),
     )
     regenerate_recovery_codes: RegenerateRecoveryCodesResult = strawberry.mutation(
         resolver=two_factor.regenerate_recovery_codes,
+        extensions=[RateLimit("regenerate_recovery_codes")],
         permission_classes=[IsAuthenticated],
         description=(
             "Requires a valid access token; replaces every recovery code. The old ones stop working. "
-            "Both factors are needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+            "Both factors are needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code; "
+            "RateLimited past the account's second-factor tries or while locked. " + LIMITED
         ),
     )
 
