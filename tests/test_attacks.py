@@ -73,8 +73,8 @@ ENROLL_TOTP = f"""mutation($password: String!) {{ enrollTotp(password: $password
   __typename ... on TotpEnrollment {{ secret }} {PROBLEM} {RATE} }} }}"""
 CONFIRM_TOTP = f"""mutation($code: String!) {{ confirmTotp(code: $code) {{ __typename
   ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
-DISABLE_TOTP = f"""mutation($password: String!, $code: String!) {{ disableTotp(password: $password, code: $code) {{
-  __typename {PROBLEM} {RATE} }} }}"""
+DISABLE_TOTP = f"""mutation($password: String!, $code: String!) {{
+  disableTotp(password: $password, code: $code) {{ __typename {PROBLEM} {RATE} }} }}"""
 REGENERATE_RECOVERY_CODES = f"""mutation($password: String!, $code: String!) {{
   regenerateRecoveryCodes(password: $password, code: $code) {{ __typename {PROBLEM} {RATE} }} }}"""
 LOGIN_SUBJECT = "Your authql sign-in code"
