@@ -32,6 +32,7 @@ from security.two_factor import (
     Challenges,
     CodeTries,
     RecoveryCodes,
+    SecondFactorBudget,
     TotpSecrets,
 )
 from security.user_cache import UserCache
@@ -64,6 +65,7 @@ class Services:
     recovery_codes: RecoveryCodes
     challenges: Challenges
     code_tries: CodeTries
+    second_factor_budget: SecondFactorBudget
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -174,6 +176,7 @@ async def open_services(settings: Settings) -> Services:
             redis, ttl_seconds=settings.second_factor_ttl_seconds, max_attempts=SECOND_FACTOR_ATTEMPTS
         ),
         code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
+        second_factor_budget=SecondFactorBudget(redis),
     )
 
 

@@ -43,6 +43,10 @@ RATE_LIMITED_OPERATIONS = (
     "start_email_change",
     "confirm_email_change",
     "verify_second_factor",
+    "enroll_totp",
+    "confirm_totp",
+    "disable_totp",
+    "regenerate_recovery_codes",
 )
 
 
@@ -193,6 +197,10 @@ class Settings(BaseSettings):
     # Per client IP: documents the server must parse (not kept, or refused): the work a
     # stream of distinct documents costs. Known documents are not counted.
     rate_limit_documents: str = "300/minute"
+    rate_limit_enroll_totp: str = "10/minute"
+    rate_limit_confirm_totp: str = "10/minute"
+    rate_limit_disable_totp: str = "10/minute"
+    rate_limit_regenerate_recovery_codes: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)

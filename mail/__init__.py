@@ -11,9 +11,11 @@ from .messages import (
     email_changed_message,
     login_code_message,
     login_no_account_message,
+    password_changed_message,
     password_reset_code_message,
     password_reset_no_account_message,
     registration_code_message,
+    second_factor_guessed_message,
     two_factor_notice_message,
 )
 from .smtp import SmtpMailer
@@ -32,7 +34,9 @@ __all__ = [
     "login_code_message",
     "login_no_account_message",
     "password_reset_code_message",
+    "password_changed_message",
     "password_reset_no_account_message",
     "registration_code_message",
+    "second_factor_guessed_message",
     "two_factor_notice_message",
 ]

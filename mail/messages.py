@@ -1,7 +1,7 @@
 """The mails authql sends: registration, password-reset, sign-in and email-change codes,
 their codeless twins for addresses on the other side ("account exists", "no account"),
-the notices of an email change to the account's current address, and the two-factor
-notices.
+the notices of an email change to the account's current address, the two-factor
+notices, and the notices of a password change and of second factors being guessed.
 
 Each code mail and its twin share one subject: an observer who sees only the subject
 (or the fact that a mail went out) cannot tell whether the address has an account.
@@ -75,6 +75,17 @@ def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int =
     `event`: "two_factor_enabled", "two_factor_disabled", "recovery_code_used" or
     "recovery_codes_regenerated" (the template's name)."""
     return _message(event, to, NOTICE_SUBJECT, left=str(recovery_codes_left))
+
+
+def password_changed_message(to: str) -> MailMessage:
+    """To the account's address when its password was changed while signed in."""
+    return _message("password_changed", to, NOTICE_SUBJECT)
+
+
+def second_factor_guessed_message(to: str) -> MailMessage:
+    """To the account's address the first time (in a day) wrong second factors used up a
+    window of tries: someone has the password, and the owner should change it."""
+    return _message("second_factor_guessed", to, NOTICE_SUBJECT)
 
 
 def _code_message(template: str, to: str, subject: str, code: str, expires_in_minutes: int) -> MailMessage:

@@ -15,6 +15,7 @@ Sent and abandoned records lose their sealed body and keep only what an operator
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import secrets
@@ -26,7 +27,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 import metrics
 from documents.outbox import ABANDONED, QUEUED, SENT, OutboxMail
@@ -83,9 +84,16 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._claimed: ObjectId | None = None  # the mail in hand, released if we stop
 
-    async def enqueue(self, message: MailMessage, *, follow_up: dict[str, str] | None = None) -> None:
-        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender."""
-        record_id = ObjectId()
+    async def enqueue(
+        self, message: MailMessage, *, follow_up: dict[str, str] | None = None, once: str | None = None
+    ) -> None:
+        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender.
+
+        `once`: a key naming the event the mail reports (e.g. which recovery code was
+        spent); a mail with the same key already queued (or sent, for RECORD_RETENTION)
+        makes this call queue nothing. So a notice can be queued before the change it
+        reports: requests racing to make that change queue one notice between them."""
+        record_id = ObjectId() if once is None else ObjectId(hashlib.sha256(once.encode()).digest()[:12])
         now = _now_ms()
         mail = {"to": message.to, "subject": message.subject, "text": message.text, "html": message.html}
         record = OutboxMail(
@@ -97,7 +105,12 @@ class Outbox:
             due_ms=now,
             request_id=current_request_id(),
         )
-        await self._collection.insert_one(record.model_dump(by_alias=True, exclude={"revision_id"}))
+        try:
+            await self._collection.insert_one(record.model_dump(by_alias=True, exclude={"revision_id"}))
+        except DuplicateKeyError:
+            if once is None:
+                raise
+            return  # queued already by the request that reported this event first
         self._wake.set()
 
     async def start(self) -> None:

@@ -1,4 +1,5 @@
-"""Deleting the account: the password once more, then the user and every session go."""
+"""Deleting the account: the password once more (and, with two-factor on, the second
+factor), then the user and every session go."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.arguments import CurrentPassword
-from resolvers.reauthentication import confirm_password
+from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.context import Context
 
@@ -14,6 +15,7 @@ from schema.context import Context
 async def delete_account(
     info: Info[Context, None],
     password: CurrentPassword,
+    code: SecondFactorAgain = None,
 ) -> DeleteAccountResult:
     context = info.context
     user = await context.current_user()
@@ -24,6 +26,9 @@ async def delete_account(
         operation="deleteAccount",
         event="delete_account",
     )
+    if refused is not None:
+        return refused
+    refused = await confirm_second_factor(context, user, code, operation="deleteAccount")
     if refused is not None:
         return refused
     user_id = str(user.id)

@@ -1,7 +1,8 @@
 """Changing the account's email, proven by a code mailed to the new address.
 
-1. startEmailChange (signed in, the current password, counted into the lockout): a
-   code to the new address and a notice to the current one. A new address that
+1. startEmailChange (signed in, the current password, counted into the lockout, and with
+   two-factor on the second factor too): a code to the new address and a notice to the
+   current one. A new address that
    already has an account gets the same answer and a mail saying so, without a code.
 2. confirmEmailChange (signed in as the same user): the code, once; the address
    changes in one conditional write, where the unique email index decides a race
@@ -27,7 +28,7 @@ from mail import (
 from resolvers.arguments import CurrentPassword
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, normalize_email
-from resolvers.reauthentication import confirm_password
+from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from resolvers.signin import public_user
 from schema.context import Context, Unauthenticated
 from schema.email_change import (
@@ -48,6 +49,7 @@ async def start_email_change(
         str, strawberry.argument(description="The address to move the account to; the code is mailed to it.")
     ],
     password: CurrentPassword,
+    code: SecondFactorAgain = None,
 ) -> StartEmailChangeResult:
     context = info.context
     user = await context.current_user()
@@ -65,6 +67,9 @@ async def start_email_change(
         operation="startEmailChange",
         event="email_change",
     )
+    if refused is not None:
+        return refused
+    refused = await confirm_second_factor(context, user, code, operation="startEmailChange")
     if refused is not None:
         return refused
     issued = await open_flow(

@@ -1,4 +1,6 @@
-"""Changing the password while signed in: the other sessions end, this one continues."""
+"""Changing the password while signed in: the other sessions end, this one continues, and
+the account's address gets a notice. With two-factor on, the second factor is asked
+too (resolvers/reauthentication.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import strawberry
 from strawberry.types import Info
 
 from documents.user import UserChanged
+from mail import password_changed_message
 from resolvers.arguments import NewPassword
 from resolvers.inputs import password_problems
-from resolvers.reauthentication import confirm_password
+from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from resolvers.signin import auth_payload, open_session
 from schema.context import Context, Unauthenticated
 from schema.password import ChangePasswordResult
@@ -24,6 +27,7 @@ async def change_password(
         str, strawberry.argument(description="The password the user signs in with now.")
     ],
     new_password: NewPassword,
+    code: SecondFactorAgain = None,
 ) -> ChangePasswordResult:
     context = info.context
     identity = await context.identity()
@@ -41,8 +45,17 @@ async def change_password(
     reasons = password_problems(new_password, user.email)
     if normalized(new_password) == normalized(current_password):
         reasons.append("Choose a password different from the current one.")
-    if reasons:
+    if reasons:  # before the second factor: a weak choice costs no code
         return WeakPassword(message="Choose a stronger password.", reasons=reasons)
+    refused = await confirm_second_factor(context, user, code, operation="changePassword")
+    if refused is not None:
+        return refused
+    # The notice first (L3), once per credential version: a failure after it leaves a
+    # notice of a change that may not have happened, never a change without its notice.
+    await context.services.outbox.enqueue(
+        password_changed_message(user.email),
+        once=f"password_changed:{user.id}:{user.credential_version}",
+    )
     # One write changes the hash and ends every session (by credential version): a
     # login in flight with the old password, or a crash before revoke_all, leaves
     # nothing usable behind. Refused if the credentials changed since they were checked.

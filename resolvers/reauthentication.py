@@ -1,16 +1,40 @@
-"""Asking a signed-in user for their password once more (before a password change or an
-account deletion), inside the login's lockout: a stolen access token must not buy
-unlimited guesses at the password."""
+"""Asking a signed-in user for their password once more (before a password change, an
+email change or an account deletion), inside the login's lockout: a stolen access token
+must not buy unlimited guesses at the password. With two-factor on, those three ask for
+the second factor too, unless the session itself was opened with it (`amr` holds "mfa"):
+a phished password and an older session, or one opened by password alone, are not
+enough to take the account's address, password or existence."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
+
 from documents.user import User
 from resolvers.lockout_answers import count_failure, refused_while_locked
+from resolvers.second_factor import Proof, check_second_factor
 from schema.context import Context
 from schema.problems import InvalidCredentials, RateLimited
 from security.password_forms import verify_password
 
 WRONG_PASSWORD = "The password is wrong."
+SECOND_FACTOR_NEEDED = (
+    "Two-factor is on and this session was not opened with it: also give `code`, a current "
+    "code from the authenticator app or an unused recovery code."
+)
+WRONG_SECOND_FACTOR = "The two-factor code is wrong or expired."
+# The optional argument of the operations that ask for the second factor again.
+SecondFactorAgain = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "With two-factor on, when the session was not opened with the second factor: a current "
+            "6-digit TOTP or an unused recovery code (spent). Missing or wrong: InvalidCredentials. "
+            "Counted in the account's second-factor tries."
+        )
+    ),
+]
 
 
 async def confirm_password(
@@ -37,3 +61,28 @@ async def confirm_password(
         )
         return InvalidCredentials(message=wrong)
     return None
+
+
+async def confirm_second_factor(
+    context: Context, user: User, code: str | None, *, operation: str
+) -> InvalidCredentials | RateLimited | None:
+    """None when the account has two-factor off, the caller's session was opened with the
+    second factor, or `code` proves it now (then spent); else the answer: InvalidCredentials
+    for a missing or wrong code (these operations' unions have no InvalidCode), RateLimited
+    when the account's tries or the lockout refuse. Ask after the password: a stolen access
+    token alone must not spend the owner's second-factor tries."""
+    if not user.two_factor_enabled:
+        return None
+    identity = await context.identity()
+    session = await context.services.sessions.get(str(user.id), identity.session_id)
+    if session is not None and "mfa" in session.amr:
+        return None
+    if code is None or not code.strip():
+        context.security_event("second_factor_missing", user=str(user.id), operation=operation)
+        return InvalidCredentials(message=SECOND_FACTOR_NEEDED)
+    proof = await check_second_factor(context, user, code, operation)
+    if isinstance(proof, Proof):
+        return None
+    if isinstance(proof, RateLimited):
+        return proof
+    return InvalidCredentials(message=WRONG_SECOND_FACTOR)

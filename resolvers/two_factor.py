@@ -1,14 +1,14 @@
 """Two-factor authentication: enrolling a TOTP app, finishing a sign-in with a second
 factor, turning it off, and new recovery codes (security/two_factor.py has the rules).
 
-Every wrong second factor counts into the address's lockout (security/lockout.py), like a
-wrong password; a TOTP step is accepted once per account and a recovery code once ever,
-each by a conditional write that only one of two racing requests can win."""
+Every check of the second factor goes through resolvers/second_factor.py: one budget of
+tries per account, a wrong code counted into the address's lockout like a wrong password,
+a TOTP step accepted once per account and a recovery code once ever. Turning two-factor on
+ends every other session of the account: those opened before it never showed the factor."""
 
 from __future__ import annotations
 
 import time
-from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -20,9 +20,10 @@ from documents.user import User, UserChanged, UserGone
 from mail import two_factor_notice_message
 from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.reauthentication import confirm_password
+from resolvers.second_factor import WRONG_CODE, check_second_factor
 from resolvers.signin import public_user, signed_in
 from schema.context import Context, Unauthenticated
-from schema.problems import InvalidCode, InvalidCredentials, RateLimited, flow_expired, rate_limited
+from schema.problems import InvalidCode, InvalidCredentials, RateLimited, flow_expired
 from schema.two_factor import (
     ConfirmTotpResult,
     DisableTotpResult,
@@ -36,10 +37,9 @@ from schema.two_factor import (
     VerifySecondFactorResult,
 )
 from security.keyring import Unsealable
-from security.two_factor import ENROLLMENT_TTL_SECONDS, TotpSecrets, looks_like_totp
+from security.two_factor import ENROLLMENT_TTL_SECONDS
 from security.user_cache import UserCache
 
-WRONG_CODE = "Wrong or expired code."
 Password = Annotated[str, strawberry.argument(description="The account's current password.")]
 TotpCode = Annotated[
     str, strawberry.argument(description="The 6-digit code the authenticator app shows now.")
@@ -51,13 +51,6 @@ ChallengeId = Annotated[
     strawberry.ID, strawberry.argument(description="The challengeId of the SecondFactorRequired answered.")
 ]
 TWO_FACTOR_OFF = "Two-factor is off; turn it on first."
-
-
-class Proof(Enum):
-    """Which second factor a code proved; its RFC 8176 `amr` values."""
-
-    TOTP = ("otp", "mfa")
-    RECOVERY_CODE = ("mfa",)
 
 
 async def enroll_totp(info: Info[Context, None], password: Password) -> EnrollTotpResult:
@@ -139,6 +132,11 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     except UserChanged:  # a new enrolment or another confirmation won
         return flow_expired()
     await services.code_tries.reset("confirm", user_id)
+    # Every other session ends (attack 7): they were opened without the second factor, and
+    # would otherwise go on for months without ever showing it. This one goes on: it has
+    # just shown the factor, and TotpEnabled carries no new tokens to continue with.
+    identity = await context.identity()
+    await services.sessions.revoke_all(user_id, keep=identity.session_id)
     context.security_event("two_factor_enabled", user=user_id)
     await services.outbox.enqueue(two_factor_notice_message(user.email, "two_factor_enabled"))
     return TotpEnabled(recovery_codes=codes)
@@ -157,24 +155,18 @@ async def verify_second_factor(
         await challenges.end(str(challenge_id))
         return flow_expired()
     # Per account, not per challenge: a password that is known opens new challenges at
-    # will, and its successes clear the address's lockout, so this count is what bounds
-    # guesses at the second factor.
-    tries = context.services.code_tries
-    left, window = await tries.take("verify", str(user.id))
-    if left < 0:
-        context.security_event("second_factor_refused_tries", user=str(user.id))
-        return rate_limited(window)
-    proof = await _prove(context, user, code, "verifySecondFactor")
+    # will, and its successes clear the address's lockout, so the account's budget is what
+    # bounds guesses at the second factor.
+    proof = await check_second_factor(context, user, code, "verifySecondFactor")
     if isinstance(proof, RateLimited):
         return proof
-    if proof is None:
+    if isinstance(proof, InvalidCode):
         if attempt.attempts_left == 0:
             await challenges.end(str(challenge_id))
             context.security_event("second_factor_challenge_burnt", user=str(user.id))
-        return InvalidCode(message=WRONG_CODE, attempts_left=attempt.attempts_left)
+        return InvalidCode(message=WRONG_CODE, attempts_left=min(attempt.attempts_left, proof.attempts_left))
     if not await challenges.end(str(challenge_id)):  # a parallel attempt finished it first
         return flow_expired()
-    await tries.reset("verify", str(user.id))
     amr = tuple(dict.fromkeys(attempt.amr + proof.value))
     context.security_event("second_factor_succeeded", user=str(user.id), method=proof.name)
     return await signed_in(context, user, amr=amr, credential_version=attempt.credential_version)
@@ -189,6 +181,12 @@ async def disable_totp(
     if checked is not None:
         return checked
     if user.two_factor_enabled:
+        # The notice first (L3), once per secret turned off: a failure after it leaves a
+        # notice of a change that did not happen, never the change without its notice.
+        await context.services.outbox.enqueue(
+            two_factor_notice_message(user.email, "two_factor_disabled"),
+            once=f"two_factor_disabled:{user.id}:{user.totp_secret}",
+        )
         try:
             await user.write_changes(
                 {"totp_secret": None, "totp_pending": None, "totp_pending_expires": 0, "recovery_codes": []},
@@ -201,9 +199,6 @@ async def disable_totp(
             pass  # turned off (or on anew) meanwhile: what is stored stands
         else:
             context.security_event("two_factor_disabled", user=str(user.id))
-            await context.services.outbox.enqueue(
-                two_factor_notice_message(user.email, "two_factor_disabled")
-            )
     return TotpDisabled(user=public_user(user))
 
 
@@ -248,93 +243,8 @@ async def _both_factors(
         if purpose == "disable":
             return None
         return InvalidCode(message=TWO_FACTOR_OFF, attempts_left=0)
-    tries = context.services.code_tries
-    left, window = await tries.take(purpose, str(user.id))
-    if left < 0:
-        return rate_limited(window)
-    proof = await _prove(context, user, code, operation)
-    if isinstance(proof, RateLimited):
-        return proof
-    if proof is None:
-        return InvalidCode(message=WRONG_CODE, attempts_left=left)
-    await tries.reset(purpose, str(user.id))
-    return None
-
-
-async def _prove(context: Context, user: User, code: str, operation: str) -> Proof | RateLimited | None:
-    """Check `code` as the user's second factor inside the address's lockout, and spend
-    it: a TOTP time step, or a recovery code. None when wrong, replayed, or spent."""
-    services = context.services
-    user_id = str(user.id)
-
-    async def check() -> Proof | None:
-        if user.totp_secret is None:
-            return None
-        if looks_like_totp(code):
-            try:
-                secret = services.totp.open(user_id, user.totp_secret)
-            except Unsealable:
-                return None
-            step = services.totp.matching_step(secret, code)
-            if step is None or step <= user.totp_last_step:
-                return None
-            try:  # the step is spent by the one request whose write finds it unspent
-                await user.write_changes(
-                    {"totp_last_step": step},
-                    announce=services.users,
-                    touch=False,
-                    require={"totp_last_step": {"$lt": step}},
-                )
-            except UserChanged:
-                return None
-            await _reseal_totp(services.users, services.totp, user, secret)
-            return Proof.TOTP
-        digest = services.recovery_codes.match(user_id, code, user.recovery_codes)
-        if digest is None:
-            return None
-        try:  # removed by the one request whose write still finds it
-            await user.write_changes(
-                {},
-                announce=services.users,
-                pull={"recovery_codes": digest},
-                require={"recovery_codes": digest},
-            )
-        except UserChanged:
-            return None
-        return Proof.RECOVERY_CODE
-
-    checked = await services.lockout.check(user.email, check)
-    if checked.refused_for is not None:
-        return _locked(context, user, operation, checked.refused_for)
-    proof = checked.value
-    if proof is None:
-        _wrong(context, user, "second_factor_failed", checked.locked, operation)
-        return None
-    if proof is Proof.RECOVERY_CODE:
-        context.security_event("recovery_code_used", user=user_id, left=len(user.recovery_codes))
-        await services.outbox.enqueue(
-            two_factor_notice_message(
-                user.email, "recovery_code_used", recovery_codes_left=len(user.recovery_codes)
-            )
-        )
-    return proof
-
-
-async def _reseal_totp(users: UserCache, totp: TotpSecrets, user: User, secret: str) -> None:
-    """A TOTP secret sealed under an older data key, sealed again under the current one, so
-    the old key can retire; written only if nobody changed the secret meanwhile."""
-    sealed = user.totp_secret
-    if sealed is None or not totp.stale(sealed):
-        return
-    try:
-        await user.write_changes(
-            {"totp_secret": totp.seal(str(user.id), secret)},
-            announce=users,
-            touch=False,
-            require={"totp_secret": sealed},
-        )
-    except (UserChanged, UserGone):
-        pass  # disabled or re-enrolled meanwhile: nothing left to reseal
+    proof = await check_second_factor(context, user, code, operation)
+    return proof if isinstance(proof, InvalidCode | RateLimited) else None
 
 
 async def _drop_enrollment(users: UserCache, user: User, pending: str) -> None:

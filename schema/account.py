@@ -37,8 +37,9 @@ def mutations() -> type:
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token; deletes the user and every session. Asks for the password "
-                "again: InvalidCredentials for a wrong one (counted by the same lockout as login); "
-                "RateLimited past the per-IP limit or while locked. " + LIMITED
+                "again (and, with two-factor on and a session not opened with it, for `code`): "
+                "InvalidCredentials for a wrong one (counted by the same lockout as login); RateLimited "
+                "past the per-IP limit, the account's second-factor tries or while locked. " + LIMITED
             ),
         )
 

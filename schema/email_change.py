@@ -69,7 +69,8 @@ def mutations() -> type:
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token. Mails a code to the new address and a notice to the current "
-                "one. InvalidCredentials for a wrong password (counted by the same lockout as login); "
+                "one. InvalidCredentials for a wrong password (counted by the same lockout as login) or, "
+                "with two-factor on and a session not opened with it, a missing or wrong `code`; "
                 "InvalidInput for a malformed or unchanged address; an address that has an account gets the "
                 "same answer (and a mail saying so). " + LIMITED
             ),

@@ -32,7 +32,7 @@ class ErrorCode(StrEnum):
 # What each code means for a client; the README's error-code table says the same.
 DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHENTICATED: (
-        "A protected field (every field whose description begins \"Requires a valid access token\", "
+        'A protected field (every field whose description begins "Requires a valid access token", '
         "and me) was asked for without a valid access token: missing, expired, signed out, or "
         "its session's key lost by Redis. Call refreshTokens once; if that answers InvalidRefreshToken, "
         "the user is signed out. HTTP 200 (401 on /metrics without the metrics token)."

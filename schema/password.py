@@ -30,9 +30,11 @@ def mutations() -> type:
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token. Checks currentPassword, sets newPassword, revokes every "
-                "other session and answers a fresh AuthPayload for this one. InvalidCredentials for a wrong "
-                "current password (counted by the same lockout as login); WeakPassword with the reasons; "
-                "RateLimited past the per-IP limit or while locked. " + LIMITED
+                "other session, mails a notice to the account's address and answers a fresh AuthPayload for "
+                "this one. InvalidCredentials for a wrong current password (counted by the same lockout as "
+                "login), or, with two-factor on and a session not opened with it, for a missing or wrong "
+                "`code`; WeakPassword with the reasons; RateLimited past the per-IP limit, the account's "
+                "second-factor tries or while locked. " + LIMITED
             ),
         )
 

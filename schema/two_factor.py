@@ -120,37 +120,43 @@ def mutations() -> type:
         )
         enroll_totp: EnrollTotpResult = strawberry.mutation(
             resolver=flow.enroll_totp,
+            extensions=[RateLimit("enroll_totp")],
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token. Two-factor stays off until confirmTotp. InvalidCredentials "
                 "for a wrong password (counted by the same lockout as login); TwoFactorAlreadyEnabled when "
-                "on."
+                "on. " + LIMITED
             ),
         )
         confirm_totp: ConfirmTotpResult = strawberry.mutation(
             resolver=flow.confirm_totp,
+            extensions=[RateLimit("confirm_totp")],
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token; the code from the enrolled authenticator. It turns "
-                "two-factor on and answers the recovery codes, once. FlowExpired when no enrolment is "
-                "pending (or it expired)."
+                "two-factor on, answers the recovery codes, once, and ends every other session of the "
+                "account (this one goes on). InvalidCode with the attempts left; FlowExpired when no "
+                "enrolment is pending (or it expired). " + LIMITED
             ),
         )
         disable_totp: DisableTotpResult = strawberry.mutation(
             resolver=flow.disable_totp,
+            extensions=[RateLimit("disable_totp")],
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token; code: a current TOTP or a recovery code. Both factors are "
-                "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code."
+                "needed: InvalidCredentials for a wrong password, InvalidCode for a wrong code; RateLimited "
+                "past the account's second-factor tries or while locked. " + LIMITED
             ),
         )
         regenerate_recovery_codes: RegenerateRecoveryCodesResult = strawberry.mutation(
             resolver=flow.regenerate_recovery_codes,
+            extensions=[RateLimit("regenerate_recovery_codes")],
             permission_classes=[IsAuthenticated],
             description=(
                 "Requires a valid access token; replaces every recovery code. The old ones stop working. "
                 "Both factors are needed: InvalidCredentials for a wrong password, InvalidCode for a wrong "
-                "code."
+                "code; RateLimited past the account's second-factor tries or while locked. " + LIMITED
             ),
         )
 

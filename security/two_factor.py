@@ -45,7 +45,7 @@ RECOVERY_GROUP = 4
 # Tries at one challenge (TOTP or recovery codes alike) before it is gone.
 SECOND_FACTOR_ATTEMPTS = 5
 # A TOTP enrolment not confirmed within this long must start again; also the window in
-# which an account may try SECOND_FACTOR_ATTEMPTS codes per purpose (CodeTries).
+# which an enrolment may try SECOND_FACTOR_ATTEMPTS codes (CodeTries).
 ENROLLMENT_TTL_SECONDS = 600
 
 # KEYS[1] the challenge. Counts one attempt; returns nil when the challenge is gone or
@@ -103,15 +103,18 @@ class TotpSecrets:
         current = totp.timecode(datetime.fromtimestamp(time.time() if now is None else now, UTC))
         found = None
         for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
-            if hmac.compare_digest(totp.generate_otp(step), code):  # every step compared: no early exit
+            # Bytes: compare_digest refuses non-ASCII str (looks_like_totp already did too).
+            if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):  # no early exit
                 found = step
         return found
 
 
 def looks_like_totp(code: str) -> bool:
-    """A 6-digit code is a TOTP; anything else is taken for a recovery code."""
+    """A 6-digit code is a TOTP; anything else is taken for a recovery code. ASCII digits
+    only: `str.isdigit` also takes fullwidth or Arabic-Indic ones, which the comparison
+    below cannot take (compare_digest refuses non-ASCII str) and no authenticator shows."""
     code = code.strip()
-    return len(code) == TOTP_DIGITS and code.isdigit()
+    return len(code) == TOTP_DIGITS and code.isascii() and code.isdigit()
 
 
 class RecoveryCodes:
@@ -214,11 +217,10 @@ def _key(challenge_id: str) -> str:
 
 
 class CodeTries:
-    """Codes an account may try in a window, per purpose (answering challenges, confirming
-    an enrolment, disabling two-factor, new recovery codes), counted before the code is
-    compared and reset by a right one. On top of the address's lockout, which a correct
-    password clears: someone who knows the password could otherwise open challenge after
-    challenge and guess on."""
+    """Codes an account may try in a window, per purpose (today: confirming an enrolment,
+    whose secret the caller was just shown), counted before the code is compared and
+    reset by a right one. The account's own second factor has its one budget instead
+    (SecondFactorBudget)."""
 
     def __init__(self, redis: Redis, *, tries: int, window_seconds: int) -> None:
         self._redis = redis
@@ -237,3 +239,111 @@ class CodeTries:
 
     async def reset(self, purpose: str, user_id: str) -> None:
         await self._redis.delete(f"2fa-tries:{purpose}:{{{user_id}}}")
+
+
+# One budget per account for every check of its second factor (answering a challenge,
+# turning two-factor off, new recovery codes, and the second factor asked again before a
+# password change, an email change or a deletion): SECOND_FACTOR_ATTEMPTS tries in a
+# window that opens at the first try and lasts BUDGET_WINDOW_SECONDS, twice as long
+# after each window that was used up (up to a day), and at most SECOND_FACTOR_TRIES_PER_DAY
+# in a day. Tries are counted before the code is compared. A right code ends the window
+# and the doubling (and gives back the day's try it took); nothing else does, a correct
+# password included.
+BUDGET_WINDOW_SECONDS = 600
+SECOND_FACTOR_TRIES_PER_DAY = 20
+DAY_MS = 86_400_000
+
+# KEYS[1] the account's budget hash. ARGV: now (ms), tries per window, first window (ms),
+# tries per day, day (ms). Returns {tries left after this one (-1: refused), ms until the
+# refusal ends or the window closes}.
+BUDGET_TAKE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local tries, base, daily, day = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local f = redis.call('HMGET', KEYS[1], 'used', 'window_end', 'level', 'day_used', 'day_end')
+local used, window_end = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+local level, day_used, day_end = tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
+if day_end <= now then
+  day_used = 0
+  day_end = now + day
+end
+local left, wait = -1, 0
+if day_used >= daily then
+  wait = day_end - now
+else
+  if window_end <= now then
+    used = 0
+    window_end = now + math.min(base * 2 ^ level, day)
+  end
+  if used >= tries then
+    wait = window_end - now
+  else
+    used = used + 1
+    day_used = day_used + 1
+    if used >= tries then level = level + 1 end
+    left = math.min(tries - used, daily - day_used)
+    wait = window_end - now
+  end
+end
+redis.call('HSET', KEYS[1], 'used', used, 'window_end', window_end, 'level', level,
+           'day_used', day_used, 'day_end', day_end)
+redis.call('PEXPIRE', KEYS[1], math.max(day_end, window_end) - now)
+return {left, wait}
+"""
+
+# KEYS[1] the budget hash. A right code: the window and its doubling end, the day's try
+# it took is given back.
+BUDGET_RESET_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'used', 0, 'window_end', 0, 'level', 0)
+if tonumber(redis.call('HGET', KEYS[1], 'day_used') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'day_used', -1)
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class BudgetTry:
+    """One try taken from an account's second-factor budget."""
+
+    left: int  # tries left after this one; -1: refused, nothing may be compared
+    wait_seconds: int  # when refused, how long until the next try is allowed
+
+
+class SecondFactorBudget:
+    """The account's one budget of second-factor tries (see BUDGET_WINDOW_SECONDS); and,
+    once a window is used up, whether the owner was already told today."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        tries: int = SECOND_FACTOR_ATTEMPTS,
+        window_seconds: int = BUDGET_WINDOW_SECONDS,
+        tries_per_day: int = SECOND_FACTOR_TRIES_PER_DAY,
+    ) -> None:
+        self._redis = redis
+        self._tries = tries
+        self._window_ms = window_seconds * 1000
+        self._daily = tries_per_day
+        self._take = redis.register_script(BUDGET_TAKE_SCRIPT)
+        self._reset = redis.register_script(BUDGET_RESET_SCRIPT)
+
+    async def take(self, user_id: str) -> BudgetTry:
+        now = int(time.time() * 1000)
+        left, wait_ms = await self._take(
+            keys=[budget_key(user_id)], args=[now, self._tries, self._window_ms, self._daily, DAY_MS]
+        )
+        return BudgetTry(int(left), max(1, -(-int(wait_ms) // 1000)))
+
+    async def reset(self, user_id: str) -> None:
+        await self._reset(keys=[budget_key(user_id)])
+
+    async def first_warning(self, user_id: str) -> bool:
+        """True once a day per account: the first window used up today, when the owner is
+        mailed (a notice per window would let a guesser flood the owner's inbox)."""
+        return bool(await self._redis.set(f"2fa-warned:{{{user_id}}}", 1, ex=DAY_MS // 1000, nx=True))
+
+
+def budget_key(user_id: str) -> str:
+    return f"2fa-budget:{{{user_id}}}"

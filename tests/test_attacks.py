@@ -69,6 +69,14 @@ START_EMAIL_CHANGE = f"""mutation($email: String!, $password: String!) {{
 CONFIRM_EMAIL_CHANGE = f"""mutation($id: ID!, $code: String!) {{
   confirmEmailChange(changeId: $id, code: $code) {{ __typename
   ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
+ENROLL_TOTP = f"""mutation($password: String!) {{ enrollTotp(password: $password) {{
+  __typename ... on TotpEnrollment {{ secret }} {PROBLEM} {RATE} }} }}"""
+CONFIRM_TOTP = f"""mutation($code: String!) {{ confirmTotp(code: $code) {{ __typename
+  ... on InvalidCode {{ attemptsLeft }} {PROBLEM} {RATE} }} }}"""
+DISABLE_TOTP = f"""mutation($password: String!, $code: String!) {{
+  disableTotp(password: $password, code: $code) {{ __typename {PROBLEM} {RATE} }} }}"""
+REGENERATE_RECOVERY_CODES = f"""mutation($password: String!, $code: String!) {{
+  regenerateRecoveryCodes(password: $password, code: $code) {{ __typename {PROBLEM} {RATE} }} }}"""
 LOGIN_SUBJECT = "Your authql sign-in code"
 EMAIL_CHANGE_SUBJECT = "Confirm your new authql address"
 
@@ -361,6 +369,38 @@ async def prepare_calls(
         return [
             (lambda ip, n=n: field(client, verify, {"id": f"no-such-challenge-{n}"}, ip=ip)) for n in range(5)
         ], {"FlowExpired"}
+    if operation in ("enroll_totp", "disable_totp", "regenerate_recovery_codes"):
+        # Wrong passwords: each would cost an argon2 verify (attack 1).
+        _, payload = await register(client, mailbox, setup_ip)
+        query = {
+            "enroll_totp": ENROLL_TOTP,
+            "disable_totp": DISABLE_TOTP,
+            "regenerate_recovery_codes": REGENERATE_RECOVERY_CODES,
+        }[operation]
+        return [
+            lambda ip: field(
+                client,
+                query,
+                {"password": "not the password at all", "code": "123456"},
+                ip=ip,
+                token=payload["accessToken"],
+            )
+            for _ in range(5)
+        ], {"InvalidCredentials"}
+    if operation == "confirm_totp":
+        _, payload = await register(client, mailbox, setup_ip)
+        enrolled = await field(
+            client, ENROLL_TOTP, {"password": PASSWORD}, ip=setup_ip, token=payload["accessToken"]
+        )
+        assert enrolled["__typename"] == "TotpEnrollment", enrolled
+        return [
+            (
+                lambda ip, n=n: field(
+                    client, CONFIRM_TOTP, {"code": f"{n}{n}{n}{n}{n}{n}"}, ip=ip, token=payload["accessToken"]
+                )
+            )
+            for n in range(5)
+        ], {"InvalidCode", "TotpEnabled"}
     raise AssertionError(f"no case for the rate-limited operation {operation!r}: add one")
 
 

@@ -24,7 +24,7 @@ from served import served
 
 from resolvers.registration import PASSWORD_SETS_PER_FLOW
 from security.passwords import HASHING_NICENESS
-from settings import ConfigurationError, load_settings
+from settings import ConfigurationError, Settings, load_settings
 
 FLOOD = 60  # concurrent hash-costing requests
 WORKERS = 2
@@ -215,3 +215,101 @@ async def test_hashing_threads_yield_the_cpu_to_the_event_loop(backend_urls, mai
     assert nice.pop(pid) == 0  # the event loop's thread, the process's first
     assert HASHING_NICENESS in nice.values(), nice  # the thread that hashed (the pool starts them lazily)
     assert set(nice.values()) <= {0, HASHING_NICENESS}, nice
+
+
+# ---------------------------------------------------------------- two-factor operations
+
+
+TWO_FACTOR_OPERATIONS = ("enroll_totp", "confirm_totp", "disable_totp", "regenerate_recovery_codes")
+ATTACKER, VICTIM = "198.51.100.66", "198.51.100.77"  # named through X-Forwarded-For by a trusted proxy
+FLOOD_QUERIES = {
+    "disableTotp": 'mutation($p: String!) { disableTotp(password: $p, code: "000000") { __typename } }',
+    "enrollTotp": "mutation($p: String!) { enrollTotp(password: $p) { __typename } }",
+}
+
+
+async def as_client(
+    client: httpx.AsyncClient, ip: str, query: str, variables: dict[str, Any], token: str | None = None
+) -> str:
+    """One operation from client `ip`: the answer's type, or the top-level error's code."""
+    headers = {"X-Forwarded-For": ip, **({"Authorization": f"Bearer {token}"} if token else {})}
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    body = response.json()
+    if body.get("errors"):
+        return str(body["errors"][0]["extensions"]["code"])
+    return str(next(iter(body["data"].values()))["__typename"])
+
+
+async def test_a_flood_of_two_factor_operations_from_one_ip_stops_at_its_limit(
+    backend_urls, mailbox, tmp_path
+):
+    """Black-box attack 1: four accounts of one client flood disableTotp and enrollTotp with
+    their right password over 20 connections. Past the per-IP limits they are refused
+    before any argon2 work, so a victim elsewhere signs in at the first try meanwhile."""
+    real_limits = {
+        f"rate_limit_{operation}": Settings.model_fields[f"rate_limit_{operation}"].default
+        for operation in TWO_FACTOR_OPERATIONS
+    }
+    settings = settings_with(
+        backend_urls,
+        mailbox,
+        password_workers=WORKERS,
+        password_queue_limit=4,
+        trusted_proxies="127.0.0.1/32",
+        **real_limits,
+    )
+    allowed = {
+        name: int(real_limits[f"rate_limit_{operation}"].split("/")[0])
+        for name, operation in (("disableTotp", "disable_totp"), ("enrollTotp", "enroll_totp"))
+    }
+    limits = httpx.Limits(max_connections=30, max_keepalive_connections=30)
+    async with (
+        served(settings, tmp_path / "server.log") as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as victim,
+        httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as attacker,
+    ):
+        victim_email = new_email()
+        await register(victim, mailbox, victim_email)
+        tokens = [(await register(attacker, mailbox))["accessToken"] for _ in range(4)]
+        outcomes: dict[str, list[str]] = {name: [] for name in FLOOD_QUERIES}
+        stop = asyncio.Event()
+
+        async def flood(name: str, token: str) -> None:
+            while not stop.is_set():
+                outcomes[name].append(
+                    await as_client(attacker, ATTACKER, FLOOD_QUERIES[name], {"p": PASSWORD}, token)
+                )
+
+        names = list(FLOOD_QUERIES)
+        loops = [asyncio.ensure_future(flood(names[i % 2], tokens[i % 4])) for i in range(20)]
+        try:
+            deadline = time.monotonic() + 60
+            while not all("RateLimited" in answers for answers in outcomes.values()):
+                assert time.monotonic() < deadline, {name: set(answers) for name, answers in outcomes.items()}
+                await asyncio.sleep(0.05)
+            # The hashes let through drain; from then on the flood costs no hash at all.
+            first, _ = await victim_login(victim, victim_email)
+            began = sum(len(answers) for answers in outcomes.values())
+            second, tries = await victim_login(victim, victim_email)
+            during = sum(len(answers) for answers in outcomes.values()) - began
+        finally:
+            stop.set()
+            await asyncio.gather(*loops)
+
+    assert tries == 1 and during > 0, (tries, during, first, second)
+    for name, answers in outcomes.items():
+        verified = [answer for answer in answers if answer not in ("RateLimited", "SERVICE_UNAVAILABLE")]
+        assert len(verified) <= allowed[name], (name, len(verified))
+        assert answers.count("RateLimited") >= len(answers) - allowed[name], (name, set(answers))
+
+
+async def victim_login(client: httpx.AsyncClient, email: str) -> tuple[float, int]:
+    """As legitimate_login, from the victim's own address."""
+    began = time.perf_counter()
+    for tries in range(1, 200):
+        answer = await as_client(client, VICTIM, LOGIN, {"email": email, "password": PASSWORD})
+        if answer == "AuthPayload":
+            return time.perf_counter() - began, tries
+        assert answer == "SERVICE_UNAVAILABLE", answer
+        await asyncio.sleep(0.02)
+    raise AssertionError("never signed in")

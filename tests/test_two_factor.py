@@ -21,11 +21,13 @@ from conftest import test_settings as settings_with  # renamed so pytest does no
 from flows import AUTH, PASSWORD, PROBLEM, RATE, data, register
 from redis.asyncio import Redis
 
+from security.two_factor import budget_key
+
 NEW_PASSWORD = "a brand new horse battery"
 NOTICE_SUBJECT = "Security notice for your authql account"
 RECOVERY_CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}(-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}){2}$")
 CODE = "... on InvalidCode { attemptsLeft }"
-# Requests racing one code: as many as an account may try at once (CodeTries).
+# Requests racing one code: as many as an account may try at once (SecondFactorBudget).
 RACERS = 5
 
 ME_2FA = "query { me { twoFactorEnabled recoveryCodesLeft } }"
@@ -109,7 +111,7 @@ async def forget_tries(backend_urls, user_id: str) -> None:
     """Start the account's count of second-factor tries afresh (as if its window had passed)."""
     redis = Redis.from_url(backend_urls["redis_url"])
     try:
-        await redis.delete(f"2fa-tries:verify:{{{user_id}}}")
+        await redis.delete(budget_key(user_id))
     finally:
         await redis.aclose()
 

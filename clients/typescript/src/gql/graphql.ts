@@ -133,6 +133,7 @@ export type RegenerateRecoveryCodesMutation = { regenerateRecoveryCodes:
 export type StartEmailChangeMutationVariables = Exact<{
   newEmail: string;
   password: string;
+  code?: string | null | undefined;
 }>;
 
 
@@ -175,6 +176,7 @@ export type UpdateProfileMutation = { updateProfile:
 export type ChangePasswordMutationVariables = Exact<{
   currentPassword: string;
   newPassword: string;
+  code?: string | null | undefined;
 }>;
 
 
@@ -187,6 +189,7 @@ export type ChangePasswordMutation = { changePassword:
 
 export type DeleteAccountMutationVariables = Exact<{
   password: string;
+  code?: string | null | undefined;
 }>;
 
 
@@ -588,8 +591,8 @@ export const RegenerateRecoveryCodesDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<RegenerateRecoveryCodesMutation, RegenerateRecoveryCodesMutationVariables>;
 export const StartEmailChangeDocument = new TypedDocumentString(`
-    mutation StartEmailChange($newEmail: String!, $password: String!) {
-  startEmailChange(newEmail: $newEmail, password: $password) {
+    mutation StartEmailChange($newEmail: String!, $password: String!, $code: String) {
+  startEmailChange(newEmail: $newEmail, password: $password, code: $code) {
     __typename
     ... on EmailChangeStarted {
       changeId
@@ -686,8 +689,12 @@ export const UpdateProfileDocument = new TypedDocumentString(`
   recoveryCodesLeft
 }`) as unknown as TypedDocumentString<UpdateProfileMutation, UpdateProfileMutationVariables>;
 export const ChangePasswordDocument = new TypedDocumentString(`
-    mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
-  changePassword(currentPassword: $currentPassword, newPassword: $newPassword) {
+    mutation ChangePassword($currentPassword: String!, $newPassword: String!, $code: String) {
+  changePassword(
+    currentPassword: $currentPassword
+    newPassword: $newPassword
+    code: $code
+  ) {
     __typename
     ...SignedIn
     ... on Problem {
@@ -724,8 +731,8 @@ fragment SignedIn on AuthPayload {
   }
 }`) as unknown as TypedDocumentString<ChangePasswordMutation, ChangePasswordMutationVariables>;
 export const DeleteAccountDocument = new TypedDocumentString(`
-    mutation DeleteAccount($password: String!) {
-  deleteAccount(password: $password) {
+    mutation DeleteAccount($password: String!, $code: String) {
+  deleteAccount(password: $password, code: $code) {
     __typename
     ... on AccountDeleted {
       id
