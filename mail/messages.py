@@ -1,7 +1,7 @@
 """The mails authql sends: registration, password-reset, sign-in and email-change codes,
 their codeless twins for addresses on the other side ("account exists", "no account"),
-the notices of an email change to the account's current address, and the two-factor
-notices.
+the notices of an email change to the account's current address, the two-factor
+notices and the notice of a sign-in by code from a new client.
 
 Each code mail and its twin share one subject: an observer who sees only the subject
 (or the fact that a mail went out) cannot tell whether the address has an account.
@@ -75,6 +75,12 @@ def two_factor_notice_message(to: str, event: str, *, recovery_codes_left: int =
     `event`: "two_factor_enabled", "two_factor_disabled", "recovery_code_used" or
     "recovery_codes_regenerated" (the template's name)."""
     return _message(event, to, NOTICE_SUBJECT, left=str(recovery_codes_left))
+
+
+def new_code_sign_in_message(to: str, client: str) -> MailMessage:
+    """A sign-in by emailed code from a client (an IP address or IPv6 prefix) the account
+    had not signed in from: whoever reads the owner's mail can sign in, so the owner hears of it."""
+    return _message("new_code_sign_in", to, NOTICE_SUBJECT, client=client)
 
 
 def _code_message(template: str, to: str, subject: str, code: str, expires_in_minutes: int) -> MailMessage:

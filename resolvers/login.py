@@ -44,7 +44,7 @@ async def login(
         )
         return user if match else None
 
-    checked = await context.services.lockout.check(address, check)
+    checked = await context.services.lockout.check(address, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return refused_while_locked(
             context,
@@ -56,7 +56,15 @@ async def login(
         )
     user = checked.value
     if user is None:
-        count_failure(context, "login", "login_failed", locked=checked.locked, address=address, email=address)
+        count_failure(
+            context,
+            "login",
+            "login_failed",
+            locked=checked.locked,
+            address_locked=checked.address_locked,
+            address=address,
+            email=address,
+        )
         return InvalidCredentials(message="The email or password is wrong.")
     # The session is valid only under the credentials just verified (a change that
     # lands meanwhile ends it), and the rehash only replaces the hash just verified.
@@ -64,6 +72,7 @@ async def login(
     if match is Match.LEGACY or context.services.passwords.needs_rehash(user.password_hash):
         await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
+    await context.services.known_clients.remember(str(user.id), context.client_bucket)
     return await sign_in(context, user, amr=("pwd",), credential_version=verified_version)
 
 

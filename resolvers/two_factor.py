@@ -18,6 +18,7 @@ from strawberry.types import Info
 
 from documents.user import User, UserChanged, UserGone
 from mail import two_factor_notice_message
+from resolvers import notices
 from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.reauthentication import confirm_password
 from resolvers.signin import public_user, signed_in
@@ -140,7 +141,9 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
         return flow_expired()
     await services.code_tries.reset("confirm", user_id)
     context.security_event("two_factor_enabled", user=user_id)
-    await services.outbox.enqueue(two_factor_notice_message(user.email, "two_factor_enabled"))
+    await notices.send(
+        services, user, two_factor_notice_message(user.email, "two_factor_enabled"), context.client_bucket
+    )
     return TotpEnabled(recovery_codes=codes)
 
 
@@ -201,8 +204,11 @@ async def disable_totp(
             pass  # turned off (or on anew) meanwhile: what is stored stands
         else:
             context.security_event("two_factor_disabled", user=str(user.id))
-            await context.services.outbox.enqueue(
-                two_factor_notice_message(user.email, "two_factor_disabled")
+            await notices.send(
+                context.services,
+                user,
+                two_factor_notice_message(user.email, "two_factor_disabled"),
+                context.client_bucket,
             )
     return TotpDisabled(user=public_user(user))
 
@@ -229,7 +235,12 @@ async def regenerate_recovery_codes(
     except UserChanged:  # two-factor was turned off meanwhile
         return InvalidCode(message=TWO_FACTOR_OFF, attempts_left=0)
     context.security_event("recovery_codes_regenerated", user=user_id)
-    await services.outbox.enqueue(two_factor_notice_message(user.email, "recovery_codes_regenerated"))
+    await notices.send(
+        services,
+        user,
+        two_factor_notice_message(user.email, "recovery_codes_regenerated"),
+        context.client_bucket,
+    )
     return RecoveryCodes(codes=codes)
 
 
@@ -311,10 +322,13 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
         return None
     if proof is Proof.RECOVERY_CODE:
         context.security_event("recovery_code_used", user=user_id, left=len(user.recovery_codes))
-        await services.outbox.enqueue(
+        await notices.send(
+            services,
+            user,
             two_factor_notice_message(
                 user.email, "recovery_code_used", recovery_codes_left=len(user.recovery_codes)
-            )
+            ),
+            context.client_bucket,
         )
     return proof
 
