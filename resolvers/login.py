@@ -72,7 +72,6 @@ async def login(
     if match is Match.LEGACY or context.services.passwords.needs_rehash(user.password_hash):
         await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
-    await context.services.known_clients.remember(str(user.id), context.client_bucket)
     return await sign_in(context, user, amr=("pwd",), credential_version=verified_version)
 
 
