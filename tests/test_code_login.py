@@ -67,7 +67,8 @@ async def end_start_cooldown(settings: Settings, email: str) -> None:
     """As if the address's start cooldown had passed: its key in Redis goes."""
     redis = Redis.from_url(settings.redis_url or "")
     try:
-        key = code_flows(redis, settings, "login", settings.code_ttl_seconds).start_cooldown_key(email, ASGI_CLIENT_IP)
+        flows = code_flows(redis, settings, "login", settings.code_ttl_seconds)
+        key = flows.start_cooldown_key(email, ASGI_CLIENT_IP)
         assert await redis.delete(key) == 1, "no cooldown to end"
     finally:
         await redis.aclose()
