@@ -112,7 +112,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     async def check() -> int | None:
         return services.totp.matching_step(secret, code)
 
-    checked = await services.lockout.check(user.email, check)
+    checked = await services.lockout.check(user.email, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return _locked(context, user, "confirmTotp", checked.refused_for)
     step = checked.value
@@ -313,7 +313,7 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
             return None
         return Proof.RECOVERY_CODE
 
-    checked = await services.lockout.check(user.email, check)
+    checked = await services.lockout.check(user.email, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return _locked(context, user, operation, checked.refused_for)
     proof = checked.value
