@@ -258,7 +258,8 @@ class Mutation:
         extensions=[RateLimit("start_code_login")],
         description=(
             "Mails a sign-in code; an address without an account gets the same answer and a mail "
-            "saying so. A new start for the same address within the resend cooldown: RateLimited. "
+            "saying so. A new start by the same client for the same address within the resend cooldown: "
+            "RateLimited. "
             "InvalidInput for a malformed address. " + LIMITED
         ),
     )
