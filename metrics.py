@@ -56,6 +56,13 @@ LOCKED_REFUSALS = Counter(
     "Password checks refused without verifying because the address was locked, by operation.",
     ["operation"],
 )
+CODE_LIMITS = Counter(
+    "authql_code_limits",
+    "Emailed-code requests refused by a budget, and budgets crossed, by budget: mail_breaker and "
+    "code_breaker are the global ones (every address), code_failures_ceiling one address's from "
+    "every client, the others one client's.",
+    ["budget"],
+)
 BACKEND_ERRORS = Counter(
     "authql_backend_errors",
     "Root fields answered SERVICE_UNAVAILABLE because a backend was down or hung, by backend.",

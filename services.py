@@ -18,9 +18,10 @@ from documents import DOCUMENT_MODELS
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
-from security.codes import CodeFlows
+from security.codes import CodeFlows, Limits
 from security.events import SecurityEvents
-from security.keyring import EVENT_FINGERPRINTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
@@ -66,6 +67,7 @@ class Services:
     challenges: Challenges
     code_tries: CodeTries
     second_factor_budget: SecondFactorBudget
+    known_clients: KnownClients
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -167,7 +169,10 @@ async def open_services(settings: Settings) -> Services:
             redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
         ),
         lockout=LoginLockout(
-            redis, secret=ring.derive(LOGIN_LOCKOUT), threshold=settings.login_lockout_threshold
+            redis,
+            secret=ring.derive(LOGIN_LOCKOUT),
+            threshold=settings.login_lockout_threshold,
+            address_threshold=settings.login_lockout_address_threshold,
         ),
         events=events,
         totp=TotpSecrets(ring, settings.totp_issuer),
@@ -177,6 +182,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
         second_factor_budget=SecondFactorBudget(redis),
+        known_clients=KnownClients(redis, secret=ring.derive(KNOWN_CLIENTS)),
     )
 
 
@@ -200,10 +206,17 @@ def code_flows(
         code_ttl_seconds=settings.code_ttl_seconds,
         max_attempts=settings.code_max_attempts,
         resend_cooldown_seconds=settings.code_resend_cooldown_seconds,
-        codes_per_address_per_hour=settings.codes_per_address_per_hour,
-        code_failures_per_address_per_day=settings.code_failures_per_address_per_day,
-        mails_per_hour=settings.mails_per_hour,
-        mails_per_client_per_hour=settings.mails_per_ip_per_hour,
+        limits=Limits(
+            mails_per_address_client=settings.codes_per_address_per_hour,
+            mails_per_address=settings.codes_per_address_ceiling_per_hour,
+            mails_per_client=settings.mails_per_ip_per_hour,
+            mails=settings.mails_per_hour,
+            failures_per_address_client=settings.code_failures_per_address_per_day,
+            failures_per_address=settings.code_failures_per_address_ceiling_per_day,
+            failures_per_client=settings.code_failures_per_ip_per_hour,
+            failures=settings.code_failures_per_hour,
+            cooldown_ms=settings.code_resend_cooldown_seconds * 1000,
+        ),
         flow_ttl_seconds=flow_ttl_seconds,
         start_cooldown=start_cooldown,
     )

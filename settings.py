@@ -168,6 +168,16 @@ class Settings(BaseSettings):
     code_resend_cooldown_seconds: int = Field(60, ge=1, le=3600)
     codes_per_address_per_hour: int = Field(5, ge=1, le=50)
     code_failures_per_address_per_day: int = Field(20, ge=5, le=100)
+    # Across clients (security/codes/quotas.py): every client's code mails to one address
+    # an hour, every client's wrong codes at one address a day (past it no new flow starts
+    # for the address; open flows still take their right code), one client's wrong codes
+    # across every address an hour, and everyone's wrong codes an hour (a breaker).
+    codes_per_address_ceiling_per_hour: int = Field(20, ge=1, le=500)
+    code_failures_per_address_ceiling_per_day: int = Field(100, ge=5, le=10_000)
+    code_failures_per_ip_per_hour: int = Field(30, ge=5, le=100_000)
+    code_failures_per_hour: int = Field(5000, ge=5, le=10_000_000)
+    # Security notices (resolvers/notices.py) one account is sent an hour.
+    notices_per_account_per_hour: int = Field(10, ge=1, le=100)
     registration_ttl_seconds: int = Field(1800, ge=300, le=86_400)
     password_reset_ttl_seconds: int = Field(1800, ge=300, le=86_400)
 
@@ -204,6 +214,10 @@ class Settings(BaseSettings):
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
+    # Wrong passwords at one address from every client an hour before the address itself
+    # locks (security/lockout.py): the bound on guessing from many IPs. At least
+    # LOGIN_LOCKOUT_THRESHOLD + 7 is used, out of one client's reach.
+    login_lockout_address_threshold: int = Field(20, ge=5, le=1000)
 
     # Two-factor (security/two_factor.py): the issuer authenticator apps show, and how long
     # a sign-in waits for its second factor (5 attempts) before it must start again.

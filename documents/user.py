@@ -43,8 +43,6 @@ class User(Document):
     phone: str | None = None
     created_at: datetime
     updated_at: datetime
-    # Bumped by every write (a change counter, for whoever needs to tell two reads apart).
-    version: int = 0
     # Bumped by every password change, reset and "log out everywhere". Sessions and access
     # tokens carry the version they were opened under; an older one is refused.
     credential_version: int = 0
@@ -91,8 +89,9 @@ class User(Document):
         value back, and unrelated writes never conflict. `$set` carries no datetime
         (nx-27017 would store it as a string): `updated_at` comes from `$currentDate`.
         """
-        increments = {"version": 1, **({"credential_version": 1} if new_credentials else {})}
-        update: dict[str, Any] = {"$inc": increments}
+        update: dict[str, Any] = {}
+        if new_credentials:
+            update["$inc"] = {"credential_version": 1}
         if changes:
             update["$set"] = dict(changes)
         if pull:
@@ -134,4 +133,4 @@ def _matching(name: str, value: Any) -> Any:
     return {"$in": [0, None]} if name in COUNTERS and value == 0 else value
 
 
-COUNTERS = ("version", "credential_version")
+COUNTERS = ("credential_version",)

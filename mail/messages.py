@@ -1,7 +1,8 @@
 """The mails authql sends: registration, password-reset, sign-in and email-change codes,
 their codeless twins for addresses on the other side ("account exists", "no account"),
 the notices of an email change to the account's current address, the two-factor
-notices, and the notices of a password change and of second factors being guessed.
+notices, the notices of a password change and of second factors being guessed, and the
+notice of a sign-in by code from a new client.
 
 Each code mail and its twin share one subject: an observer who sees only the subject
 (or the fact that a mail went out) cannot tell whether the address has an account.
@@ -86,6 +87,12 @@ def second_factor_guessed_message(to: str) -> MailMessage:
     """To the account's address the first time (in a day) wrong second factors used up a
     window of tries: someone has the password, and the owner should change it."""
     return _message("second_factor_guessed", to, NOTICE_SUBJECT)
+
+
+def new_code_sign_in_message(to: str, client: str) -> MailMessage:
+    """A sign-in by emailed code from a client (an IP address or IPv6 prefix) the account
+    had not signed in from: whoever reads the owner's mail can sign in, so the owner hears of it."""
+    return _message("new_code_sign_in", to, NOTICE_SUBJECT, client=client)
 
 
 def _code_message(template: str, to: str, subject: str, code: str, expires_in_minutes: int) -> MailMessage:

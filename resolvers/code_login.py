@@ -17,7 +17,8 @@ import strawberry
 from strawberry.types import Info
 
 from documents.user import User
-from mail import login_code_message, login_no_account_message
+from mail import login_code_message, login_no_account_message, new_code_sign_in_message
+from resolvers import notices
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.signin import sign_in
 from schema.code_login import CodeLoginStarted, CompleteCodeLoginResult, StartCodeLoginResult
@@ -73,6 +74,16 @@ async def complete_code_login(
     if user is None:
         return flow_expired()
     context.security_event("code_login_completed", email=flow.email, user=str(user.id))
+    # A code guessed across accounts would be a silent session: the owner hears of every
+    # sign-in by code from a client the account never signed in from.
+    if await context.services.known_clients.remember(str(user.id), context.client_bucket):
+        context.security_event("code_login_new_client", user=str(user.id))
+        await notices.send(
+            context.services,
+            user,
+            new_code_sign_in_message(user.email, context.client_bucket),
+            context.client_bucket,
+        )
     return await sign_in(context, user, amr=("email",))
 
 

@@ -25,6 +25,7 @@ from mail import (
     email_change_requested_message,
     email_changed_message,
 )
+from resolvers import notices
 from resolvers.arguments import CurrentPassword
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, normalize_email
@@ -135,7 +136,9 @@ async def confirm_email_change(
         raise Unauthenticated() from None
     except UserChanged:  # another change moved the address since this one started
         return flow_expired()
-    await context.services.outbox.enqueue(email_changed_message(old_email, flow.email))
+    await notices.send(
+        context.services, user, email_changed_message(old_email, flow.email), context.client_bucket
+    )
     context.security_event(
         "email_changed",
         email=flow.email,

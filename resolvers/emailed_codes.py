@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+import metrics
 from documents.user import User
 from mail import MailMessage
 from resolvers.inputs import InvalidValue, normalize_email
@@ -86,7 +87,7 @@ async def open_flow(
             fields=fields,
         )
     except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
+        return _refused(context, error)
 
 
 async def mail_new_code(
@@ -99,7 +100,23 @@ async def mail_new_code(
     except FlowNotFound:
         return flow_expired()
     except RateLimitExceeded as error:
-        return rate_limited(error.retry_after_seconds)
+        return _refused(context, error)
+
+
+# Budgets whose refusal is worth a line in the security log (the cooldowns are not).
+LOGGED_BUDGETS = frozenset(
+    {"mail_breaker", "code_breaker", "code_failures_ceiling", "code_failures", "client_code_failures"}
+)
+
+
+def _refused(context: Context, error: RateLimitExceeded, **fields: str) -> RateLimited:
+    """The answer to a request a code budget refused, counted by budget (the client is
+    told only when to come back)."""
+    if error.reason:
+        metrics.CODE_LIMITS.labels(error.reason).inc()
+    if error.reason in LOGGED_BUDGETS:
+        context.security_event("code_budget_refused", budget=error.reason, **fields)
+    return rate_limited(error.retry_after_seconds)
 
 
 async def account_exists(address: str) -> bool:
@@ -128,27 +145,33 @@ def _sender(
 
 async def prove_code(
     context: Context, flows: CodeFlows, flow_id: str, code: str, *, flow: str
-) -> tuple[str, Flow] | FlowExpired | InvalidCode:
-    """The flow `code` proves (with its token, security/codes.py), or the answer to give:
-    FlowExpired for an unknown, expired or used-up flow, InvalidCode for a wrong code."""
+) -> tuple[str, Flow] | FlowExpired | InvalidCode | RateLimited:
+    """The flow `code` proves (with its token, security/codes/), or the answer to give:
+    FlowExpired for an unknown, expired or used-up flow, InvalidCode for a wrong code,
+    RateLimited (nothing compared, no attempt spent) for a client past its own caps of
+    wrong codes, at this address or across addresses."""
     try:
-        return await flows.verify(flow_id, code.strip())
+        return await flows.verify(flow_id, code.strip(), client=context.client_bucket)
     except FlowNotFound:
         return flow_expired()
+    except RateLimitExceeded as error:
+        return _refused(context, error, flow=flow)
     except WrongCode as error:
         return _wrong_code(context, flow, error)
 
 
 def _wrong_code(context: Context, flow: str, error: WrongCode) -> InvalidCode:
-    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow.
-
-    Past the address's cap of wrong codes the client gets the same answer; only the
-    log says why."""
-    if error.capped:
-        context.security_event("code_failures_capped", flow=flow, attempts_left=error.attempts_left)
+    """The answer to a wrong code, logged as a failed code or, at the last one, a burnt flow;
+    the wrong code that takes the address to its ceiling (or everyone to the breaker) is
+    logged and counted as well."""
+    if error.address_ceiling:
+        metrics.CODE_LIMITS.labels("code_failures_ceiling").inc()
+        context.security_event("code_failures_ceiling", flow=flow)
+    if error.breaker:
+        metrics.CODE_LIMITS.labels("code_breaker").inc()
+        context.security_event("code_breaker_tripped", flow=flow)
     if error.attempts_left:
-        if not error.capped:
-            context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
+        context.security_event("code_failed", flow=flow, attempts_left=error.attempts_left)
         return InvalidCode(message="Wrong or expired code.", attempts_left=error.attempts_left)
     context.security_event("flow_burnt", flow=flow)
     return InvalidCode(message="Wrong code; too many attempts, start again.", attempts_left=0)

@@ -21,10 +21,19 @@ def refused_while_locked(
 
 
 def count_failure(
-    context: Context, operation: str, event: str, *, locked: bool, address: str, **fields: Any
+    context: Context,
+    operation: str,
+    event: str,
+    *,
+    locked: bool,
+    address: str,
+    address_locked: bool = False,
+    **fields: Any,
 ) -> None:
-    """A wrong answer was verified; `locked` when it is the one that locked `address`."""
+    """A wrong answer was verified; `locked` when it is the one that locked this client out
+    of `address`, `address_locked` when it locked the address for every client (many
+    clients' wrong passwords: a distributed guess, or someone locking the owner out)."""
     context.security_event(event, **fields)
     if locked:
         metrics.LOCKOUTS.labels(operation).inc()
-        context.security_event("lockout", email=address)
+        context.security_event("lockout", email=address, scope="address" if address_locked else "client")

@@ -44,7 +44,7 @@ async def login(
         )
         return user if match else None
 
-    checked = await context.services.lockout.check(address, check)
+    checked = await context.services.lockout.check(address, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return refused_while_locked(
             context,
@@ -56,7 +56,15 @@ async def login(
         )
     user = checked.value
     if user is None:
-        count_failure(context, "login", "login_failed", locked=checked.locked, address=address, email=address)
+        count_failure(
+            context,
+            "login",
+            "login_failed",
+            locked=checked.locked,
+            address_locked=checked.address_locked,
+            address=address,
+            email=address,
+        )
         return InvalidCredentials(message="The email or password is wrong.")
     # The session is valid only under the credentials just verified (a change that
     # lands meanwhile ends it), and the rehash only replaces the hash just verified.

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from documents.user import UserChanged
 from mail import password_changed_message
+from resolvers import notices
 from resolvers.arguments import NewPassword
 from resolvers.inputs import password_problems
 from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
@@ -52,8 +53,11 @@ async def change_password(
         return refused
     # The notice first (L3), once per credential version: a failure after it leaves a
     # notice of a change that may not have happened, never a change without its notice.
-    await context.services.outbox.enqueue(
+    await notices.send(
+        context.services,
+        user,
         password_changed_message(user.email),
+        context.client_bucket,
         once=f"password_changed:{user.id}:{user.credential_version}",
     )
     # One write changes the hash and ends every session (by credential version): a

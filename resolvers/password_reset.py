@@ -86,7 +86,7 @@ async def complete_password_reset(
     resets = context.services.password_resets
     # The policy is checked before the code, so a weak password costs no attempt.
     try:
-        reasons = password_problems(new_password, await resets.pending(reset_id))
+        reasons = password_problems(new_password, (await resets.peek(reset_id))["email"])
     except FlowNotFound:
         return flow_expired()
     if reasons:
@@ -109,7 +109,7 @@ async def complete_password_reset(
     except UserGone:  # deleted meanwhile
         return flow_expired()
     # The emailed code proved the address: a lockout from someone's guesses ends here.
-    await context.services.lockout.clear(flow.email)
+    await context.services.lockout.clear(flow.email, context.client_bucket)
     await context.services.sessions.revoke_all(str(user.id))
     context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
     # The emailed code proved the address (RFC 8176 has no value for it: "email").

@@ -44,7 +44,9 @@ async def confirm_password(
     field in metrics, `event` prefixes the security events, `wrong` is the message."""
     services = context.services
     checked = await services.lockout.check(
-        user.email, lambda: verify_password(services.passwords, user.password_hash, password)
+        user.email,
+        lambda: verify_password(services.passwords, user.password_hash, password),
+        client=context.client_bucket,
     )
     if checked.refused_for is not None:
         return refused_while_locked(
@@ -56,6 +58,7 @@ async def confirm_password(
             operation,
             f"{event}_failed",
             locked=checked.locked,
+            address_locked=checked.address_locked,
             address=user.email,
             user=str(user.id),
         )

@@ -20,6 +20,7 @@ from enum import Enum
 
 from documents.user import User, UserChanged, UserGone
 from mail import second_factor_guessed_message, two_factor_notice_message
+from resolvers import notices
 from resolvers.lockout_answers import count_failure, refused_while_locked
 from schema.context import Context
 from schema.problems import InvalidCode, RateLimited, rate_limited
@@ -55,7 +56,9 @@ async def check_second_factor(
     if proof is None:
         if taken.left == 0 and await budget.first_warning(user_id):
             context.security_event("second_factor_owner_warned", user=user_id)
-            await context.services.outbox.enqueue(second_factor_guessed_message(user.email))
+            await notices.send(
+                context.services, user, second_factor_guessed_message(user.email), context.client_bucket
+            )
         return InvalidCode(message=WRONG_CODE, attempts_left=taken.left)
     await budget.reset(user_id)
     return proof
@@ -94,10 +97,13 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
             return None
         # The notice first (L3): a failure after it leaves a notice of a spend that did not
         # happen, never a spend without its notice.
-        await services.outbox.enqueue(
+        await notices.send(
+            services,
+            user,
             two_factor_notice_message(
                 user.email, "recovery_code_used", recovery_codes_left=len(user.recovery_codes) - 1
             ),
+            context.client_bucket,
             once=f"recovery_code_used:{user_id}:{digest}",
         )
         try:  # removed by the one request whose write still finds it
@@ -111,7 +117,7 @@ async def _prove(context: Context, user: User, code: str, operation: str) -> Pro
             return None
         return Proof.RECOVERY_CODE
 
-    checked = await services.lockout.check(user.email, check)
+    checked = await services.lockout.check(user.email, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return refused_while_locked(
             context, operation, "second_factor_refused_locked", checked.refused_for, user=user_id

@@ -65,8 +65,10 @@ async def sign_in(
 async def signed_in(
     context: Context, user: UserDocument, *, amr: tuple[str, ...], credential_version: int | None = None
 ) -> AuthPayload:
-    """A session, every factor the account needs already proven (`amr`)."""
+    """A session, every factor the account needs already proven (`amr`); its client becomes
+    one the account has signed in from (a sign-in by code from another one is told to the owner)."""
     session = await open_session(context, user, credential_version, amr=amr)
+    await context.services.known_clients.remember(str(user.id), context.client_bucket)
     return auth_payload(context.services.tokens, user, session)
 
 

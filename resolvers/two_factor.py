@@ -18,6 +18,7 @@ from strawberry.types import Info
 
 from documents.user import User, UserChanged, UserGone
 from mail import two_factor_notice_message
+from resolvers import notices
 from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.reauthentication import confirm_password
 from resolvers.second_factor import WRONG_CODE, check_second_factor
@@ -104,7 +105,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     async def check() -> int | None:
         return services.totp.matching_step(secret, code)
 
-    checked = await services.lockout.check(user.email, check)
+    checked = await services.lockout.check(user.email, check, client=context.client_bucket)
     if checked.refused_for is not None:
         return _locked(context, user, "confirmTotp", checked.refused_for)
     step = checked.value
@@ -138,7 +139,9 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     identity = await context.identity()
     await services.sessions.revoke_all(user_id, keep=identity.session_id)
     context.security_event("two_factor_enabled", user=user_id)
-    await services.outbox.enqueue(two_factor_notice_message(user.email, "two_factor_enabled"))
+    await notices.send(
+        services, user, two_factor_notice_message(user.email, "two_factor_enabled"), context.client_bucket
+    )
     return TotpEnabled(recovery_codes=codes)
 
 
@@ -183,8 +186,11 @@ async def disable_totp(
     if user.two_factor_enabled:
         # The notice first (L3), once per secret turned off: a failure after it leaves a
         # notice of a change that did not happen, never the change without its notice.
-        await context.services.outbox.enqueue(
+        await notices.send(
+            context.services,
+            user,
             two_factor_notice_message(user.email, "two_factor_disabled"),
+            context.client_bucket,
             once=f"two_factor_disabled:{user.id}:{user.totp_secret}",
         )
         try:
@@ -224,7 +230,12 @@ async def regenerate_recovery_codes(
     except UserChanged:  # two-factor was turned off meanwhile
         return InvalidCode(message=TWO_FACTOR_OFF, attempts_left=0)
     context.security_event("recovery_codes_regenerated", user=user_id)
-    await services.outbox.enqueue(two_factor_notice_message(user.email, "recovery_codes_regenerated"))
+    await notices.send(
+        services,
+        user,
+        two_factor_notice_message(user.email, "recovery_codes_regenerated"),
+        context.client_bucket,
+    )
     return RecoveryCodes(codes=codes)
 
 

@@ -51,8 +51,8 @@ def mutations() -> type:
             extensions=[RateLimit("start_code_login")],
             description=(
                 "Mails a sign-in code; an address without an account gets the same answer and a mail saying "
-                "so. A new start for the same address within the resend cooldown: RateLimited. InvalidInput "
-                "for a malformed address. " + LIMITED
+                "so. A new start by the same client for the same address within the resend cooldown: "
+                "RateLimited. InvalidInput for a malformed address. " + LIMITED
             ),
         )
         complete_code_login: CompleteCodeLoginResult = strawberry.mutation(

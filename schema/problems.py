@@ -33,16 +33,15 @@ class InvalidInput(Problem):
 @strawberry.type(
     description=(
         "Asked too often: a per-client-IP operation limit, a mail quota or cooldown, the lockout of an "
-        "address after repeated wrong passwords, or the tries of a registration flow are used up."
+        "address after repeated wrong passwords, too many wrong codes from this client (the code was "
+        "not compared and no attempt was spent), or the tries of a registration flow are used up."
     )
 )
 class RateLimited(Problem):
     retry_after_seconds: int = strawberry.field(description="Seconds to wait before trying again.")
 
 
-@strawberry.type(
-    description="The one-time code is wrong (or the address has had too many wrong codes today)."
-)
+@strawberry.type(description="The one-time code is wrong or expired.")
 class InvalidCode(Problem):
     attempts_left: int = strawberry.field(
         description="Wrong guesses still allowed for this code; 0 means the flow is burnt."

@@ -131,6 +131,8 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         "graphiql": True,
         "introspection": True,
         "mails_per_ip_per_hour": 1_000_000,  # every test calls from one address
+        "code_failures_per_ip_per_hour": 100_000,  # likewise
+        "code_failures_per_hour": 10_000_000,  # shared by the whole session's Redis
         # Each app its own outbox: apps of one test session share the database, and an app
         # whose SMTP is down must not take (or send) the mail of another.
         "outbox_collection": "outbox_" + secrets.token_hex(6),
@@ -141,6 +143,8 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
 
 
 SESSION_TAG = secrets.token_hex(4)
+# The peer address every `serve` app sees (its client bucket, without proxy headers).
+ASGI_CLIENT_IP = "203.0.113.7"
 
 
 async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
@@ -158,7 +162,7 @@ async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_i
     redis = Redis.from_url(backend_urls["redis_url"])
     try:
         deadline = asyncio.get_running_loop().time() + 10
-        while await redis.hexists(f"{prefix}:{{{flow_id}}}", "pending_mac"):
+        while await redis.hexists(f"{prefix}:{{{flow_id}}}", "pending"):
             assert asyncio.get_running_loop().time() < deadline, "the resent code was never promoted"
             await asyncio.sleep(0.02)
     finally:
@@ -177,7 +181,7 @@ async def serve_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient
     """As `serve`, with the app itself (its state: the GraphQL view, the services)."""
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 4711))
+        transport = httpx.ASGITransport(app=manager.app, client=(ASGI_CLIENT_IP, 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
             yield client, app
 

@@ -206,7 +206,8 @@ async def login(client: httpx.AsyncClient, email: str, password: str, ip: str) -
 
 
 async def lockout_keys(redis: Redis) -> set[bytes]:
-    return {key async for key in redis.scan_iter(match="lockout:*", count=1000)}
+    """The lockout keys of (address, client) pairs (the addresses' own are left out)."""
+    return {key async for key in redis.scan_iter(match="lockout:*:client:*", count=1000)}
 
 
 async def age_lock(redis: Redis, key: bytes, failures: int | None = None) -> None:
@@ -495,7 +496,7 @@ async def test_rate_limited_answers_are_alike_for_known_and_unknown_addresses(ba
     # Per address: codes mailed per hour, for registration and for password reset. The
     # known address had one registration mail; the unknown one gets the same history.
     unknown = new_email()
-    async with app(backend_urls, mailbox, codes_per_address_per_hour=2) as client:
+    async with app(backend_urls, mailbox, codes_per_address_ceiling_per_hour=2) as client:
         assert (await field(client, START, {"email": unknown}, ip=new_ip()))["__typename"] == (
             "RegistrationStarted"
         )
@@ -542,18 +543,19 @@ async def test_global_mail_cap_stops_every_mail_for_the_hour(backend_urls, mailb
 async def test_lockout_progresses_doubles_caps_and_resets_on_success(backend_urls, mailbox):
     async with app(backend_urls, mailbox, login_lockout_threshold=5) as client:
         email, _ = await register(client, mailbox, new_ip())
+        ip = new_ip()  # the lock is per (address, client): one client's guesses
         redis = Redis.from_url(backend_urls["redis_url"])
         try:
             before = await lockout_keys(redis)
             wrong_times = []
-            first, took = await timed(login(client, email, "wrong password 0", new_ip()))
+            first, took = await timed(login(client, email, "wrong password 0", ip))
             wrong_times.append(took)
             new_keys = await lockout_keys(redis) - before
             assert len(new_keys) == 1, new_keys
             (key,) = new_keys
             answers = [first]
             for n in range(1, 5):
-                answer, took = await timed(login(client, email, f"wrong password {n}", new_ip()))
+                answer, took = await timed(login(client, email, f"wrong password {n}", ip))
                 answers.append(answer)
                 wrong_times.append(took)
             assert kinds(answers) == ["InvalidCredentials"] * 5, answers
@@ -562,7 +564,7 @@ async def test_lockout_progresses_doubles_caps_and_resets_on_success(backend_url
             # Locked: the right password is refused, and not verified (as fast as a refusal).
             locked_times = []
             for _ in range(3):
-                refused, took = await timed(login(client, email, PASSWORD, new_ip()))
+                refused, took = await timed(login(client, email, PASSWORD, ip))
                 assert_rate_limited(refused, 55, 60)
                 locked_times.append(took)
             assert statistics.median(locked_times) < statistics.median(wrong_times) / 2, (
@@ -572,22 +574,22 @@ async def test_lockout_progresses_doubles_caps_and_resets_on_success(backend_url
             # Each further failure doubles the lock: 2, then 4 minutes.
             for low, high in ((115, 120), (235, 240)):
                 await age_lock(redis, key)
-                assert (await login(client, email, "yet another wrong one", new_ip()))["__typename"] == (
+                assert (await login(client, email, "yet another wrong one", ip))["__typename"] == (
                     "InvalidCredentials"
                 )
-                assert_rate_limited(await login(client, email, PASSWORD, new_ip()), low, high)
+                assert_rate_limited(await login(client, email, PASSWORD, ip), low, high)
             # A success once the lock ran out resets everything: five fresh failures allowed.
             await age_lock(redis, key)
-            assert (await login(client, email, PASSWORD, new_ip()))["__typename"] == "AuthPayload"
-            after = [await login(client, email, f"wrong again {n}", new_ip()) for n in range(5)]
+            assert (await login(client, email, PASSWORD, ip))["__typename"] == "AuthPayload"
+            after = [await login(client, email, f"wrong again {n}", ip) for n in range(5)]
             assert kinds(after) == ["InvalidCredentials"] * 5, after
-            assert_rate_limited(await login(client, email, PASSWORD, new_ip()), 55, 60)
+            assert_rate_limited(await login(client, email, PASSWORD, ip), 55, 60)
             # The doubling stops at 15 minutes.
             await age_lock(redis, key, failures=20)
-            assert (await login(client, email, "wrong at the cap", new_ip()))["__typename"] == (
+            assert (await login(client, email, "wrong at the cap", ip))["__typename"] == (
                 "InvalidCredentials"
             )
-            assert_rate_limited(await login(client, email, PASSWORD, new_ip()), 895, 900)
+            assert_rate_limited(await login(client, email, PASSWORD, ip), 895, 900)
         finally:
             await redis.aclose()
 
@@ -596,6 +598,7 @@ async def test_lockout_of_an_unknown_address_answers_exactly_like_a_known_one(ba
     async with app(backend_urls, mailbox, login_lockout_threshold=5) as client:
         known, _ = await register(client, mailbox, new_ip())
         unknown = new_email()
+        ips = {known: new_ip(), unknown: new_ip()}  # one client guessing at each
         redis = Redis.from_url(backend_urls["redis_url"])
         try:
             sequences: dict[str, list[dict[str, Any]]] = {known: [], unknown: []}
@@ -603,15 +606,15 @@ async def test_lockout_of_an_unknown_address_answers_exactly_like_a_known_one(ba
             for n in range(5):
                 for email in (known, unknown):
                     before = await lockout_keys(redis)
-                    sequences[email].append(await login(client, email, f"wrong password {n}", new_ip()))
+                    sequences[email].append(await login(client, email, f"wrong password {n}", ips[email]))
                     if n == 0:
                         (keys[email],) = await lockout_keys(redis) - before
             for email in (known, unknown):  # the 6th: the account's password for the known one
-                sequences[email].append(await login(client, email, PASSWORD, new_ip()))
+                sequences[email].append(await login(client, email, PASSWORD, ips[email]))
             for email in (known, unknown):  # doubling
                 await age_lock(redis, keys[email])
-                sequences[email].append(await login(client, email, "wrong after the lock", new_ip()))
-                sequences[email].append(await login(client, email, PASSWORD, new_ip()))
+                sequences[email].append(await login(client, email, "wrong after the lock", ips[email]))
+                sequences[email].append(await login(client, email, PASSWORD, ips[email]))
             assert kinds(sequences[unknown]) == ["InvalidCredentials"] * 5 + ["RateLimited"] + [
                 "InvalidCredentials",
                 "RateLimited",
@@ -642,18 +645,20 @@ async def test_aliased_login_guesses_stop_at_the_lockout_threshold(backend_urls,
 
 
 async def test_login_guesses_are_stopped_across_ips_and_across_addresses(backend_urls, mailbox):
-    # Across IPs: the lockout is per address, whoever asks.
-    async with app(backend_urls, mailbox, login_lockout_threshold=5) as client:
+    # Across IPs: past LOGIN_LOCKOUT_ADDRESS_THRESHOLD failures an hour the address itself
+    # locks, whoever asks (12: the least that a threshold of 5 allows).
+    overrides = {"login_lockout_threshold": 5, "login_lockout_address_threshold": 12}
+    async with app(backend_urls, mailbox, **overrides) as client:
         email, _ = await register(client, mailbox, new_ip())
-        guesses = [f"guess from afar {n}" for n in range(9)] + [PASSWORD]
+        guesses = [f"guess from afar {n}" for n in range(14)] + [PASSWORD]
         answers = [await login(client, email, guess, new_ip()) for guess in guesses]
-        assert kinds(answers) == ["InvalidCredentials"] * 5 + ["RateLimited"] * 5, answers
-        # The same ten guesses at once, from ten IPs: still exactly five get verified.
+        assert kinds(answers) == ["InvalidCredentials"] * 12 + ["RateLimited"] * 3, answers
+        # The same guesses at once, from twenty IPs: still exactly twelve get verified.
         target = new_email()
         racing = await asyncio.gather(
-            *(login(client, target, f"parallel guess {n}", new_ip()) for n in range(10))
+            *(login(client, target, f"parallel guess {n}", new_ip()) for n in range(20))
         )
-        assert sorted(kinds(racing)) == ["InvalidCredentials"] * 5 + ["RateLimited"] * 5, racing
+        assert sorted(kinds(racing)) == ["InvalidCredentials"] * 12 + ["RateLimited"] * 8, racing
     # Across addresses: one IP spraying one password over many addresses meets its limit.
     async with app(backend_urls, mailbox, rate_limit_login="20/minute") as client:
         sprayer = new_ip()
@@ -767,7 +772,8 @@ async def test_known_and_unknown_addresses_answer_alike_and_in_comparable_time(b
             assert on_known["__typename"] == "RegistrationCodeSent", on_known
             assert_alike(on_known, on_unknown)
         # login with a wrong password: one verify either way; the last failure locks both.
-        logins = await pair("login", lambda email: login(client, email, "not my password", new_ip()))
+        ips = {known: new_ip(), unknown: new_ip()}  # the lock is per (address, client)
+        logins = await pair("login", lambda email: login(client, email, "not my password", ips[email]))
         for on_known, on_unknown in logins:
             assert (
                 on_known
@@ -778,7 +784,7 @@ async def test_known_and_unknown_addresses_answer_alike_and_in_comparable_time(b
                 }
             )
         # Locked out: refused alike, and both fast (nothing verified).
-        locked = await pair("locked", lambda email: login(client, email, PASSWORD, new_ip()))
+        locked = await pair("locked", lambda email: login(client, email, PASSWORD, ips[email]))
         for on_known, on_unknown in locked:
             assert_rate_limited(on_known, 55, 60)
             assert_alike(on_known, on_unknown)

@@ -79,10 +79,11 @@ async def skip_cooldown(redis_url: str, prefix: str, flow_id: str) -> None:
 # ---------------------------------------------------------------- wrong codes across flows
 
 
-async def test_wrong_codes_are_capped_per_address_across_flows_and_flow_kinds(
+async def test_wrong_codes_are_capped_per_address_and_client_across_flows_and_flow_kinds(
     backend_urls, mailbox, security_events
 ):
-    # Defaults: 5 attempts per flow, 5 mails per address and kind an hour, 20 wrong codes a day.
+    # Defaults: 5 attempts per flow, 5 mails per address, client and kind an hour, 20 wrong
+    # codes per address and client a day.
     async with app(backend_urls, mailbox) as client:
         target, other = new_email(), new_email()
         ip = new_ip()
@@ -93,7 +94,7 @@ async def test_wrong_codes_are_capped_per_address_across_flows_and_flow_kinds(
             flow = started["registrationId"]
             code = await mailbox.code_for(target, mails + 1)
             return [
-                await field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                await field(client, VERIFY, {"id": flow, "code": guess}, ip=ip)
                 for guess in wrong_codes(code, count)
             ]
 
@@ -104,7 +105,7 @@ async def test_wrong_codes_are_capped_per_address_across_flows_and_flow_kinds(
             flow = started["resetId"]
             variables = {"id": flow, "password": NEW_PASSWORD}
             answers = [
-                await field(client, COMPLETE_RESET, {**variables, "code": guess}, ip=new_ip())
+                await field(client, COMPLETE_RESET, {**variables, "code": guess}, ip=ip)
                 for guess in wrong_codes("000000", count)
             ]
             await mailbox.wait_for(target, mails + 1)
@@ -120,68 +121,82 @@ async def test_wrong_codes_are_capped_per_address_across_flows_and_flow_kinds(
         code = await mailbox.code_for(target, 5)
         verified = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=ip)
         assert verified["__typename"] == "RegistrationVerified", verified
-        # The 20th wrong code, in the reset flow: the cap is reached.
+        # Another flow open for the address, started by someone else.
+        owner = new_ip()
+        started = await field(client, START, {"email": target}, ip=owner)
+        owners_code = await mailbox.code_for(target, 6)
+        # The 20th wrong code, in the reset flow: this client's cap is reached.
         twentieth = await field(
             client, COMPLETE_RESET, {"id": last_reset, "code": "999999", "password": NEW_PASSWORD}, ip=ip
         )
         assert twentieth["__typename"] == "InvalidCode", twentieth
-        # From now on nothing of this address verifies, not even the right code of a fresh
-        # flow; the answer is the one a wrong code gets.
-        started = await field(client, START, {"email": target}, ip=ip)
-        code = await mailbox.code_for(target, 6)
-        refused = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=new_ip())
-        assert refused == WRONG, refused
+        # From now on this client's codes for the address are not compared (it is told
+        # so, not "wrong code"), and it starts no new flow for the address.
+        refused = await field(client, VERIFY, {"id": started["registrationId"], "code": owners_code}, ip=ip)
+        assert_rate_limited(refused, 3600, 86_400)
+        assert_rate_limited(await field(client, START, {"email": target}, ip=ip), 3600, 86_400)
+        # The other client's right code still verifies: one client's guesses refuse nobody else.
+        verified = await field(
+            client, VERIFY, {"id": started["registrationId"], "code": owners_code}, ip=owner
+        )
+        assert verified["__typename"] == "RegistrationVerified", verified
         # Another address is not affected.
         started = await field(client, START, {"email": other}, ip=ip)
         code = await mailbox.code_for(other)
         verified = await field(client, VERIFY, {"id": started["registrationId"], "code": code}, ip=ip)
         assert verified["__typename"] == "RegistrationVerified", verified
-    capped = [event for event in security_events if event["event"] == "code_failures_capped"]
-    assert [(event["flow"], event["attempts_left"]) for event in capped] == [("registration", 4)], capped
+    refusals = [event for event in security_events if event["event"] == "code_budget_refused"]
+    assert [(event["budget"], event.get("flow")) for event in refusals] == [
+        ("code_failures", "registration"),
+        ("code_failures", None),
+    ], refusals
 
 
-async def test_the_cap_holds_for_password_reset_of_an_account(backend_urls, mailbox):
+async def test_other_clients_wrong_codes_never_refuse_the_owners_reset_code(backend_urls, mailbox):
     async with app(backend_urls, mailbox, code_failures_per_address_per_day=5) as client:
         email, _ = await register(client, mailbox, new_ip())
-        # Five wrong codes at registration-side flows of the account's address (codeless).
+        # Five wrong codes at registration-side flows of the account's address (codeless),
+        # each from another client.
         started = await field(client, START, {"email": email}, ip=new_ip())
         for guess in wrong_codes("000000", 5):
             await field(client, VERIFY, {"id": started["registrationId"], "code": guess}, ip=new_ip())
-        # The reset's right code now changes no password.
-        reset = await field(client, START_RESET, {"email": email}, ip=new_ip())
+        # The owner's reset, from yet another client, takes its right code.
+        owner = new_ip()
+        reset = await field(client, START_RESET, {"email": email}, ip=owner)
         code = await reset_code(mailbox, email)
         variables = {"id": reset["resetId"], "code": code, "password": NEW_PASSWORD}
-        refused = await field(client, COMPLETE_RESET, variables, ip=new_ip())
-        assert refused == WRONG, refused
+        done = await field(client, COMPLETE_RESET, variables, ip=owner)
+        assert done["__typename"] == "AuthPayload", done
 
 
-async def test_parallel_guesses_across_flows_are_compared_at_most_up_to_the_cap(
+async def test_parallel_guesses_of_one_client_are_compared_at_most_up_to_its_cap(
     backend_urls, mailbox, security_events
 ):
     overrides = {"code_failures_per_address_per_day": 5, "code_max_attempts": 10}
     async with app(backend_urls, mailbox, **overrides) as client:
         email = new_email()
+        guesser = new_ip()
         flows = []
         for _ in range(2):
             mails = len(mailbox.received(email))
-            started = await field(client, START, {"email": email}, ip=new_ip())
+            started = await field(client, START, {"email": email}, ip=guesser)
             flows.append((started["registrationId"], await mailbox.code_for(email, mails + 1)))
         racing = await asyncio.gather(
             *(
-                field(client, VERIFY, {"id": flow, "code": guess}, ip=new_ip())
+                field(client, VERIFY, {"id": flow, "code": guess}, ip=guesser)
                 for flow, code in flows
                 for guess in wrong_codes(code, 6)
             )
         )
-        assert [answer["__typename"] for answer in racing] == ["InvalidCode"] * 12, racing
         # Only 5 of the 12 were compared at all; the others met the cap, whatever the order.
+        kinds = sorted(answer["__typename"] for answer in racing)
+        assert kinds == ["InvalidCode"] * 5 + ["RateLimited"] * 7, racing
         events = [event["event"] for event in security_events]
-        assert (events.count("code_failed"), events.count("code_failures_capped")) == (5, 7), events
+        assert (events.count("code_failed"), events.count("code_budget_refused")) == (5, 7), events
+        # Refused guesses spent no attempt: the flow takes its right code from another client.
         flow, code = flows[0]
-        assert await field(client, VERIFY, {"id": flow, "code": code}, ip=new_ip()) == {
-            **WRONG,
-            "attemptsLeft": 3,
-        }
+        verified = await field(client, VERIFY, {"id": flow, "code": code}, ip=new_ip())
+        assert verified["__typename"] == "RegistrationVerified", verified
 
 
 # ---------------------------------------------------------------- mail budget per client
@@ -268,7 +283,9 @@ async def test_an_address_past_its_quota_is_refused_without_looking_up_the_accou
 ):
     mongo = start_mongo(tmp_path)
     try:
-        async with app(backend_urls, mailbox, mongo_url=mongo.url, codes_per_address_per_hour=1) as client:
+        async with app(
+            backend_urls, mailbox, mongo_url=mongo.url, codes_per_address_ceiling_per_hour=1
+        ) as client:
             email, _ = await register(client, mailbox, new_ip())  # its one registration mail
             unknown = new_email()
             for address, query in ((email, START_RESET), (unknown, START), (unknown, START_RESET)):

@@ -12,7 +12,7 @@ import statistics
 import time
 from typing import Any
 
-from conftest import captured_security_events, serve, text_of
+from conftest import ASGI_CLIENT_IP, captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
 from redis.asyncio import Redis
@@ -80,7 +80,7 @@ async def end_start_cooldown(settings: Settings, email: str, prefix: str = "emai
     redis = Redis.from_url(settings.redis_url or "")
     try:
         flows = code_flows(redis, settings, prefix, settings.code_ttl_seconds)
-        await redis.delete(flows.start_cooldown_key(email))
+        await redis.delete(flows.start_cooldown_key(email, ASGI_CLIENT_IP))
     finally:
         await redis.aclose()
 

@@ -90,10 +90,11 @@ async def test_correct_logins_get_in_beside_parallel_wrong_guesses_below_the_thr
 
 
 async def lockout_key_of(client: httpx.AsyncClient, redis: Redis, email: str) -> bytes:
-    """The Redis key of `email`'s lockout, found by the one wrong guess that creates it."""
+    """The Redis key of `email`'s lockout for this client, found by the one wrong guess that
+    creates it (beside the address's own)."""
     before = {key async for key in redis.scan_iter(match="lockout:*")}
     assert (await login(client, email, "one wrong guess"))["__typename"] == "InvalidCredentials"
-    (key,) = {key async for key in redis.scan_iter(match="lockout:*")} - before
+    (key,) = {key async for key in redis.scan_iter(match="lockout:*:client:*")} - before
     return key
 
 

@@ -1,0 +1,63 @@
+"""One windowed counter on Redis, for every budget that counts events in a fixed window
+(mails per hour, wrong codes per day): count first, then compare, and give the count
+back when what it paid for did not happen.
+
+Counting before comparing makes parallel requests all count: N requests racing past a
+limit of L are never more than L granted. Each counter is one key and every command names
+one key, so the counters work on Redis Cluster; the window starts with the first count
+(`INCR`, then `EXPIRE` on a new key), in Redis's own clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+# KEYS[1] counter; ARGV: window seconds, how many to count. Returns {count, ttl s}.
+TAKE_SCRIPT = """
+local n = redis.call('INCRBY', KEYS[1], tonumber(ARGV[2]))
+if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return {n, redis.call('TTL', KEYS[1])}
+"""
+
+# KEYS[1] counter. Takes back one count, never below zero and never on a key that
+# expired meanwhile (a DECR there would leave a counter without expiry).
+REFUND_SCRIPT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return n
+"""
+
+
+@dataclass(frozen=True)
+class Count:
+    """A counter's value after a take, and the seconds its window has left."""
+
+    value: int
+    ttl_seconds: int
+
+    def over(self, limit: int) -> bool:
+        return self.value > limit
+
+
+class WindowedCounters:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._take = redis.register_script(TAKE_SCRIPT)
+        self._refund = redis.register_script(REFUND_SCRIPT)
+
+    async def take(self, key: str, window_seconds: int, amount: int = 1) -> Count:
+        """Count `amount` in `key`'s window (opened now if there is none)."""
+        value, ttl = await self._take(keys=[key], args=[window_seconds, amount])
+        return Count(int(value), max(int(ttl), 1))
+
+    async def refund(self, key: str) -> None:
+        await self._refund(keys=[key])
+
+    async def peek(self, key: str) -> Count:
+        """The count so far (0 when its window is over), without counting."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.ttl(key)
+        value, ttl = await pipe.execute()
+        return Count(int(value or 0), max(int(ttl), 1))
