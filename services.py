@@ -23,6 +23,7 @@ from security.events import SecurityEvents
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
+from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
 from security.tokens import Tokens
 from security.two_factor import (
@@ -62,11 +63,13 @@ class Services:
     recovery_codes: RecoveryCodes
     challenges: Challenges
     code_tries: CodeTries
+    redis_watch: RedisWatch
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
 
     async def close(self) -> None:
+        await self.redis_watch.stop()
         self.passwords.close()
         await self.redis.aclose()
         await self.mongo.close()
@@ -89,6 +92,7 @@ async def open_services(settings: Settings) -> Services:
         )
     tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
+    redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
@@ -104,6 +108,9 @@ async def open_services(settings: Settings) -> Services:
         # Redis times out once instead of several times over.
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=30,
+        # Every new connection reads Redis's run_id first: a restarted or failed-over
+        # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=redis_watch.on_connect,
     )
     registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds)
     password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds)
@@ -121,25 +128,33 @@ async def open_services(settings: Settings) -> Services:
         workers=settings.password_workers,
         queue_limit=settings.password_queue_bound,
     )
+    sessions = Sessions(
+        redis,
+        secret=settings.jwt_secret.encode(),
+        ttl_seconds=settings.refresh_token_ttl_seconds,
+        grace_seconds=settings.refresh_reuse_grace_seconds,
+        access_token_ttl_seconds=settings.access_token_ttl_seconds,
+        max_age_seconds=settings.session_max_age_seconds,
+        confirm_seconds=settings.kept_trust_seconds,
+        confirmed_kept=USER_CACHE_SIZE,
+    )
+    users = UserCache(
+        redis,
+        size=USER_CACHE_SIZE,
+        ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
+        max_age_seconds=settings.kept_trust_seconds,
+    )
+    # What this process kept is dropped when Redis turns out to be a new server.
+    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
+        redis_watch.on_change(forget)
     return Services(
         settings=settings,
         mongo=mongo,
         redis=redis,
         passwords=passwords,
         tokens=tokens,
-        sessions=Sessions(
-            redis,
-            secret=settings.jwt_secret.encode(),
-            ttl_seconds=settings.refresh_token_ttl_seconds,
-            grace_seconds=settings.refresh_reuse_grace_seconds,
-            access_token_ttl_seconds=settings.access_token_ttl_seconds,
-            max_age_seconds=settings.session_max_age_seconds,
-        ),
-        users=UserCache(
-            redis,
-            size=USER_CACHE_SIZE,
-            ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
-        ),
+        sessions=sessions,
+        users=users,
         registrations=registrations,
         password_resets=password_resets,
         code_logins=code_logins,
@@ -161,6 +176,7 @@ async def open_services(settings: Settings) -> Services:
             redis, ttl_seconds=settings.second_factor_ttl_seconds, max_attempts=SECOND_FACTOR_ATTEMPTS
         ),
         code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
+        redis_watch=redis_watch,
     )
 
 

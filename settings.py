@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     second_factor_ttl_seconds: int = Field(300, ge=60, le=900)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    # How long a process trusts what it kept (a user's copy, a session found in MongoDB)
+    # without asking MongoDB again: bounds what a Redis rollback can undo (README, Redis).
+    kept_trust_seconds: float = Field(30.0, ge=1, le=300)
+    # How often each process asks Redis whether it is still the same server (INFO run_id).
+    redis_watch_seconds: float = Field(5.0, ge=0.5, le=60)
     # None: on in the embedded default (no MONGO_URL configured), off otherwise; see _dev_tools.
     graphiql: bool | None = None
     introspection: bool | None = None
