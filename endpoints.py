@@ -468,11 +468,13 @@ async def live(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """200 when Mongo and Redis both answer in time, else 503 naming who did not."""
+    """200 when Mongo answers and Redis takes a write in time, else 503 naming who did not."""
+    from security.redis_health import redis_writable  # noqa: PLC0415 - kept inside `ready` for the endpoints/ move
+
     services: Services = request.app.state.services
     checks = {
         "mongo": services.mongo.admin.command("ping"),
-        "redis": services.redis.ping(),
+        "redis": redis_writable(services.redis),  # a read-only or full Redis is not ready
     }
     results = await asyncio.gather(
         *(asyncio.wait_for(check, services.settings.backend_timeout_seconds) for check in checks.values()),
