@@ -245,10 +245,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_outbox_lease(self) -> Settings:
-        # A claim that could expire while its SMTP exchange still runs would let a second
-        # sender mail the same message.
-        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds:
-            raise ValueError("OUTBOX_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
+        # A claim that could expire while its SMTP exchange still runs, or while the
+        # follow-up (Redis) and the record's update (MongoDB) that come after the send
+        # still wait, would let a second sender mail the same message.
+        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds + 2 * self.backend_timeout_seconds:
+            raise ValueError(
+                "OUTBOX_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS plus twice "
+                "BACKEND_TIMEOUT_SECONDS (the send, then a Redis and a MongoDB call)"
+            )
         return self
 
     @model_validator(mode="after")
