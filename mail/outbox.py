@@ -83,8 +83,12 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._claimed: ObjectId | None = None  # the mail in hand, released if we stop
 
-    async def enqueue(self, message: MailMessage, *, follow_up: dict[str, str] | None = None) -> None:
-        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender."""
+    async def enqueue(
+        self, message: MailMessage, *, follow_up: dict[str, str] | None = None, hold_seconds: float = 0
+    ) -> ObjectId:
+        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender;
+        its id. `hold_seconds`: not sent before then unless `release`d (or `withdraw`n): a
+        notice queued before the change it tells of, so no failure after the change loses it."""
         record_id = ObjectId()
         now = _now_ms()
         mail = {"to": message.to, "subject": message.subject, "text": message.text, "html": message.html}
@@ -94,11 +98,23 @@ class Outbox:
             recipient=self._fingerprint(message.to),
             sealed=self._seal.seal(str(record_id), {"mail": mail, "follow_up": follow_up}),
             created_ms=now,
-            due_ms=now,
+            due_ms=now + int(hold_seconds * 1000),
             request_id=current_request_id(),
         )
         await self._collection.insert_one(record.model_dump(by_alias=True, exclude={"revision_id"}))
         self._wake.set()
+        return record_id
+
+    async def release(self, record_id: ObjectId) -> None:
+        """Send a held mail now (the change it tells of was made)."""
+        await self._collection.update_one(
+            {"_id": record_id, "state": QUEUED}, {"$set": {"due_ms": _now_ms()}}
+        )
+        self._wake.set()
+
+    async def withdraw(self, record_id: ObjectId) -> None:
+        """Drop a held mail that was not tried yet (the change it tells of was not made)."""
+        await self._collection.delete_one({"_id": record_id, "state": QUEUED, "attempts": 0})
 
     async def start(self) -> None:
         await self._collection.create_indexes(OutboxMail.Settings.indexes)
