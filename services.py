@@ -127,6 +127,7 @@ async def open_services(settings: Settings) -> Services:
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
         queue_limit=settings.password_queue_bound,
+        niceness=settings.hashing_niceness,
     )
     sessions = Sessions(
         redis,

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
     argon2_parallelism: int = Field(4, ge=1, le=16)
     password_workers: int = Field(2, ge=1, le=64)
+    # CPU priority of the hashing threads (Linux nice): higher yields more to the event loop,
+    # 19 can starve logins when uvicorn workers >= cores (security/passwords.py).
+    hashing_niceness: int = Field(10, ge=0, le=19)
     # Hashes that may wait for a worker; past it they are refused at once. Unset: 8 per worker.
     password_queue_limit: int | None = Field(None, ge=1, le=10_000)
 

@@ -31,6 +31,8 @@ from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from security.passwords import hash_started
+
 T = TypeVar("T")
 
 BASE_LOCK_MS = 60_000
@@ -124,6 +126,7 @@ class LoginLockout:
         self._acquire = redis.register_script(ACQUIRE_SCRIPT)
         self._failed = redis.register_script(FAILED_SCRIPT)
         self._succeeded = redis.register_script(SUCCEEDED_SCRIPT)
+        self._renewals: set[asyncio.Future[object]] = set()  # held until done (asyncio keeps weak refs)
 
     async def check(self, email: str, check: Callable[[], Awaitable[T | None]]) -> Checked[T]:
         """Run `check` (a password verify) for `email` inside the lockout.
@@ -136,6 +139,7 @@ class LoginLockout:
         if refused_for is not None:
             return Checked(refused_for=refused_for)
         settled = False
+        renewing = hash_started.set(lambda: self._renew_slot(keys, slot))
         try:
             value = await check()
             settled = True
@@ -148,8 +152,22 @@ class LoginLockout:
             )
             return Checked(value=value, locked=bool(int(locks)))
         finally:
+            hash_started.reset(renewing)
             if not settled:
                 await asyncio.shield(self._redis.zrem(keys[1], slot))
+
+    def _renew_slot(self, keys: list[str], slot: str) -> None:
+        """The slot's hash just left the queue: its deadline runs from now, so a long wait
+        for a hashing thread does not free the slot while its verify runs (more than the
+        threshold's guesses in parallel). A renewal that fails leaves the deadline as it was."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(keys[1], {slot: _now_ms() + SLOT_TTL_MS}, xx=True)
+        pipe.pexpire(keys[1], SLOT_TTL_MS)
+        renewal = asyncio.ensure_future(pipe.execute())
+        self._renewals.add(renewal)
+        renewal.add_done_callback(
+            lambda done: self._renewals.discard(done) or done.cancelled() or done.exception()
+        )
 
     async def clear(self, email: str) -> None:
         """Forget the failures and any lock (the password was just reset by emailed code)."""
