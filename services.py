@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from documents import DOCUMENT_MODELS
+from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
@@ -120,7 +121,7 @@ async def open_services(settings: Settings) -> Services:
     code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True)
     email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True)
     mailer = build_mailer(settings)
-    events = SecurityEvents(settings.jwt_secret.encode())
+    events = SecurityEvents(settings.jwt_secret.encode(), request_id=current_request_id)
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -248,7 +249,7 @@ def build_mailer(settings: Settings) -> Mailer:
         port=settings.smtp_port,
         username=settings.smtp_username,
         password=settings.smtp_password,
-        security=settings.smtp_security.value,
+        security=settings.smtp_security,
         timeout=settings.smtp_timeout_seconds,
         sender=settings.mail_from,
     )

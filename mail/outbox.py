@@ -101,7 +101,7 @@ class Outbox:
             due_ms=now + int(hold_seconds * 1000),
             request_id=current_request_id(),
         )
-        await self._collection.insert_one(record.model_dump(by_alias=True, exclude={"revision_id"}))
+        await self._collection.insert_one(record.model_dump(by_alias=True))
         self._wake.set()
         return record_id
 
@@ -258,7 +258,7 @@ class Outbox:
         )
         replaced = await self._collection.replace_one(
             {"_id": record["_id"], "claimed_by": self._owner},
-            done.model_dump(by_alias=True, exclude={"revision_id"}),
+            done.model_dump(by_alias=True),
         )
         if replaced.matched_count == 0:
             logger.warning("outbox: a claim expired while its mail was being sent; it may be sent twice")

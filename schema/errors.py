@@ -19,7 +19,6 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, Respon
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import metrics
-from mail import MailUnavailable
 from schema.error_codes import ErrorCode
 from security.passwords import CallerGone, PasswordQueueFull
 
@@ -35,7 +34,6 @@ BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     OutOfMemoryError,  # maxmemory reached under noeviction: the same for every write
     ConnectionFailure,
     ExecutionTimeout,
-    MailUnavailable,
     TimeoutError,
 )
 
@@ -55,14 +53,13 @@ def _refused_write(error: BaseException) -> bool:
 
 
 def failed_backend(error: BaseException | None) -> str:
-    """Which backend an outage comes from (for the metrics): redis, mongo, smtp, or other."""
+    """Which backend an outage comes from (for the metrics): redis, mongo, or other. (SMTP
+    is never on a request's path: the outbox sends, mail/outbox.py.)"""
     for link in _chain(error):
         if isinstance(link, RedisError):
             return "redis"
         if isinstance(link, PyMongoError):
             return "mongo"
-        if isinstance(link, MailUnavailable):
-            return "smtp"
     return "other"
 
 
