@@ -146,3 +146,101 @@ def old_session_id(token: str) -> str:
     import jwt  # noqa: PLC0415
 
     return str(jwt.decode(token, options={"verify_signature": False})["sid"])
+
+
+class SwitchingProxy:
+    """A TCP proxy in front of Redis that can move every open connection to another
+    server between commands, as a failover behind a proxy does: the app's connections
+    stay open, so only the background watch can notice the new server."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._links: list[Any] = []
+
+    async def __aenter__(self) -> SwitchingProxy:
+        self._server = await asyncio.start_server(self._serve, HOST, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for link in self._links:
+            link["upstream"][1].close()
+            link["client"].close()
+
+    async def switch(self, target: int) -> None:
+        """Every connection now talks to `target` (call it while no command is in flight)."""
+        self.target = target
+        for link in self._links:
+            link["upstream"][1].close()
+            link["upstream"] = await asyncio.open_connection(HOST, target)
+            asyncio.get_running_loop().create_task(self._pipe_back(link, link["upstream"][0]))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        link: dict[str, Any] = {
+            "client": writer,
+            "upstream": await asyncio.open_connection(HOST, self.target),
+        }
+        self._links.append(link)
+        asyncio.get_running_loop().create_task(self._pipe_back(link, link["upstream"][0]))
+        while data := await reader.read(65536):
+            link["upstream"][1].write(data)
+            await link["upstream"][1].drain()
+
+    async def _pipe_back(self, link: dict[str, Any], upstream: asyncio.StreamReader) -> None:
+        while (data := await upstream.read(65536)) and link["upstream"][0] is upstream:
+            link["client"].write(data)
+            await link["client"].drain()
+
+
+async def test_a_failover_behind_a_proxy_is_caught_by_the_background_watch(
+    backend_urls, mailbox, tmp_path: Path
+):
+    """The app's connections stay open through a proxy while Redis fails over to a
+    replica that lagged (it holds the revoked session's key and the old user stamp):
+    REDIS_WATCH_SECONDS, not the age bound (300 s here), must catch it."""
+    for name in ("primary", "lagging"):
+        (tmp_path / name).mkdir()
+    primary = start_snapshot_redis(tmp_path / "primary", free_port())
+    lagging = start_snapshot_redis(tmp_path / "lagging", free_port())
+    try:
+        primary_port = int(primary.url.rsplit(":", 1)[1].split("/")[0])
+        lagging_port = int(lagging.url.rsplit(":", 1)[1].split("/")[0])
+        async with SwitchingProxy(primary_port) as proxy:
+            url = f"redis://{HOST}:{proxy.port}/0"
+            settings = settings_with(
+                backend_urls, mailbox, redis_url=url, kept_trust_seconds=300, redis_watch_seconds=0.5
+            )
+            async with (
+                serve(settings) as client,
+                serve(settings_with(backend_urls, mailbox, redis_url=primary.url)) as writer,
+                Redis.from_url(lagging.url) as replica,
+            ):
+                registered = await register(writer, mailbox)
+                email = registered["user"]["email"]
+                signed_in = await data(writer, LOGIN, {"email": email, "password": PASSWORD})
+                kept = signed_in["accessToken"]
+                await warm(client, kept)
+                # The replica copies the primary, then falls behind: it stops following.
+                await replica.replicaof(HOST, primary_port)
+                while (await replica.info("replication")).get("master_link_status") != "up":
+                    await asyncio.sleep(0.05)
+                await replica.replicaof("NO", "ONE")
+                assert (await data(writer, LOGOUT, token=kept))["revokedSessions"] == 1
+                assert not await accepted(writer, kept)
+
+                await proxy.switch(lagging_port)
+                failed_over = asyncio.get_running_loop().time()
+                assert await replica.exists(f"live-session:{{{old_session_id(kept)}}}")
+                # A command in flight through the proxy at the switch is lost (a timeout, as in
+                # a real failover): only an UNAUTHENTICATED answer ends the wait.
+                while not refused(await gql(client, ME, token=kept)):
+                    took = asyncio.get_running_loop().time() - failed_over
+                    assert took < 3, "the watch missed the failover"
+                    await asyncio.sleep(0.05)
+    finally:
+        primary.stop()
+        lagging.stop()
