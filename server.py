@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.bind_documents()
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
+        services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
         live_services.append(services)
         app.state.services = services
         settle_heap()

@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from documents import DOCUMENT_MODELS
+from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
@@ -25,6 +26,7 @@ from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
+from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
 from security.tokens import Tokens
 from security.two_factor import (
@@ -68,11 +70,13 @@ class Services:
     code_tries: CodeTries
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
+    redis_watch: RedisWatch
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
 
     async def close(self) -> None:
+        await self.redis_watch.stop()
         self.passwords.close()
         await self.redis.aclose()
         await self.mongo.close()
@@ -100,6 +104,7 @@ async def open_services(settings: Settings) -> Services:
     tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
+    redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
@@ -115,6 +120,9 @@ async def open_services(settings: Settings) -> Services:
         # Redis times out once instead of several times over.
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=30,
+        # Every new connection reads Redis's run_id first: a restarted or failed-over
+        # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=redis_watch.on_connect,
     )
     registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds, ring=ring)
     password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring)
@@ -124,14 +132,34 @@ async def open_services(settings: Settings) -> Services:
     code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True, ring=ring)
     email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring)
     mailer = build_mailer(settings)
-    events = SecurityEvents(ring.derive(EVENT_FINGERPRINTS))
+    events = SecurityEvents(ring.derive(EVENT_FINGERPRINTS), request_id=current_request_id)
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         workers=settings.password_workers,
         queue_limit=settings.password_queue_bound,
+        niceness=settings.hashing_niceness,
     )
+    sessions = Sessions(
+        redis,
+        ring=ring,
+        ttl_seconds=settings.refresh_token_ttl_seconds,
+        grace_seconds=settings.refresh_reuse_grace_seconds,
+        access_token_ttl_seconds=settings.access_token_ttl_seconds,
+        max_age_seconds=settings.session_max_age_seconds,
+        confirm_seconds=settings.kept_trust_seconds,
+        confirmed_kept=USER_CACHE_SIZE,
+    )
+    users = UserCache(
+        redis,
+        size=USER_CACHE_SIZE,
+        ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
+        max_age_seconds=settings.kept_trust_seconds,
+    )
+    # What this process kept is dropped when Redis turns out to be a new server.
+    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
+        redis_watch.on_change(forget)
     return Services(
         settings=settings,
         data_keys=ring,
@@ -139,19 +167,8 @@ async def open_services(settings: Settings) -> Services:
         redis=redis,
         passwords=passwords,
         tokens=tokens,
-        sessions=Sessions(
-            redis,
-            ring=ring,
-            ttl_seconds=settings.refresh_token_ttl_seconds,
-            grace_seconds=settings.refresh_reuse_grace_seconds,
-            access_token_ttl_seconds=settings.access_token_ttl_seconds,
-            max_age_seconds=settings.session_max_age_seconds,
-        ),
-        users=UserCache(
-            redis,
-            size=USER_CACHE_SIZE,
-            ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
-        ),
+        sessions=sessions,
+        users=users,
         registrations=registrations,
         password_resets=password_resets,
         code_logins=code_logins,
@@ -183,6 +200,7 @@ async def open_services(settings: Settings) -> Services:
         code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, secret=ring.derive(KNOWN_CLIENTS)),
+        redis_watch=redis_watch,
     )
 
 
@@ -267,7 +285,7 @@ def build_mailer(settings: Settings) -> Mailer:
         port=settings.smtp_port,
         username=settings.smtp_username,
         password=settings.smtp_password,
-        security=settings.smtp_security.value,
+        security=settings.smtp_security,
         timeout=settings.smtp_timeout_seconds,
         sender=settings.mail_from,
     )

@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=19_456, le=1_048_576)
     argon2_parallelism: int = Field(4, ge=1, le=16)
     password_workers: int = Field(2, ge=1, le=64)
+    # CPU priority of the hashing threads (Linux nice): higher yields more to the event loop,
+    # 19 can starve logins when uvicorn workers >= cores (security/passwords.py).
+    hashing_niceness: int = Field(10, ge=0, le=19)
     # Hashes that may wait for a worker; past it they are refused at once. Unset: 8 per worker.
     password_queue_limit: int | None = Field(None, ge=1, le=10_000)
 
@@ -225,6 +228,11 @@ class Settings(BaseSettings):
     second_factor_ttl_seconds: int = Field(300, ge=60, le=900)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    # How long a process trusts what it kept (a user's copy, a session found in MongoDB)
+    # without asking MongoDB again: bounds what a Redis rollback can undo (README, Redis).
+    kept_trust_seconds: float = Field(30.0, ge=1, le=300)
+    # How often each process asks Redis whether it is still the same server (INFO run_id).
+    redis_watch_seconds: float = Field(5.0, ge=0.5, le=60)
     # None: on in the embedded default (no MONGO_URL configured), off otherwise; see _dev_tools.
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -334,10 +342,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_outbox_lease(self) -> Settings:
-        # A claim that could expire while its SMTP exchange still runs would let a second
-        # sender mail the same message.
-        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds:
-            raise ValueError("OUTBOX_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
+        # A claim that could expire while its SMTP exchange still runs, or while the
+        # follow-up (Redis) and the record's update (MongoDB) that come after the send
+        # still wait, would let a second sender mail the same message.
+        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds + 2 * self.backend_timeout_seconds:
+            raise ValueError(
+                "OUTBOX_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS plus twice "
+                "BACKEND_TIMEOUT_SECONDS (the send, then a Redis and a MongoDB call)"
+            )
         return self
 
     @model_validator(mode="after")

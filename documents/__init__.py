@@ -4,6 +4,8 @@ from documents.outbox import OutboxMail
 from documents.session import Session
 from documents.user import User
 
-DOCUMENT_MODELS = [User, Session, OutboxMail]
+# OutboxMail is not bound: the outbox works on its own collection (OUTBOX_COLLECTION)
+# with plain pymongo calls and only uses the class to shape and index its records.
+DOCUMENT_MODELS = [User, Session]
 
 __all__ = ["DOCUMENT_MODELS", "OutboxMail", "Session", "User"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document
+from bson import ObjectId
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING, IndexModel
 
 QUEUED = "queued"
@@ -12,10 +13,17 @@ SENT = "sent"
 ABANDONED = "abandoned"
 
 
-class OutboxMail(Document):
+class OutboxMail(BaseModel):
     """Times are epoch milliseconds, not datetimes: claims and retries change them with
     `$set`, and nx-27017 keeps a datetime given to `$set` as a string. Only `expires_at`,
-    written once with a whole replace when the mail is done, is a datetime (for the TTL)."""
+    written once with a whole replace when the mail is done, is a datetime (for the TTL).
+
+    A plain model, not a Beanie document: the outbox reads and writes its own collection
+    (OUTBOX_COLLECTION) with pymongo, so nothing binds the class to a collection."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    id: ObjectId = Field(alias="_id")
 
     state: str = QUEUED
     # Which mail (registration_code, account_exists, ...), and a keyed fingerprint of the
@@ -38,8 +46,6 @@ class OutboxMail(Document):
     expires_at: datetime | None = None
 
     class Settings:
-        name = "outbox"
-        use_revision = False
         indexes = [
             IndexModel([("state", ASCENDING), ("due_ms", ASCENDING)], name="outbox_due"),
             # Sent and abandoned records go a week after they are done; queued ones have none.

@@ -16,6 +16,7 @@ import metrics
 from endpoints.errors import error_response
 from graphiql.page import STATIC as GRAPHIQL_FILES
 from schema.error_codes import ErrorCode
+from security.redis_health import redis_writable
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -90,11 +91,11 @@ async def live(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """200 when Mongo and Redis both answer in time, else 503 naming who did not."""
+    """200 when Mongo answers and Redis takes a write in time, else 503 naming who did not."""
     services: Services = request.app.state.services
     checks = {
         "mongo": services.mongo.admin.command("ping"),
-        "redis": services.redis.ping(),
+        "redis": redis_writable(services.redis),  # a read-only or full Redis is not ready
     }
     results = await asyncio.gather(
         *(asyncio.wait_for(check, services.settings.backend_timeout_seconds) for check in checks.values()),

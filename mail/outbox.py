@@ -85,14 +85,22 @@ class Outbox:
         self._claimed: ObjectId | None = None  # the mail in hand, released if we stop
 
     async def enqueue(
-        self, message: MailMessage, *, follow_up: dict[str, str] | None = None, once: str | None = None
-    ) -> None:
-        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender.
+        self,
+        message: MailMessage,
+        *,
+        follow_up: dict[str, str] | None = None,
+        once: str | None = None,
+        hold_seconds: float = 0,
+    ) -> ObjectId:
+        """Queue `message` for delivery (raises if MongoDB cannot take it) and wake the sender;
+        its id.
 
         `once`: a key naming the event the mail reports (e.g. which recovery code was
         spent); a mail with the same key already queued (or sent, for RECORD_RETENTION)
         makes this call queue nothing. So a notice can be queued before the change it
-        reports: requests racing to make that change queue one notice between them."""
+        reports: requests racing to make that change queue one notice between them.
+        `hold_seconds`: not sent before then unless `release`d (or `withdraw`n): a notice
+        queued before the change it tells of, so no failure after the change loses it."""
         record_id = ObjectId() if once is None else ObjectId(hashlib.sha256(once.encode()).digest()[:12])
         now = _now_ms()
         mail = {"to": message.to, "subject": message.subject, "text": message.text, "html": message.html}
@@ -102,16 +110,28 @@ class Outbox:
             recipient=self._fingerprint(message.to),
             sealed=self._seal.seal(str(record_id), {"mail": mail, "follow_up": follow_up}),
             created_ms=now,
-            due_ms=now,
+            due_ms=now + int(hold_seconds * 1000),
             request_id=current_request_id(),
         )
         try:
-            await self._collection.insert_one(record.model_dump(by_alias=True, exclude={"revision_id"}))
+            await self._collection.insert_one(record.model_dump(by_alias=True))
         except DuplicateKeyError:
             if once is None:
                 raise
-            return  # queued already by the request that reported this event first
+            return record_id  # queued already by the request that reported this event first
         self._wake.set()
+        return record_id
+
+    async def release(self, record_id: ObjectId) -> None:
+        """Send a held mail now (the change it tells of was made)."""
+        await self._collection.update_one(
+            {"_id": record_id, "state": QUEUED}, {"$set": {"due_ms": _now_ms()}}
+        )
+        self._wake.set()
+
+    async def withdraw(self, record_id: ObjectId) -> None:
+        """Drop a held mail that was not tried yet (the change it tells of was not made)."""
+        await self._collection.delete_one({"_id": record_id, "state": QUEUED, "attempts": 0})
 
     async def start(self) -> None:
         await self._collection.create_indexes(OutboxMail.Settings.indexes)
@@ -255,7 +275,7 @@ class Outbox:
         )
         replaced = await self._collection.replace_one(
             {"_id": record["_id"], "claimed_by": self._owner},
-            done.model_dump(by_alias=True, exclude={"revision_id"}),
+            done.model_dump(by_alias=True),
         )
         if replaced.matched_count == 0:
             logger.warning("outbox: a claim expired while its mail was being sent; it may be sent twice")

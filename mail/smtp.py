@@ -11,12 +11,12 @@ from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
+from settings import SmtpSecurity
+
 from .errors import MailUnavailable
 from .message import MailMessage
 
 logger = logging.getLogger("authql.mail")
-
-SECURITY_MODES = ("none", "starttls", "tls")
 
 
 class SmtpMailer:
@@ -29,17 +29,15 @@ class SmtpMailer:
         port: int,
         username: str | None,
         password: str | None,
-        security: str,
+        security: SmtpSecurity | str,
         timeout: float,
         sender: str,
     ) -> None:
-        if security not in SECURITY_MODES:
-            raise ValueError(f"security must be one of {SECURITY_MODES}, not {security!r}")
         self._host = host
         self._port = port
         self._username = username
         self._password = password
-        self._security = security
+        self._security = SmtpSecurity(security)  # a value that is none of them raises ValueError
         self._timeout = timeout
         self._sender = sender
         # Our own Message-ID, not make_msgid(): without a domain that calls socket.getfqdn(),
@@ -72,9 +70,9 @@ class SmtpMailer:
                     port=self._port,
                     username=self._username,
                     password=self._password,
-                    use_tls=self._security == "tls",
+                    use_tls=self._security == SmtpSecurity.TLS,
                     # False, not None: None would let aiosmtplib upgrade opportunistically.
-                    start_tls=self._security == "starttls",
+                    start_tls=self._security == SmtpSecurity.STARTTLS,
                     timeout=self._timeout,
                 )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -25,7 +25,6 @@ from mail import (
     email_change_requested_message,
     email_changed_message,
 )
-from resolvers import notices
 from resolvers.arguments import CurrentPassword
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
 from resolvers.inputs import InvalidValue, normalize_email
@@ -121,6 +120,14 @@ async def confirm_email_change(
     await changes.finish(flow)
     old_email = user.email
     user_id = str(user.id)
+    outbox = context.services.outbox
+    # The notice to the old address is queued first, held: whatever fails after the
+    # write below (the second stamp in Redis, this process), it goes out; if the write
+    # is not made, it is withdrawn (or, should that fail too, it says a change that did
+    # not happen: the safe way round).
+    notice = await outbox.enqueue(
+        email_changed_message(old_email, flow.email), hold_seconds=NOTICE_HOLD_SECONDS
+    )
     # Only while the address is still the one the change started from; the unique
     # index refuses an address another account took meanwhile (or in a concurrent confirm).
     try:
@@ -130,15 +137,16 @@ async def confirm_email_change(
             require={"email": flow.fields["old_email"]},
         )
     except DuplicateKeyError:
+        await outbox.withdraw(notice)
         context.security_event("email_change_conflict", email=flow.email, user=user_id)
         return AccountExists(message="Another account has this address now; nothing was changed.")
     except UserGone:
+        await outbox.withdraw(notice)
         raise Unauthenticated() from None
     except UserChanged:  # another change moved the address since this one started
+        await outbox.withdraw(notice)
         return flow_expired()
-    await notices.send(
-        context.services, user, email_changed_message(old_email, flow.email), context.client_bucket
-    )
+    await outbox.release(notice)
     context.security_event(
         "email_changed",
         email=flow.email,
@@ -146,6 +154,11 @@ async def confirm_email_change(
         previous=context.services.events.fingerprint(old_email),
     )
     return EmailChanged(user=public_user(user))
+
+
+# How long the notice waits for the write it tells of (a few backend timeouts at most);
+# a process that dies in between leaves it to go out after this.
+NOTICE_HOLD_SECONDS = 120
 
 
 def _mails(context: Context) -> MailFor:

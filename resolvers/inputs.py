@@ -16,6 +16,9 @@ NAME_MAX = 100
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 EMAIL_MAX = 254
+# Combining marks one letter may carry: enough for any script's real names (Vietnamese,
+# Hebrew points with cantillation, Indic vowel signs with a nukta), not a "Zalgo" tower.
+MARKS_PER_LETTER = 3
 
 
 class InvalidValue(ValueError):
@@ -23,8 +26,10 @@ class InvalidValue(ValueError):
 
 
 def normalize_email(raw: str) -> str:
-    """Trimmed, syntax-checked (no DNS) and lower-cased: the form we store and compare."""
-    candidate = raw.strip()
+    """Trimmed, in NFKC form, syntax-checked (no DNS) and lower-cased: the form we store
+    and compare. NFKC first, so a look-alike spelling (full-width "ｆｏｏ", ligatures,
+    superscripts) is the same address as its plain one, not a second account."""
+    candidate = unicodedata.normalize("NFKC", raw).strip()
     if not candidate:
         raise InvalidValue("Enter an email address.")
     if len(candidate) > EMAIL_MAX:
@@ -46,7 +51,8 @@ def clean_name(raw: str) -> str:
 
     No control or format characters, no spaces other than U+0020 (so no line or
     paragraph separators), and at least one visible letter: a name of fillers,
-    braille blanks or lone combining marks would print as nothing in a mail.
+    braille blanks or lone combining marks would print as nothing in a mail. At most
+    MARKS_PER_LETTER combining marks in a row: more stack over the lines around them.
     """
     name = unicodedata.normalize("NFKC", raw).strip()
     if not name:
@@ -61,7 +67,18 @@ def clean_name(raw: str) -> str:
         raise InvalidValue("Must not contain invisible characters.")
     if not any(unicodedata.category(char).startswith("L") for char in name):
         raise InvalidValue("Must contain at least one letter.")
+    if _longest_mark_run(name) > MARKS_PER_LETTER:
+        raise InvalidValue(f"Must not stack more than {MARKS_PER_LETTER} accents on one letter.")
     return name
+
+
+def _longest_mark_run(text: str) -> int:
+    """The most combining marks (categories Mn, Mc, Me) that follow one another."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if unicodedata.category(char).startswith("M") else 0
+        longest = max(longest, run)
+    return longest
 
 
 def normalize_phone(raw: str) -> str:

@@ -14,8 +14,8 @@ from resolvers.lockout_answers import count_failure, refused_while_locked
 from resolvers.signin import sign_in
 from schema.context import Context
 from schema.login import LoginResult
-from schema.problems import InvalidCredentials
-from security.password_forms import Match, hash_password, verify_password
+from schema.problems import FlowExpired, InvalidCredentials
+from security.password_forms import Match, hash_password, needs_rehash, verify_password
 
 
 async def login(
@@ -69,10 +69,13 @@ async def login(
     # The session is valid only under the credentials just verified (a change that
     # lands meanwhile ends it), and the rehash only replaces the hash just verified.
     verified_version = user.credential_version
-    if match is Match.LEGACY or context.services.passwords.needs_rehash(user.password_hash):
+    if match is Match.LEGACY or needs_rehash(context.services.passwords, user.password_hash):
         await _rehash(context, user, password)
     context.security_event("login_succeeded", email=address, user=str(user.id))
-    return await sign_in(context, user, amr=("pwd",), credential_version=verified_version)
+    answer = await sign_in(context, user, amr=("pwd",), credential_version=verified_version)
+    if isinstance(answer, FlowExpired):  # the password changed while it was verified: it is wrong now
+        return InvalidCredentials(message="The email or password is wrong.")
+    return answer
 
 
 async def _rehash(context: Context, user: User, password: str) -> None:

@@ -14,6 +14,7 @@ import strawberry
 
 from documents.user import User as UserDocument
 from schema.context import Context
+from schema.problems import FlowExpired, flow_expired
 from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security.sessions import SessionTokens
@@ -40,13 +41,13 @@ async def sign_in(
     *,
     amr: tuple[str, ...],
     credential_version: int | None = None,
-) -> AuthPayload | SecondFactorRequired:
+) -> AuthPayload | SecondFactorRequired | FlowExpired:
     """Open a new session for `user` on this device and answer its first token pair, or,
     with two-factor on, the challenge the second factor must answer first.
 
     `amr`: how the first factor was proven (RFC 8176: "pwd" for a password, "email" for an
     emailed code). `credential_version` is the one the password was verified against
-    (login): if the password changed meanwhile, the session is born dead."""
+    (login): if the password changed meanwhile, no tokens (FlowExpired, see `signed_in`)."""
     version = user.credential_version if credential_version is None else credential_version
     if user.two_factor_enabled:
         challenge = await context.services.challenges.open(str(user.id), amr, version)
@@ -64,12 +65,29 @@ async def sign_in(
 
 async def signed_in(
     context: Context, user: UserDocument, *, amr: tuple[str, ...], credential_version: int | None = None
-) -> AuthPayload:
+) -> AuthPayload | FlowExpired:
     """A session, every factor the account needs already proven (`amr`); its client becomes
-    one the account has signed in from (a sign-in by code from another one is told to the owner)."""
+    one the account has signed in from (a sign-in by code from another one is told to the owner).
+
+    With `credential_version` (what a login or a challenge verified against), the user's
+    version is read again once the session is stored: a password change (or reset, or
+    "log out everywhere") that moved it meanwhile would make these tokens dead on
+    arrival, so the session is ended and the answer is FlowExpired instead. Read after
+    the insert, not before: a change that lands after this read also ends the session
+    (it is stored by then), so no answer carries tokens that were dead when issued."""
     session = await open_session(context, user, credential_version, amr=amr)
+    if credential_version is not None and await _current_version(user) != credential_version:
+        await context.services.sessions.revoke([session.session])
+        context.security_event("sign_in_outdated", user=str(user.id))
+        return flow_expired()
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
     return auth_payload(context.services.tokens, user, session)
+
+
+async def _current_version(user: UserDocument) -> int | None:
+    """The user's credential version in MongoDB now; None if the user is gone."""
+    found = await UserDocument.get_pymongo_collection().find_one({"_id": user.id}, {"credential_version": 1})
+    return None if found is None else found.get("credential_version")
 
 
 async def open_session(

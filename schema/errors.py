@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import metrics
-from mail import MailUnavailable
 from schema.error_codes import ErrorCode
 from security.passwords import CallerGone, PasswordQueueFull
 
@@ -31,27 +30,36 @@ SCHEMA_HIDDEN = "The query is not valid for this API."
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
+    ReadOnlyError,  # a replica left read-only by a failover: Redis cannot take writes
+    OutOfMemoryError,  # maxmemory reached under noeviction: the same for every write
     ConnectionFailure,
     ExecutionTimeout,
-    MailUnavailable,
     TimeoutError,
 )
 
 
+# What Redis says when it refuses a write made inside a script: redis-py raises a plain
+# ResponseError ("Error running script ... -READONLY ..."), not the subclasses above.
+REFUSED_WRITE_MARKERS = ("READONLY You can't write", "OOM command not allowed")
+
+
 def is_backend_failure(error: BaseException | None) -> bool:
     """True if `error`, or anything it was raised from, is a backend outage."""
-    return any(isinstance(link, BACKEND_ERRORS) for link in _chain(error))
+    return any(isinstance(link, BACKEND_ERRORS) or _refused_write(link) for link in _chain(error))
+
+
+def _refused_write(error: BaseException) -> bool:
+    return isinstance(error, ResponseError) and any(marker in str(error) for marker in REFUSED_WRITE_MARKERS)
 
 
 def failed_backend(error: BaseException | None) -> str:
-    """Which backend an outage comes from (for the metrics): redis, mongo, smtp, or other."""
+    """Which backend an outage comes from (for the metrics): redis, mongo, or other. (SMTP
+    is never on a request's path: the outbox sends, mail/outbox.py.)"""
     for link in _chain(error):
         if isinstance(link, RedisError):
             return "redis"
         if isinstance(link, PyMongoError):
             return "mongo"
-        if isinstance(link, MailUnavailable):
-            return "smtp"
     return "other"
 
 

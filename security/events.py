@@ -4,7 +4,9 @@ For alerting and forensics: registration steps, failed codes, burnt flows, login
 lockouts, rate limits, refresh-token reuse, logouts. Never a code, token, password
 or password hash; an email appears only as a keyed fingerprint, enough to correlate
 events of one address without writing the address into the log. Each event carries
-the id of the request that caused it (logs.py), as the request's other log lines do.
+the id of the request that caused it, as the request's other log lines do: read through
+the `request_id` callable it is given (logs.py's, in services.py), so security/ does not
+import logs.py, which itself reads security/client_ip.py.
 """
 
 from __future__ import annotations
@@ -13,25 +15,26 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-
-from logs import current_request_id
 
 logger = logging.getLogger("authql.security")
 
 
 class SecurityEvents:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, request_id: Callable[[], str | None] = lambda: None) -> None:
         """`key`: the data-key ring's "authql event fingerprints" key (services.py); after a
-        rotation an address's fingerprint changes, so correlate across it by time."""
+        rotation an address's fingerprint changes, so correlate across it by time.
+        `request_id`: the current request's id, for each event (logs.py's, given by services.py)."""
         self._key = key
+        self._request_id = request_id
 
     def emit(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         record: dict[str, str | int | None] = {"event": event, "time": now}
         if email is not None:
             record["account"] = self.fingerprint(email)
-        request_id = current_request_id()
+        request_id = self._request_id()
         if request_id is not None:
             record["request_id"] = request_id
         record.update(fields)

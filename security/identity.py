@@ -1,7 +1,8 @@
 """What a bearer token is worth: the user and session it speaks for, checked on every
 authenticated request with one Redis round trip (the session's live key and the user's
 cache stamp, security/user_cache.py); MongoDB is read only when no process-local copy
-of the user is valid under that stamp."""
+of the user is valid under that stamp, and the session once per SESSION_TRUST_SECONDS
+(security/sessions.py `confirmed`: a key Redis brought back after a rollback is refused)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ async def identity_for_token(
     except (InvalidToken, InvalidId, TypeError):
         return None
     live, stamp = await users.check(sessions.live_key(claims.session_id), claims.subject)
-    if not live:
+    if not live or not await sessions.confirmed(claims.session_id):
         return None
     user = users.get(claims.subject, stamp)
     if user is None:

@@ -44,6 +44,8 @@ from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from security.passwords import hash_started
+
 T = TypeVar("T")
 
 BASE_LOCK_MS = 60_000
@@ -146,6 +148,18 @@ return locks
 
 # ARGV: slot id. The client's failures and lock go; the address's count stays (it is
 # everyone's); other slots stay in flight.
+# KEYS the client's and the address's in-flight sorted sets; ARGV slot id, slot ttl ms.
+RENEW_SCRIPT = (
+    NOW
+    + """
+for _, slots in ipairs(KEYS) do
+  if redis.call('ZADD', slots, 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) > 0 then
+    redis.call('PEXPIRE', slots, ARGV[2])
+  end
+end
+"""
+)
+
 SUCCEEDED_SCRIPT = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
@@ -178,6 +192,8 @@ class LoginLockout:
         self._acquire = redis.register_script(ACQUIRE_SCRIPT)
         self._failed = redis.register_script(FAILED_SCRIPT)
         self._succeeded = redis.register_script(SUCCEEDED_SCRIPT)
+        self._renew = redis.register_script(RENEW_SCRIPT)
+        self._renewals: set[asyncio.Future[object]] = set()  # held until done (asyncio keeps weak refs)
 
     async def check(
         self, email: str, check: Callable[[], Awaitable[T | None]], *, client: str | None = None
@@ -193,6 +209,7 @@ class LoginLockout:
         if refused_for is not None:
             return Checked(refused_for=refused_for)
         settled = False
+        renewing = hash_started.set(lambda: self._renew_slot(keys, slot))
         try:
             value = await check()
             settled = True
@@ -215,8 +232,19 @@ class LoginLockout:
             )
             return Checked(value=value, locked=locks > 0, address_locked=locks == 2)
         finally:
+            hash_started.reset(renewing)
             if not settled:
                 await asyncio.shield(self._free_slot(keys, slot))
+
+    def _renew_slot(self, keys: list[str], slot: str) -> None:
+        """The slot's hash just left the queue: its deadline runs from now, so a long wait
+        for a hashing thread does not free the slot while its verify runs (more than the
+        threshold's guesses in parallel). A renewal that fails leaves the deadline as it was."""
+        renewal = asyncio.ensure_future(self._renew(keys=[keys[1], keys[4]], args=[slot, SLOT_TTL_MS]))
+        self._renewals.add(renewal)
+        renewal.add_done_callback(
+            lambda done: self._renewals.discard(done) or done.cancelled() or done.exception()
+        )
 
     async def clear(self, email: str, client: str | None = None) -> None:
         """Forget the address's failures and lock and `client`'s (the password was just reset

@@ -57,11 +57,21 @@ class Passwords:
     """
 
     def __init__(
-        self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int, queue_limit: int
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        parallelism: int,
+        workers: int,
+        queue_limit: int,
+        niceness: int | None = None,
     ) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="argon2", initializer=lower_this_threads_priority
+            max_workers=workers,
+            thread_name_prefix="argon2",
+            initializer=lower_this_threads_priority,
+            initargs=(HASHING_NICENESS if niceness is None else niceness,),
         )
         self._capacity = workers + queue_limit
         self._in_flight = 0  # submitted and not yet finished or cancelled
@@ -117,7 +127,15 @@ class Passwords:
             self._refusing = False
             self._in_flight += 1
         metrics.PASSWORD_HASHES_WAITING.inc()
-        job = self._pool.submit(_timed, seconds, function, *args)
+        started = hash_started.get()
+        on_start = None
+        if started is not None:
+            loop = asyncio.get_running_loop()
+
+            def on_start() -> None:
+                loop.call_soon_threadsafe(started)
+
+        job = self._pool.submit(_timed, seconds, on_start, function, *args)
         job.add_done_callback(self._release)  # on completion, or on cancel before it starts
         result = asyncio.wrap_future(job)  # cancelling this await cancels a job not yet started
         if gone is None:
@@ -138,26 +156,36 @@ class Passwords:
             self._in_flight -= 1
 
 
-# Linux's nice scale, at its end: a hashing thread weighs 15 against the event loop's
-# 1024 when both want the CPU. argon2's lane threads, started from the hashing thread,
-# inherit it (with p=4 and 2 hashes, 8 of them against the loop). Nothing starves: one
-# worker's event loop can use one core at most, and the hashes take all the rest. (The
-# bench's `me` p99 while logins saturate the pool, against idle: 1.5-2.2x at nice 10,
-# 1.5-1.6x at 15, 1.1-1.3x at 19.)
-HASHING_NICENESS = 19
+# The default of HASHING_NICENESS (settings.py): at nice 10 a hashing thread weighs 110
+# against the event loop's 1024 when both want the CPU. argon2's lane threads, started
+# from the hashing thread, inherit it. Nice 19 (weight 15) kept the bench's `me` p99
+# under login load at 1.1-1.3x idle against 1.5-2.2x at 10, but under `--workers N` with
+# N >= cores the other workers' event loops can take every core, and a nice-19 hash then
+# gets about 1.5 % of one: logins starve until the queue refuses them. 10 is the safe
+# default; 19 suits a machine with more cores than workers.
+HASHING_NICENESS = 10
+
+# What to call on the event loop when this task's next hash leaves the queue for a
+# thread (the login lockout renews its slot's deadline: security/lockout.py).
+hash_started: ContextVar[Callable[[], object] | None] = ContextVar("hash_started", default=None)
 
 
-def lower_this_threads_priority() -> None:
+def lower_this_threads_priority(niceness: int = HASHING_NICENESS) -> None:
     """Make the calling thread nicer; where the platform has no per-thread nice, a no-op."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):
         pass
 
 
-def _timed(seconds: Histogram, function: Callable[..., T], *args: str) -> T:
-    """On a hashing thread: no longer waiting; the time the hash itself takes is observed."""
+def _timed(
+    seconds: Histogram, on_start: Callable[[], None] | None, function: Callable[..., T], *args: str
+) -> T:
+    """On a hashing thread: no longer waiting (`on_start` told); the time the hash itself
+    takes is observed."""
     metrics.PASSWORD_HASHES_WAITING.dec()
+    if on_start is not None:
+        on_start()
     started = time.perf_counter()
     try:
         return function(*args)

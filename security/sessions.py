@@ -27,6 +27,12 @@ access token then issued may live, checked with one EXISTS per request and delet
 the session ends. An allow-list, not a deny-list, so losing Redis data (a restart
 without persistence, FLUSHALL, eviction) fails closed: access tokens are refused until
 the client's next refresh, which asks MongoDB and sets the key again.
+
+A key can also come back: a Redis restored from a snapshot, or a replica promoted before
+it caught up, holds the keys of sessions ended since. So a process trusts a session's key
+only for a session it found in MongoDB itself, at most `confirm_seconds` ago and under
+the Redis it talks to now (`forget_confirmed` runs when a new Redis shows,
+security/redis_watch.py): a revocation undone by Redis is honoured again within that bound.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,9 +92,15 @@ class Sessions:
         grace_seconds: int,
         access_token_ttl_seconds: int,
         max_age_seconds: int,
+        confirm_seconds: float = 30.0,
+        confirmed_kept: int = 10_000,
     ) -> None:
         self._redis = redis
         self._ring = ring
+        self._confirm_seconds = confirm_seconds
+        self._confirmed_kept = confirmed_kept
+        # session id -> when MongoDB last said it exists (time.monotonic()), least recent first
+        self._confirmed: OrderedDict[str, float] = OrderedDict()
         self._ttl = timedelta(seconds=ttl_seconds)
         self._grace = timedelta(seconds=grace_seconds)
         self._max_age = timedelta(seconds=max_age_seconds)
@@ -204,6 +218,28 @@ class Sessions:
         """End every session of the user (expired ones too), except `keep`."""
         sessions = await _all_of(user_id)
         return await self.revoke([session for session in sessions if str(session.id) != keep])
+
+    async def confirmed(self, session_id: str) -> bool:
+        """Whether MongoDB holds this session, unexpired:
+        asked once per `confirm_seconds` per session and process, so that a live key a
+        Redis rollback brought back is refused within that bound."""
+        now = time.monotonic()
+        seen = self._confirmed.get(session_id)
+        if seen is not None and now - seen < self._confirm_seconds:
+            return True
+        session = await self._unexpired(session_id)
+        if session is None:
+            self._confirmed.pop(session_id, None)
+            return False
+        self._confirmed[session_id] = now
+        self._confirmed.move_to_end(session_id)
+        while len(self._confirmed) > self._confirmed_kept:
+            self._confirmed.popitem(last=False)
+        return True
+
+    def forget_confirmed(self) -> None:
+        """Ask MongoDB again about every session: Redis may have brought ended ones back."""
+        self._confirmed.clear()
 
     def live_key(self, session_id: str) -> str:
         """The Redis key whose existence says access tokens of this session are accepted

@@ -141,6 +141,10 @@ class Tokens:
         self._verified[token] = (claims, window)
         return claims
 
+    def forget_all(self) -> None:
+        """Drop every verified token (a new Redis: start from nothing kept)."""
+        self._verified.clear()
+
     def _decode(self, token: str) -> tuple[Claims, Window]:
         try:
             claims = jwt.decode(

@@ -17,11 +17,17 @@ deletion on any worker makes every other worker's copy stale at once:
 - tokens are random, never counters, so a key lost by Redis (FLUSHALL, eviction, TTL)
   and set again can never bring back a stamp an old copy carries; a missing stamp
   means "read MongoDB" and sets a fresh one for the next request.
+
+A Redis that goes back in time (restarted from a snapshot, failed over to a replica that
+lagged) can bring an old stamp back. So a copy is served for at most `max_age_seconds`
+after it was loaded, and every copy is dropped at once when the process notices a new
+Redis (security/redis_watch.py).
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,11 +62,13 @@ class Stamp:
 class UserCache:
     """Copies of recently signed-in users, at most `size`, each valid under one stamp."""
 
-    def __init__(self, redis: Redis, *, size: int, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, *, size: int, ttl_seconds: int, max_age_seconds: float) -> None:
         self._redis = redis
         self._size = size
         self._ttl = ttl_seconds
-        self._copies: OrderedDict[str, tuple[bytes, User]] = OrderedDict()
+        self._max_age = max_age_seconds
+        # user id -> (the stamp's token, the copy, when it was loaded: time.monotonic())
+        self._copies: OrderedDict[str, tuple[bytes, User, float]] = OrderedDict()
         self._check = redis.register_script(CHECK)
 
     async def check(self, live_key: str, user_id: str) -> tuple[bool, Stamp]:
@@ -77,8 +85,11 @@ class UserCache:
         kept = self._copies.get(user_id)
         if kept is None or kept[0] != stamp.token:
             return None
+        if time.monotonic() - kept[2] >= self._max_age:
+            del self._copies[user_id]  # old enough that a Redis rollback may hide a change
+            return None
         self._copies.move_to_end(user_id)
-        return kept[1].model_copy()  # a request may change its copy; the kept one stays as loaded
+        return kept[1].model_copy(deep=True)  # a request may change its copy (lists too); the kept one stays
 
     async def keep(self, user_id: str, stamp: Stamp, user: User | None) -> None:
         """Remember `user`, loaded from MongoDB after `stamp` was read; with no stamp in
@@ -92,10 +103,14 @@ class UserCache:
         if user is None or not stamp.cacheable:
             self._copies.pop(user_id, None)
             return
-        self._copies[user_id] = (stamp.token, user.model_copy())
+        self._copies[user_id] = (stamp.token, user.model_copy(deep=True), time.monotonic())
         self._copies.move_to_end(user_id)
         while len(self._copies) > self._size:
             self._copies.popitem(last=False)
+
+    def forget_all(self) -> None:
+        """Drop every copy: Redis may no longer hold the stamps they were kept under."""
+        self._copies.clear()
 
     @asynccontextmanager
     async def changing(self, user_id: str) -> AsyncIterator[None]:

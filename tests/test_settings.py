@@ -168,3 +168,22 @@ def test_graphiql_and_introspection_are_on_only_in_the_embedded_default(monkeypa
     monkeypatch.setenv("INTROSPECTION", "false")
     refused = load_settings()
     assert refused.graphiql is False and refused.introspection is False
+
+
+@pytest.mark.parametrize(
+    ("lease", "smtp", "backend"),
+    [
+        ("25", "10", "3"),  # covers the send (20) but not the Redis and MongoDB calls after it
+        ("60", "30", "30"),  # the review's case: another sender could mail it again
+    ],
+)
+def test_the_outbox_lease_must_cover_the_send_and_the_backend_calls_after_it(
+    monkeypatch, lease, smtp, backend
+):
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", lease)
+    monkeypatch.setenv("SMTP_TIMEOUT_SECONDS", smtp)
+    monkeypatch.setenv("BACKEND_TIMEOUT_SECONDS", backend)
+    with pytest.raises(ConfigurationError, match="OUTBOX_LEASE_SECONDS"):
+        load_settings()
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", str(2 * float(smtp) + 2 * float(backend)))
+    assert load_settings().outbox_lease_seconds == 2 * float(smtp) + 2 * float(backend)
