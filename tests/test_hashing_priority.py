@@ -9,12 +9,13 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from conftest import serve_app
+from conftest import ASGI_CLIENT_IP, serve_app
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, data, new_email, register
 from served import served
 from test_hash_flood import nice_of, server_pid
 
+from security.client_ip import client_bucket
 from settings import Settings
 
 
@@ -42,7 +43,8 @@ async def test_a_lockout_slot_runs_its_deadline_from_when_its_hash_starts(backen
     async with serve_app(settings) as (client, app):
         email = (await register(client, mailbox))["user"]["email"]
         services = app.state.services
-        in_flight = services.lockout._redis_keys(email)[1]
+        bucket = client_bucket(ASGI_CLIENT_IP, settings.ipv6_prefix_length)
+        in_flight = services.lockout._redis_keys(email, bucket)[1]
 
         unknown = {"email": new_email(), "password": "takes the thread"}
         busy = asyncio.create_task(data(client, LOGIN, unknown))
