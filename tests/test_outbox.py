@@ -241,6 +241,7 @@ def start_server(
         )
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 async def test_mail_queued_when_the_server_is_killed_is_sent_once_after_a_restart(backend_urls, tmp_path):
     import httpx  # noqa: PLC0415
@@ -276,6 +277,7 @@ async def test_mail_queued_when_the_server_is_killed_is_sent_once_after_a_restar
             process.wait(15)
 
 
+@pytest.mark.subprocess
 async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backend_urls, tmp_path):
     # An SMTP server that accepts and never answers: the mail stays in the sender's hands.
     connections: list[asyncio.StreamWriter] = []
@@ -322,6 +324,7 @@ async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backe
     assert record["attempts"] == 1 and "SMTP" in (record["last_error"] or ""), record
 
 
+@pytest.mark.subprocess
 async def test_two_workers_share_the_outbox_and_send_each_mail_once(backend_urls, tmp_path):
     with sink(up=False) as smtp:
         settings = outbox_settings(backend_urls, smtp, mail_retry_seconds=600, outbox_poll_seconds=0.05)

@@ -44,6 +44,7 @@ def test_ci_runs_exactly_the_readme_test_line():
     assert ci[-1] == readme_test_line()
 
 
+@pytest.mark.subprocess
 def test_run_line_inside_an_activated_virtualenv_uses_the_project_environment_quietly(tmp_path):
     # uv itself is in place (installed by the run that started this test, or now), so the
     # virtualenv needs no pip of its own (ensurepip would take most of this test's time).
@@ -76,6 +77,7 @@ def externally_managed_python() -> Path | None:
     return None
 
 
+@pytest.mark.subprocess
 def test_run_line_on_an_externally_managed_system_python(tmp_path):
     python = externally_managed_python()
     if python is None:

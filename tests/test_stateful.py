@@ -56,6 +56,8 @@ from served import stop, wait_until_ready
 from embedded import free_port
 from resolvers.registration import PASSWORD_SETS_PER_FLOW
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CODE_MAX_ATTEMPTS = 3
