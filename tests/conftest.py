@@ -47,9 +47,22 @@ TURNS = pytest.StashKey[Turns]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        cache_bytecode(config)
     directory = getattr(config, "workerinput", {}).get("authql_turns")
     if directory:  # a worker: the controller made the directory
         config.stash[TURNS] = Turns(Path(directory))
+
+
+def cache_bytecode(config: pytest.Config) -> None:
+    """With PYTHONDONTWRITEBYTECODE (many containers set it), every Python process the suite
+    starts (its workers, each uvicorn, server.py, the bench) compiles every module it imports
+    again: a second or two each. Theirs is cached in .pytest_cache instead, never beside
+    the sources."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or config.cache is None:
+        return
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(config.cache.mkdir("pycache")))
 
 
 @pytest.hookimpl(optionalhook=True)
