@@ -1,4 +1,4 @@
-"""The long fuzz run: `./run python bench/fuzz.py --examples 1000` (options: --help).
+"""The long fuzz run: `./run --group test python bench/fuzz.py --examples 1000` (options: --help).
 
 The fuzzer itself lives in tests/fuzzing/ (the tests run it bounded and seeded); this is
 its entry point from the repository root, the same as `python -m tests.fuzzing`.

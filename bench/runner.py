@@ -1,9 +1,9 @@
 """One command for the whole bench: the store and Redis once, every app on them, interleaved
 wrk runs of the signed-in read, the argon2 bound, login and registration, and the table.
 
-    ./run python -m bench            # the full bench (~10 minutes)
-    ./run python -m bench --smoke    # a couple of seconds of each
-    ./run python -m bench --soak 10  # plus a 10-minute mixed soak
+    ./run --group test python -m bench            # the full bench (~10 minutes)
+    ./run --group test python -m bench --smoke    # a couple of seconds of each
+    ./run --group test python -m bench --soak 10  # plus a 10-minute mixed soak
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """Real parts for every test: redis-server, a MongoDB-wire server (nx-27017) and an
 aiosmtpd SMTP sink, started once per session; or the servers named by
-AUTHQL_TEST_MONGO_URL / AUTHQL_TEST_REDIS_URL."""
+AUTHQL_TEST_MONGO_URL / AUTHQL_TEST_REDIS_URL.
+
+Under pytest-xdist (`-n`, on by default) each worker is a session of its own: its own
+services, ports and data directory. A test marked `serial` runs while no other does
+(tests/turns.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import logging
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +31,7 @@ from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from turns import Turns
 
 from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_services
 from server import create_app
@@ -32,6 +39,61 @@ from settings import RATE_LIMITED_OPERATIONS, Settings
 
 TEST_SECRET = "test-secret-" + "x" * 40
 CHEAP_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19_456, "argon2_parallelism": 1}
+TURNS_DIRECTORY = pytest.StashKey[Path]()
+TURNS = pytest.StashKey[Turns]()
+
+
+# ---------------------------------------------------------------- pytest-xdist workers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        cache_bytecode(config)
+    directory = getattr(config, "workerinput", {}).get("authql_turns")
+    if directory:  # a worker: the controller made the directory
+        config.stash[TURNS] = Turns(Path(directory))
+
+
+def cache_bytecode(config: pytest.Config) -> None:
+    """With PYTHONDONTWRITEBYTECODE (many containers set it), every Python process the suite
+    starts (its workers, each uvicorn, server.py, the bench) compiles every module it imports
+    again: a second or two each. Theirs is cached in .pytest_cache instead, never beside
+    the sources."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or config.cache is None:
+        return
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(config.cache.mkdir("pycache")))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """The controller gives every worker the directory of the run's locks."""
+    if TURNS_DIRECTORY not in node.config.stash:
+        node.config.stash[TURNS_DIRECTORY] = Path(tempfile.mkdtemp(prefix="authql-turns-"))
+    node.workerinput["authql_turns"] = str(node.config.stash[TURNS_DIRECTORY])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if TURNS in config.stash:
+        config.stash[TURNS].close()
+    if TURNS_DIRECTORY in config.stash:
+        shutil.rmtree(config.stash[TURNS_DIRECTORY], ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under xdist, wait for the test's turn; serial tests in a row keep theirs."""
+    turns = item.config.stash.get(TURNS, None)
+    if turns is None:
+        yield
+        return
+    alone = item.get_closest_marker("serial") is not None
+    turns.take(alone)
+    try:
+        yield
+    finally:
+        if not (alone and nextitem is not None and nextitem.get_closest_marker("serial")):
+            turns.release()
 
 
 @dataclass

@@ -4,6 +4,8 @@ or older than package-lock.json."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -16,9 +18,20 @@ INSTALLED = TYPESCRIPT / "node_modules" / ".package-lock.json"
 
 
 def npm_ci() -> None:
-    """`npm ci` in clients/typescript unless node_modules is already as new as the lock file."""
-    if INSTALLED.exists() and INSTALLED.stat().st_mtime >= LOCK.stat().st_mtime:
-        return
+    """`npm ci` in clients/typescript unless node_modules is already as new as the lock file.
+
+    Test workers running at once take turns (a lock beside the lock file): the first
+    installs, the others then find node_modules in place."""
+    descriptor = os.open(TYPESCRIPT / ".npm-ci.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if not (INSTALLED.exists() and INSTALLED.stat().st_mtime >= LOCK.stat().st_mtime):
+            _install()
+    finally:
+        os.close(descriptor)
+
+
+def _install() -> None:
     npm = shutil.which("npm")
     assert npm, "the TypeScript client's tests need Node 20 and npm on PATH"
     run = subprocess.run(

@@ -514,6 +514,7 @@ async def test_rate_limited_answers_are_alike_for_known_and_unknown_addresses(ba
             assert_rate_limited(answers[known][-1], 61, 3600)
 
 
+@pytest.mark.subprocess
 async def test_global_mail_cap_stops_every_mail_for_the_hour(backend_urls, mailbox, tmp_path):
     redis = start_redis(tmp_path)  # a private Redis: the cap's key is global to a Redis
     try:
@@ -722,6 +723,7 @@ async def test_parallel_code_guesses_each_spend_an_attempt(backend_urls, mailbox
 # ---------------------------------------------------------------- 11. enumeration
 
 
+@pytest.mark.serial
 async def test_known_and_unknown_addresses_answer_alike_and_in_comparable_time(backend_urls, mailbox):
     rounds = 7
     overrides = {

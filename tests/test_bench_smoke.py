@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.bench, pytest.mark.serial]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -203,6 +203,7 @@ def test_the_readme_production_command_turns_uvicorns_proxy_headers_off():
 # Without TRUSTED_PROXIES, through `python server.py`: tests/test_server_process.py.
 
 
+@pytest.mark.subprocess
 async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted_and_recorded(
     backend_urls, mailbox, tmp_path
 ):
@@ -220,6 +221,7 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted_and_record
         assert await failed_logins(client, ["198.51.100.10"]) == ["InvalidCredentials"]
 
 
+@pytest.mark.subprocess
 async def test_ipv6_clients_are_counted_per_64_and_recorded_in_full(backend_urls, mailbox, tmp_path):
     settings = settings_with(backend_urls, mailbox, trusted_proxies="::1", rate_limit_login="3/minute")
     log = tmp_path / "server.log"

@@ -202,6 +202,7 @@ async def test_parallel_guesses_of_one_client_are_compared_at_most_up_to_its_cap
 # ---------------------------------------------------------------- mail budget per client
 
 
+@pytest.mark.subprocess
 async def test_one_client_cannot_use_up_the_mail_for_everyone(backend_urls, mailbox, tmp_path):
     redis = start_redis(tmp_path)  # a private Redis: the global cap's key is global to a Redis
     overrides = {
@@ -244,6 +245,7 @@ async def test_one_client_cannot_use_up_the_mail_for_everyone(backend_urls, mail
 # ---------------------------------------------------------------- a failed resend
 
 
+@pytest.mark.subprocess
 async def test_a_resend_that_cannot_be_queued_keeps_the_delivered_code_and_gives_everything_back(
     backend_urls, mailbox, tmp_path
 ):
@@ -278,6 +280,7 @@ async def test_a_resend_that_cannot_be_queued_keeps_the_delivered_code_and_gives
 # ---------------------------------------------------------------- quota before lookup
 
 
+@pytest.mark.subprocess
 async def test_an_address_past_its_quota_is_refused_without_looking_up_the_account(
     backend_urls, mailbox, tmp_path
 ):
@@ -316,6 +319,7 @@ def server_environment(**values: str) -> dict[str, str]:
     return {**environment, "PYTHONUNBUFFERED": "1", **values}
 
 
+@pytest.mark.subprocess
 def test_uvicorn_without_smtp_host_refuses_to_start(backend_urls, tmp_path):
     # `python server.py` reads the same settings first (tests/test_settings.py covers the
     # message; its embedded default still prints mail: tests/test_server_process.py).
@@ -332,6 +336,7 @@ def test_uvicorn_without_smtp_host_refuses_to_start(backend_urls, tmp_path):
     assert "SMTP_HOST" in output and "MAILER=console" in output, output
 
 
+@pytest.mark.subprocess
 async def test_production_prints_mail_only_when_asked_with_mailer_console(backend_urls, tmp_path):
     port = free_port()
     environment = server_environment(
@@ -378,6 +383,7 @@ async def test_production_prints_mail_only_when_asked_with_mailer_console(backen
 # ---------------------------------------------------------------- the account lookup's timing
 
 
+@pytest.mark.serial
 async def test_the_account_lookup_takes_as_long_for_a_known_address_as_for_an_unknown_one(client, mailbox):
     """A sign test over interleaved pairs: a known address is the slower one about half
     the time. Loading the whole document was slower in 68-80% of pairs on nx-27017 (a

@@ -12,6 +12,7 @@ import statistics
 import time
 from typing import Any
 
+import pytest
 from conftest import ASGI_CLIENT_IP, captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
@@ -229,6 +230,7 @@ async def test_a_taken_address_answers_alike_and_gets_a_mail_without_code(client
     assert (await data(client, ME, token=registered["accessToken"]))["email"] == registered["user"]["email"]
 
 
+@pytest.mark.serial
 async def test_a_taken_address_takes_comparable_time(backend_urls, mailbox, settings):
     async with serve(settings_with(backend_urls, mailbox, codes_per_address_per_hour=50)) as client:
         registered = await register(client, mailbox)

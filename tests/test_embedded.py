@@ -46,6 +46,7 @@ def port_of(service: EmbeddedService) -> int:
     return int(service.url.split(":")[2].split("/")[0])
 
 
+@pytest.mark.subprocess
 async def test_redis_serves_and_stops(tmp_path: Path, started: list[EmbeddedService]) -> None:
     service = start_redis(tmp_path)
     started.append(service)
@@ -64,6 +65,7 @@ async def test_redis_serves_and_stops(tmp_path: Path, started: list[EmbeddedServ
     assert "Ready to accept connections" in service.log_path.read_text()
 
 
+@pytest.mark.subprocess
 async def test_mongo_restart_keeps_data(tmp_path: Path, started: list[EmbeddedService]) -> None:
     first = start_mongo(tmp_path)
     started.append(first)
@@ -86,6 +88,7 @@ async def test_mongo_restart_keeps_data(tmp_path: Path, started: list[EmbeddedSe
     assert "Listening on" in second.log_path.read_text()
 
 
+@pytest.mark.subprocess
 async def test_redis_restart_keeps_data(tmp_path: Path, started: list[EmbeddedService]) -> None:
     first = start_redis(tmp_path)
     started.append(first)
@@ -102,6 +105,7 @@ async def test_redis_restart_keeps_data(tmp_path: Path, started: list[EmbeddedSe
     assert (tmp_path / "redis" / "appendonly.aof").is_file()
 
 
+@pytest.mark.subprocess
 def test_mongo_on_taken_port_fails_fast(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -116,6 +120,7 @@ def test_mongo_on_taken_port_fails_fast(tmp_path: Path) -> None:
     assert str(tmp_path / "mongo.log") in message
 
 
+@pytest.mark.subprocess
 def test_redis_on_taken_port_fails_fast(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -126,6 +131,7 @@ def test_redis_on_taken_port_fails_fast(tmp_path: Path) -> None:
         assert time.monotonic() - began < 3
 
 
+@pytest.mark.subprocess
 def test_stop_is_idempotent(tmp_path: Path, started: list[EmbeddedService]) -> None:
     service = start_redis(tmp_path)
     started.append(service)
@@ -137,6 +143,7 @@ def test_stop_is_idempotent(tmp_path: Path, started: list[EmbeddedService]) -> N
     assert service.process.returncode == code
 
 
+@pytest.mark.subprocess
 def test_start_services_starts_both_and_stop_services_stops_both(tmp_path: Path) -> None:
     services = start_services(tmp_path, mongo=True, redis=True)
     try:
@@ -154,6 +161,7 @@ def test_helpers(tmp_path: Path) -> None:
     assert 0 < port < 65536 and port_refuses(port)
 
 
+@pytest.mark.subprocess
 async def test_embedded_data_and_logs_are_owner_only(tmp_path: Path, started: list[EmbeddedService]) -> None:
     # A DATA_DIR that already exists, open to everyone, under the common umask 022.
     data_dir = tmp_path / "var"

@@ -4,7 +4,7 @@ The app runs under uvicorn on a free port in the session's event loop (its lifes
 the backends); the fuzzer reads the schema by introspection and sends its cases with
 requests from a worker thread. tests/fuzzing/ holds the fuzzer; bench/fuzz.py runs it long:
 
-    ./run python bench/fuzz.py --examples 1000
+    ./run --group test python bench/fuzz.py --examples 1000
 
 Every response must keep the error policy (see tests/fuzzing/policy.py `check_response`): status
 below 500, a JSON object, every error with an allowed `extensions.code` and never

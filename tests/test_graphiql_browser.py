@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from browser import chromium, local_only
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import register
 from playwright.async_api import ConsoleMessage, Page
 from served import served
+
+pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
 
 async def set_editor(page: Page, selector: str, text: str) -> None:

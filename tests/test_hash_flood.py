@@ -112,6 +112,8 @@ async def test_a_registration_flow_pays_for_a_few_password_hashes_even_when_race
 # ---------------------------------------------------------------- the queue bound
 
 
+@pytest.mark.serial
+@pytest.mark.subprocess
 async def test_a_hash_flood_leaves_a_legitimate_login_fast(backend_urls, mailbox, tmp_path):
     # Hashes at full memory cost, so that hashing, not the flood's HTTP handling, is what a
     # queued login would wait for.
@@ -142,6 +144,8 @@ async def test_a_hash_flood_leaves_a_legitimate_login_fast(backend_urls, mailbox
     assert set(outcomes) <= {"SERVICE_UNAVAILABLE", "InvalidCredentials"}, set(outcomes)
 
 
+@pytest.mark.serial
+@pytest.mark.subprocess
 async def test_hashes_of_clients_that_hung_up_are_not_run(backend_urls, mailbox, tmp_path):
     # A queue long enough for the whole flood: only the hang-ups can spare the hashes. Hashes
     # of 64 MiB make the flood's hashing, not its HTTP handling, what a user would wait for.
@@ -200,6 +204,7 @@ def nice_of(pid: int, thread: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[16])
 
 
+@pytest.mark.subprocess
 async def test_hashing_threads_yield_the_cpu_to_the_event_loop(backend_urls, mailbox, tmp_path):
     # While logins keep every core hashing, reads must still get the CPU they ask for: the
     # kernel gives a nice-19 thread about a seventieth of a nice-0 one's share.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from conftest import serve
 from conftest import (
     test_settings as settings_with,  # renamed so pytest does not collect it
@@ -203,6 +204,7 @@ async def test_readiness_when_all_backends_are_up(client):
 # --- outages ------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 async def test_redis_down_fails_fast_and_recovers_on_its_own(backend_urls, mailbox, tmp_path: Path):
     redis = start_redis(tmp_path)
     port = int(redis.url.rsplit(":", 1)[1].split("/")[0])
@@ -225,6 +227,7 @@ async def test_redis_down_fails_fast_and_recovers_on_its_own(backend_urls, mailb
         redis.stop()
 
 
+@pytest.mark.subprocess
 async def test_hung_redis_fails_fast(backend_urls, mailbox):
     """Redis that accepts connections and never answers: every call must time out."""
     held: list[asyncio.StreamWriter] = []
@@ -251,6 +254,7 @@ async def test_hung_redis_fails_fast(backend_urls, mailbox):
         await server.wait_closed()
 
 
+@pytest.mark.subprocess
 async def test_mongo_down_fails_fast_and_recovers_on_its_own(backend_urls, mailbox, tmp_path: Path):
     mongo = start_mongo(tmp_path)
     port = int(mongo.url.rsplit(":", 1)[1])

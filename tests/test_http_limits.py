@@ -25,6 +25,8 @@ from test_gate import code_of, exchange
 
 from embedded import free_port
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 BODY_READ_TIMEOUT = 1
 
@@ -97,6 +99,7 @@ def validation_failed(response: httpx.Response) -> str:
     return body["errors"][0]["message"]
 
 
+@pytest.mark.serial
 async def test_a_fragment_bomb_is_refused_at_once_and_the_server_stays_responsive(served: Served):
     async with httpx.AsyncClient(base_url=served.url, timeout=5) as client:
         # Aliases expand with the fragments: 2^40 of them, refused by the alias limit, measured

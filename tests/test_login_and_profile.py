@@ -151,6 +151,7 @@ async def test_login_failures_are_indistinguishable(client, mailbox):
         assert body == reference, label
 
 
+@pytest.mark.serial
 async def test_login_costs_one_password_verify_either_way(client, mailbox):
     registered = await register(client, mailbox)
     known = registered["user"]["email"]

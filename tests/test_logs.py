@@ -192,6 +192,7 @@ def assert_no_secret(log: str, log_format: str, secrets: dict[str, str], mail_co
         assert secret not in scanned, f"the {name} is in the {log_format} log:\n{scanned}"
 
 
+@pytest.mark.subprocess
 async def test_text_logs_carry_generated_request_ids_and_no_secret(tmp_path: Path) -> None:
     """Text is the default. No trusted proxy: a client's own X-Request-ID is not believed."""
     server = ServerProcess(tmp_path / "var", free_port(), TRUSTED_PROXIES="", **CHEAP_HASHING)
@@ -224,6 +225,7 @@ async def test_text_logs_carry_generated_request_ids_and_no_secret(tmp_path: Pat
     assert not [line for line in log.splitlines() if " uvicorn.access " in line and "?" in line]
 
 
+@pytest.mark.subprocess
 async def test_json_logs_are_one_object_per_line_with_proxy_request_ids_and_no_secret(tmp_path: Path) -> None:
     """LOG_FORMAT=json, behind a trusted proxy (this test's loopback client)."""
     server = ServerProcess(

@@ -239,6 +239,7 @@ def count_in(directory: Path, files: list[Path]) -> float:
     )
 
 
+@pytest.mark.subprocess
 async def test_two_workers_counts_add_up(backend_urls, mailbox, tmp_path):
     directory = tmp_path / "prometheus"
     directory.mkdir()

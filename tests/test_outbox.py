@@ -57,9 +57,13 @@ def sink(up: bool = True) -> Iterator[Sink]:
         smtp.stop()
 
 
+# Polls 0.05 s apart (outbox_settings): time enough for several, in which nothing may be sent.
+SEVERAL_POLLS = 0.3
+
+
 def outbox_settings(backend_urls: dict[str, str], smtp: Sink, **overrides: Any) -> Settings:
     # Retries a second apart, not 30 s: the test waits for an outage to end, not for backoff.
-    values: dict[str, Any] = {"mail_retry_seconds": 0.5, "outbox_poll_seconds": 0.1, **overrides}
+    values: dict[str, Any] = {"mail_retry_seconds": 0.5, "outbox_poll_seconds": 0.05, **overrides}
     return settings_with(backend_urls, smtp.box, **values)
 
 
@@ -197,7 +201,7 @@ async def test_a_mail_is_abandoned_after_mail_max_attempts(backend_urls):
                 [record] = await until(lambda: done_records(settings))
                 assert counter("authql_mails_abandoned_total") == abandoned + 1
                 smtp.start()
-                await asyncio.sleep(1.0)  # several polls: nothing is sent any more
+                await asyncio.sleep(SEVERAL_POLLS)  # nothing is sent any more
                 assert smtp.box.received(email) == []
 
     assert record["state"] == "abandoned" and record["sealed"] is None and record["attempts"] == 3, record
@@ -220,7 +224,7 @@ async def test_a_claim_is_respected_until_it_expires_then_taken_over(backend_url
                 settings, {"claimed_by": "another", "lease_ms": now_ms + 3_600_000, "due_ms": 0}
             )
             smtp.start()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(SEVERAL_POLLS)
             assert smtp.box.received(email) == []
             # That process died: once its claim expires, this one takes the mail over.
             await update_outbox(settings, {"lease_ms": now_ms})
@@ -241,6 +245,7 @@ def start_server(
         )
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 async def test_mail_queued_when_the_server_is_killed_is_sent_once_after_a_restart(backend_urls, tmp_path):
     import httpx  # noqa: PLC0415
@@ -262,20 +267,21 @@ async def test_mail_queued_when_the_server_is_killed_is_sent_once_after_a_restar
             process.wait()
             await update_outbox(settings, {"due_ms": 0})  # as if the backoff had passed
             smtp.start()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(SEVERAL_POLLS)
             assert smtp.box.received(email) == []  # nobody sends it while no server runs
 
             process = start_server(settings, log, port)
             await asyncio.to_thread(wait_until_ready, process, url, log)
             await smtp.box.wait_for(email)
             await until(lambda: all_done(settings))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(SEVERAL_POLLS)
             assert len(smtp.box.received(email)) == 1
         finally:
             process.terminate()
             process.wait(15)
 
 
+@pytest.mark.subprocess
 async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backend_urls, tmp_path):
     # An SMTP server that accepts and never answers: the mail stays in the sender's hands.
     connections: list[asyncio.StreamWriter] = []
@@ -322,9 +328,10 @@ async def test_sigterm_lets_the_mail_in_hand_finish_and_releases_its_claim(backe
     assert record["attempts"] == 1 and "SMTP" in (record["last_error"] or ""), record
 
 
+@pytest.mark.subprocess
 async def test_two_workers_share_the_outbox_and_send_each_mail_once(backend_urls, tmp_path):
     with sink(up=False) as smtp:
-        settings = outbox_settings(backend_urls, smtp, mail_retry_seconds=600, outbox_poll_seconds=0.05)
+        settings = outbox_settings(backend_urls, smtp, mail_retry_seconds=600)
         log = tmp_path / "server.log"
         port = free_port()
         process = start_server(settings, log, port, ("--workers", "2"))
@@ -340,7 +347,7 @@ async def test_two_workers_share_the_outbox_and_send_each_mail_once(backend_urls
             await update_outbox(settings, {"due_ms": 0})
             smtp.start()
             await until(lambda: all_done(settings), timeout=30)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(SEVERAL_POLLS)
         finally:
             process.terminate()
             process.wait(15)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from conftest import end_resend_cooldown, resent_code_promoted, serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import ME, PASSWORD, PROFILE, START, VERIFY, data, gql, new_email, password_set, wrong_codes
@@ -295,6 +296,7 @@ async def test_unknown_email_answers_alike_and_gets_a_mail_without_code(client, 
     assert (await login(client, unknown, NEW_PASSWORD))["__typename"] == "InvalidCredentials"
 
 
+@pytest.mark.serial
 async def test_unknown_email_takes_comparable_time(backend_urls, mailbox):
     async with reset_app(backend_urls, mailbox, codes_per_address_per_hour=50) as other:
         known = (await sign_up(other, mailbox))["user"]["email"]

@@ -45,6 +45,8 @@ from drift import differences
 from flows import PASSWORD, new_email
 from served import served
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "clients" / "python"
 PACKAGE = GENERATOR / "authql_client"

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from conftest import end_resend_cooldown, resent_code_promoted, serve, text_of
 from conftest import test_settings as settings_for
 from flows import (
@@ -444,6 +445,7 @@ async def test_start_for_an_existing_account_looks_the_same_but_mails_no_code(cl
         assert result["__typename"] == "InvalidCode", (guess, result)
 
 
+@pytest.mark.serial
 async def test_start_for_an_existing_account_takes_comparable_time(mailbox, backend_urls):
     async with custom_app(backend_urls, mailbox, codes_per_address_per_hour=50) as other:
         email = new_email()

@@ -44,6 +44,7 @@ def test_ci_runs_exactly_the_readme_test_line():
     assert ci[-1] == readme_test_line()
 
 
+@pytest.mark.subprocess
 def test_run_line_inside_an_activated_virtualenv_uses_the_project_environment_quietly(tmp_path):
     # uv itself is in place (installed by the run that started this test, or now), so the
     # virtualenv needs no pip of its own (ensurepip would take most of this test's time).
@@ -76,6 +77,7 @@ def externally_managed_python() -> Path | None:
     return None
 
 
+@pytest.mark.subprocess
 def test_run_line_on_an_externally_managed_system_python(tmp_path):
     python = externally_managed_python()
     if python is None:
@@ -98,3 +100,23 @@ def test_run_line_on_an_externally_managed_system_python(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(project / ".venv")
     assert warnings_in(result.stderr) == []
+
+
+@pytest.mark.subprocess
+def test_the_test_tools_come_with_pytest_and_not_with_the_server(tmp_path):
+    """`./run server.py` on a bare machine installs what the server runs: the test group
+    (Hypothesis, Playwright...) only comes with `./run pytest`."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("run", "pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy2(ROOT / name, project / name)
+    bootstrap = run_line("python -c pass", ROOT, {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    (project / ".uv").symlink_to(ROOT / ".uv")  # uv itself, as the run that started this test left it
+    env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "PYTHONHOME"}}
+    for tool in ("hypothesis", "playwright", "pytest"):
+        bare = run_line(f"python -c 'import {tool}'", project, env)
+        assert bare.returncode != 0 and f"No module named '{tool}'" in bare.stderr, (tool, bare.stderr)
+    tested = run_line("pytest --version", project, env)
+    assert tested.returncode == 0, tested.stderr
+    assert run_line("python -c 'import hypothesis, playwright'", project, env).returncode == 0

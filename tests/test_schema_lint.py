@@ -8,6 +8,8 @@ import json
 import pytest
 from npm import TYPESCRIPT, npm_ci, npx
 
+pytestmark = pytest.mark.node
+
 
 @pytest.fixture(scope="module", autouse=True)
 def installed() -> None:

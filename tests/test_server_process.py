@@ -30,6 +30,8 @@ from flows import (
 
 from embedded import free_port
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

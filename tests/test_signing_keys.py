@@ -377,6 +377,7 @@ async def test_an_empty_keys_dir_stops_start_up(backend_urls, mailbox, tmp_path)
             pass
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
 def test_generate_command_writes_an_owner_only_key_the_ring_loads(tmp_path, algorithm):
     keys = tmp_path / "new" / "keys"
@@ -398,6 +399,7 @@ def test_generate_command_writes_an_owner_only_key_the_ring_loads(tmp_path, algo
     assert KeyRing.load(keys, algorithm).signing.path == second
 
 
+@pytest.mark.subprocess
 def test_generate_command_explains_its_usage(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "security.keys", "generate", "HS256", str(tmp_path)],

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import jwt
 import pymongo
 import pyotp
-from conftest import captured_security_events, serve, text_of
+import pytest
+from conftest import captured_security_events, serve, serve_app, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import AUTH, PASSWORD, PROBLEM, RATE, data, register
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from security.two_factor import budget_key
 
@@ -63,12 +67,29 @@ def amr(access_token: str) -> list[str]:
     return list(claims["amr"])
 
 
+# The TOTP clock of this module's apps, stopped in the middle of a 30-second step: codes
+# computed for it stay in their step however long a test takes (no waiting for a step's
+# start). test_codes_are_checked_against_the_wall_clock checks the server's own clock.
+STOPPED = time.time() // 30 * 30 + 15
+
+
+def stop_the_totp_clock(app: Starlette) -> None:
+    """The app checks TOTP codes at STOPPED (TotpSecrets.matching_step takes `now`)."""
+    totp = app.state.services.totp
+    totp.matching_step = functools.partial(type(totp).matching_step, now=STOPPED)
+
+
+@pytest.fixture(scope="module")
+async def client(backend_urls, mailbox) -> AsyncIterator[httpx.AsyncClient]:
+    """The module's app, its TOTP clock stopped."""
+    async with serve_app(settings_with(backend_urls, mailbox)) as (client, app):
+        stop_the_totp_clock(app)
+        yield client
+
+
 async def step_start() -> float:
-    """A time well inside a 30-second step, so codes computed around it stay in their step
-    for the few seconds a test takes (waits at most 6 s, only near a step's end)."""
-    if time.time() % 30 > 24:
-        await asyncio.sleep(30 - time.time() % 30 + 0.1)
-    return time.time()
+    """The time this module's apps check codes at."""
+    return STOPPED
 
 
 async def enroll(client, token: str) -> pyotp.TOTP:
@@ -333,7 +354,8 @@ async def test_a_known_password_buys_no_more_guesses_at_the_second_factor(client
 
 
 async def test_wrong_second_factors_count_into_the_lockout(backend_urls, mailbox):
-    async with serve(settings_with(backend_urls, mailbox, login_lockout_threshold=3)) as client:
+    async with serve_app(settings_with(backend_urls, mailbox, login_lockout_threshold=3)) as (client, app):
+        stop_the_totp_clock(app)
         now = await step_start()
         registered, totp, _ = await with_two_factor(client, mailbox, now)
         email = registered["user"]["email"]
@@ -473,3 +495,24 @@ async def test_no_secret_or_code_reaches_the_logs(client, mailbox):
     assert "second_factor_succeeded" in log and "recovery_code_used" in log
     for secret in [totp.secret, totp.at(now - 30), *used, *codes, PASSWORD]:
         assert secret not in log, secret
+
+
+async def test_codes_are_checked_against_the_wall_clock(backend_urls, mailbox):
+    """With the server's own clock: a code of now passes, codes three steps either way do
+    not, and a code one step ahead passes later; true whenever the test runs (a step's end
+    may pass in between: each code is computed from the time just before it is sent)."""
+    async with serve(settings_with(backend_urls, mailbox)) as client:
+        registered = await register(client, mailbox)
+        totp = await enroll(client, registered["accessToken"])
+        confirmed = await data(
+            client, CONFIRM, {"code": totp.at(time.time())}, token=registered["accessToken"]
+        )
+        assert confirmed["__typename"] == "TotpEnabled", confirmed
+        email = registered["user"]["email"]
+        challenge_id = await challenge(client, email)
+        for far in (-90, 90):
+            assert (await verify(client, challenge_id, totp.at(time.time() + far)))[
+                "__typename"
+            ] == "InvalidCode"
+        ahead = await verify(client, challenge_id, totp.at(time.time() + 30))
+        assert ahead["__typename"] == "AuthPayload", ahead

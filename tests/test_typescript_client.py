@@ -17,6 +17,8 @@ from flows import PASSWORD, register
 from npm import TYPESCRIPT, npm_ci, npx
 from served import served
 
+pytestmark = pytest.mark.node
+
 
 @pytest.fixture(scope="module", autouse=True)
 def installed() -> None:
@@ -46,6 +48,7 @@ def compiled(out: Path) -> Path:
     return out / "smoke.js"
 
 
+@pytest.mark.subprocess
 async def test_the_node_script_signs_in_refreshes_and_logs_out(backend_urls, mailbox, tmp_path):
     smoke = compiled(tmp_path / "dist")
     async with served(settings_for(backend_urls, mailbox), tmp_path / "server.log") as url:

@@ -28,6 +28,8 @@ from served import REDIS_DB, served
 
 from embedded import start_mongo, start_redis
 
+pytestmark = pytest.mark.subprocess
+
 NEW_PASSWORD = "a brand new horse battery"
 CHANGE_PASSWORD = f"""mutation($current: String!, $new: String!) {{
   changePassword(currentPassword: $current, newPassword: $new) {{ __typename {AUTH} }} }}"""

@@ -28,6 +28,8 @@ from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from served import REDIS_DB, served
 
+pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "web"
 REFRESH = """mutation($token: String!) { refreshTokens(refreshToken: $token) { __typename } }"""
 
