@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +61,7 @@ def cache_bytecode(config: pytest.Config) -> None:
     starts (its workers, each uvicorn, server.py, the bench) compiles every module it imports
     again: a second or two each. Theirs is cached in .pytest_cache instead, never beside
     the sources."""
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or config.cache is None:
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or getattr(config, "cache", None) is None:
         return
     del os.environ["PYTHONDONTWRITEBYTECODE"]
     os.environ.setdefault("PYTHONPYCACHEPREFIX", str(config.cache.mkdir("pycache")))
@@ -207,6 +209,8 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
 SESSION_TAG = secrets.token_hex(4)
 # The peer address every `serve` app sees (its client bucket, without proxy headers).
 ASGI_CLIENT_IP = "203.0.113.7"
+# The time in-process apps check TOTP codes at (serve_app): the middle of the step now.
+TOTP_NOW = time.time() // 30 * 30 + 15
 
 
 async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
@@ -232,17 +236,27 @@ async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_i
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(settings: Settings, *, totp_now: float | None = TOTP_NOW) -> AsyncIterator[httpx.AsyncClient]:
     """The app with `settings`, started and reached over ASGI by httpx."""
-    async with serve_app(settings) as (client, _):
+    async with serve_app(settings, totp_now=totp_now) as (client, _):
         yield client
 
 
 @asynccontextmanager
-async def serve_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
-    """As `serve`, with the app itself (its state: the GraphQL view, the services)."""
+async def serve_app(
+    settings: Settings, *, totp_now: float | None = TOTP_NOW
+) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """As `serve`, with the app itself (its state: the GraphQL view, the services).
+
+    The app checks TOTP codes at `totp_now` (TotpSecrets.matching_step takes `now`), a
+    time stopped in the middle of a 30-second step: a code a test computes for it stays
+    in its step however long the test takes, with no wait for a step's start. None: the
+    server's own clock (a test of the clock itself)."""
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30) as manager:
+        if totp_now is not None:
+            totp = app.state.services.totp
+            totp.matching_step = functools.partial(type(totp).matching_step, now=totp_now)
         transport = httpx.ASGITransport(app=manager.app, client=(ASGI_CLIENT_IP, 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://authql.test") as client:
             yield client, app

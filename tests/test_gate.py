@@ -254,12 +254,15 @@ async def exchange(port: int, request: bytes) -> tuple[bytes, bool]:
         writer.write(request)
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
-        length = next(
+        lengths = [
             int(line.split(b":", 1)[1])
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length")
-        )
-        body = await reader.readexactly(length)
+        ]
+        if not lengths:  # h11's own refusal: framed by closing the connection
+            body = await asyncio.wait_for(reader.read(), 15)
+            return head + body, True
+        body = await reader.readexactly(lengths[0])
         try:
             closed = await asyncio.wait_for(reader.read(1), 2) == b""
         except TimeoutError:
@@ -267,6 +270,18 @@ async def exchange(port: int, request: bytes) -> tuple[bytes, bool]:
         return head + body, closed
     finally:
         writer.close()
+
+
+def assert_head_refused(response: bytes, closed: bool) -> None:
+    """A head over 16 KiB refused and its connection closed: by the app (431) when it
+    arrived whole in one read, or by h11 (400) when a read ended inside it, which is the
+    kernel's choice for a write this size."""
+    status = int(response.split(b" ", 2)[1])
+    if status == 431:
+        assert code_of(response) == (431, "REQUEST_HEADERS_TOO_LARGE")
+    else:
+        assert status == 400, response[:200]
+    assert closed
 
 
 def code_of(response: bytes) -> tuple[int, str]:
@@ -305,8 +320,7 @@ async def test_a_request_head_over_16_kib_is_refused_however_it_arrives(
         def get(pad: int) -> bytes:
             return b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * pad + b"\r\n\r\n"
 
-        # One write: h11 sees the whole head at once, so only the app can count it.
-        response, closed = await exchange(port, get(40_000))
-        assert code_of(response) == (431, "REQUEST_HEADERS_TOO_LARGE") and closed
+        # One write: h11 usually sees the whole head at once, so only the app can count it.
+        assert_head_refused(*await exchange(port, get(40_000)))
         response, closed = await exchange(port, get(MAX_HEAD_BYTES - 200))
         assert response.startswith(b"HTTP/1.1 200") and not closed

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import logging
 import re
 import time
@@ -19,11 +18,10 @@ import jwt
 import pymongo
 import pyotp
 import pytest
-from conftest import captured_security_events, serve, serve_app, text_of
+from conftest import TOTP_NOW, captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import AUTH, PASSWORD, PROBLEM, RATE, data, register
 from redis.asyncio import Redis
-from starlette.applications import Starlette
 
 from security.two_factor import budget_key
 
@@ -67,29 +65,16 @@ def amr(access_token: str) -> list[str]:
     return list(claims["amr"])
 
 
-# The TOTP clock of this module's apps, stopped in the middle of a 30-second step: codes
-# computed for it stay in their step however long a test takes (no waiting for a step's
-# start). test_codes_are_checked_against_the_wall_clock checks the server's own clock.
-STOPPED = time.time() // 30 * 30 + 15
-
-
-def stop_the_totp_clock(app: Starlette) -> None:
-    """The app checks TOTP codes at STOPPED (TotpSecrets.matching_step takes `now`)."""
-    totp = app.state.services.totp
-    totp.matching_step = functools.partial(type(totp).matching_step, now=STOPPED)
-
-
 @pytest.fixture(scope="module")
 async def client(backend_urls, mailbox) -> AsyncIterator[httpx.AsyncClient]:
-    """The module's app, its TOTP clock stopped."""
-    async with serve_app(settings_with(backend_urls, mailbox)) as (client, app):
-        stop_the_totp_clock(app)
+    """The module's app (its TOTP clock stopped at TOTP_NOW, as every test app's)."""
+    async with serve(settings_with(backend_urls, mailbox)) as client:
         yield client
 
 
 async def step_start() -> float:
-    """The time this module's apps check codes at."""
-    return STOPPED
+    """The time the test apps check codes at (conftest's TOTP_NOW)."""
+    return TOTP_NOW
 
 
 async def enroll(client, token: str) -> pyotp.TOTP:
@@ -354,8 +339,7 @@ async def test_a_known_password_buys_no_more_guesses_at_the_second_factor(client
 
 
 async def test_wrong_second_factors_count_into_the_lockout(backend_urls, mailbox):
-    async with serve_app(settings_with(backend_urls, mailbox, login_lockout_threshold=3)) as (client, app):
-        stop_the_totp_clock(app)
+    async with serve(settings_with(backend_urls, mailbox, login_lockout_threshold=3)) as client:
         now = await step_start()
         registered, totp, _ = await with_two_factor(client, mailbox, now)
         email = registered["user"]["email"]
@@ -501,7 +485,7 @@ async def test_codes_are_checked_against_the_wall_clock(backend_urls, mailbox):
     """With the server's own clock: a code of now passes, codes three steps either way do
     not, and a code one step ahead passes later; true whenever the test runs (a step's end
     may pass in between: each code is computed from the time just before it is sent)."""
-    async with serve(settings_with(backend_urls, mailbox)) as client:
+    async with serve(settings_with(backend_urls, mailbox), totp_now=None) as client:
         registered = await register(client, mailbox)
         totp = await enroll(client, registered["accessToken"])
         confirmed = await data(
