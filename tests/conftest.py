@@ -253,7 +253,7 @@ async def serve_app(
     in its step however long the test takes, with no wait for a step's start. None: the
     server's own clock (a test of the clock itself)."""
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         if totp_now is not None:
             totp = app.state.services.totp
             totp.matching_step = functools.partial(type(totp).matching_step, now=totp_now)
