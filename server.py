@@ -31,9 +31,9 @@ from endpoints.graphql import graphql_app
 from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
 from endpoints.routes import GraphiQLFiles, GraphQLRoute, jwks, live, metrics_endpoint, ready
 from logs import RequestIds, log_config
-from resolvers.inputs import common_passwords
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
+from security.password_policy import common_passwords
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
 

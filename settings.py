@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     code_failures_per_address_ceiling_per_day: int = Field(100, ge=5, le=10_000)
     code_failures_per_ip_per_hour: int = Field(30, ge=5, le=100_000)
     code_failures_per_hour: int = Field(5000, ge=5, le=10_000_000)
-    # Security notices (resolvers/notices.py) one account is sent an hour.
+    # Security notices (mail/notices.py) one account is sent an hour.
     notices_per_account_per_hour: int = Field(10, ge=1, le=100)
     registration_ttl_seconds: int = Field(1800, ge=300, le=86_400)
     password_reset_ttl_seconds: int = Field(1800, ge=300, le=86_400)

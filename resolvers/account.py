@@ -6,9 +6,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from resolvers.arguments import CurrentPassword
-from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
+from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from schema.account import AccountDeleted, DeleteAccountResult
+from schema.arguments import CurrentPassword
 from schema.context import Context
 
 

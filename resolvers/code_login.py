@@ -17,10 +17,9 @@ import strawberry
 from strawberry.types import Info
 
 from documents.user import User
-from mail import login_code_message, login_no_account_message, new_code_sign_in_message
-from resolvers import notices
+from mail import login_code_message, login_no_account_message, new_code_sign_in_message, notices
+from resolvers.auth.signin import sign_in
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
-from resolvers.signin import sign_in
 from schema.code_login import CodeLoginStarted, CompleteCodeLoginResult, StartCodeLoginResult
 from schema.context import Context
 from schema.problems import flow_expired

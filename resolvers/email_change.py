@@ -18,6 +18,7 @@ import strawberry
 from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
 
+from documents.fields import InvalidValue, normalize_email
 from documents.user import UserChanged, UserGone
 from mail import (
     email_change_account_exists_message,
@@ -25,11 +26,10 @@ from mail import (
     email_change_requested_message,
     email_changed_message,
 )
-from resolvers.arguments import CurrentPassword
+from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
+from resolvers.auth.signin import public_user
 from resolvers.emailed_codes import MailFor, mails, open_flow, prove_code
-from resolvers.inputs import InvalidValue, normalize_email
-from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
-from resolvers.signin import public_user
+from schema.arguments import CurrentPassword
 from schema.context import Context, Unauthenticated
 from schema.email_change import (
     ConfirmEmailChangeResult,

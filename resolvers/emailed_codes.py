@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import metrics
+from documents.fields import InvalidValue, normalize_email
 from documents.user import User
 from mail import MailMessage
-from resolvers.inputs import InvalidValue, normalize_email
 from schema.context import Context
 from schema.problems import (
     FlowExpired,

@@ -8,10 +8,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from documents.fields import InvalidValue, normalize_email
 from documents.user import User, UserChanged
-from resolvers.inputs import InvalidValue, normalize_email
-from resolvers.lockout_answers import count_failure, refused_while_locked
-from resolvers.signin import sign_in
+from resolvers.auth.lockout_answers import count_failure, refused_while_locked
+from resolvers.auth.signin import sign_in
 from schema.context import Context
 from schema.login import LoginResult
 from schema.problems import FlowExpired, InvalidCredentials

@@ -1,6 +1,6 @@
 """Changing the password while signed in: the other sessions end, this one continues, and
 the account's address gets a notice. With two-factor on, the second factor is asked
-too (resolvers/reauthentication.py)."""
+too (resolvers/auth/reauthentication.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ import strawberry
 from strawberry.types import Info
 
 from documents.user import UserChanged
-from mail import password_changed_message
-from resolvers import notices
-from resolvers.arguments import NewPassword
-from resolvers.inputs import password_problems
-from resolvers.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
-from resolvers.signin import auth_payload, open_session
+from mail import notices, password_changed_message
+from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
+from resolvers.auth.signin import auth_payload, open_session
+from schema.arguments import NewPassword
 from schema.context import Context, Unauthenticated
 from schema.password import ChangePasswordResult
 from schema.problems import WeakPassword
 from security.password_forms import hash_password, normalized
+from security.password_policy import password_problems
 
 
 async def change_password(

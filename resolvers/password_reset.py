@@ -13,10 +13,9 @@ from strawberry.types import Info
 
 from documents.user import User, UserGone
 from mail import password_reset_code_message, password_reset_no_account_message
-from resolvers.arguments import MailedCode, NewPassword
+from resolvers.auth.signin import sign_in
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
-from resolvers.inputs import password_problems
-from resolvers.signin import sign_in
+from schema.arguments import MailedCode, NewPassword
 from schema.context import Context
 from schema.password_reset import (
     CompletePasswordResetResult,
@@ -28,6 +27,7 @@ from schema.password_reset import (
 from schema.problems import WeakPassword, flow_expired
 from security.codes import CodeIssued, FlowNotFound
 from security.password_forms import hash_password
+from security.password_policy import password_problems
 
 
 async def start_password_reset(

@@ -7,9 +7,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from documents.fields import InvalidValue, clean_name, normalize_phone
 from documents.user import UserGone
-from resolvers.inputs import InvalidValue, clean_name, normalize_phone
-from resolvers.signin import public_user
+from resolvers.auth.signin import public_user
 from schema.context import Context, Unauthenticated
 from schema.problems import invalid_input
 from schema.profile import ProfileUpdated, ProfileUpdateInput, UpdateProfileResult

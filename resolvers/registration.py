@@ -18,12 +18,12 @@ import strawberry
 from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
 
+from documents.fields import InvalidValue, clean_name, normalize_phone
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
-from resolvers.arguments import MailedCode
+from resolvers.auth.signin import signed_in
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
-from resolvers.inputs import InvalidValue, clean_name, normalize_phone, password_problems
-from resolvers.signin import signed_in
+from schema.arguments import MailedCode
 from schema.context import Context
 from schema.problems import (
     PASSWORD_RULES,
@@ -47,6 +47,7 @@ from schema.registration import (
 )
 from security.codes import VERIFIED, CodeIssued, FlowNotFound
 from security.password_forms import hash_password
+from security.password_policy import password_problems
 
 PASSWORD_SET = "PASSWORD_SET"
 # Each setRegistrationPassword costs an argon2 hash: one flow may pay for this many.

@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from documents.session import Session as SessionDocument
 from documents.user import User, UserGone
-from resolvers.signin import auth_payload
+from resolvers.auth.signin import auth_payload
 from schema.context import Context, Unauthenticated
 from schema.problems import InvalidRefreshToken, NotFound
 from schema.sessions import (

@@ -1,7 +1,7 @@
 """Two-factor authentication: enrolling a TOTP app, finishing a sign-in with a second
 factor, turning it off, and new recovery codes (security/two_factor.py has the rules).
 
-Every check of the second factor goes through resolvers/second_factor.py: one budget of
+Every check of the second factor goes through resolvers/auth/second_factor.py: one budget of
 tries per account, a wrong code counted into the address's lockout like a wrong password,
 a TOTP step accepted once per account and a recovery code once ever. Turning two-factor on
 ends every other session of the account: those opened before it never showed the factor."""
@@ -17,12 +17,11 @@ from bson.errors import InvalidId
 from strawberry.types import Info
 
 from documents.user import User, UserChanged, UserGone
-from mail import two_factor_notice_message
-from resolvers import notices
-from resolvers.lockout_answers import count_failure, refused_while_locked
-from resolvers.reauthentication import confirm_password
-from resolvers.second_factor import WRONG_CODE, check_second_factor
-from resolvers.signin import public_user, signed_in
+from mail import notices, two_factor_notice_message
+from resolvers.auth.lockout_answers import count_failure, refused_while_locked
+from resolvers.auth.reauthentication import confirm_password
+from resolvers.auth.second_factor import WRONG_CODE, check_second_factor
+from resolvers.auth.signin import public_user, signed_in
 from schema.context import Context, Unauthenticated
 from schema.problems import InvalidCode, InvalidCredentials, RateLimited, flow_expired
 from schema.two_factor import (

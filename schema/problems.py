@@ -53,7 +53,7 @@ class FlowExpired(Problem):
     pass
 
 
-# The password policy (resolvers/inputs.py enforces it), as the schema states it.
+# The password policy (security/password_policy.py enforces it), as the schema states it.
 PASSWORD_RULES = "8-128 characters, not a common password, not containing the local part of the email."
 
 

@@ -224,7 +224,7 @@ def _client_failures_key(digest: str, client: str | None) -> str:
 async def count_notice(counters: WindowedCounters, account: str, client: str | None) -> Count:
     """Count a security notice in the client's and the global mail budgets and in the
     account's notice budget, whose count is returned: only that one refuses
-    (resolvers/notices.py)."""
+    (mail/notices.py)."""
     await counters.take(client_mail_key(client), HOUR)
     await counters.take(GLOBAL_MAIL_KEY, HOUR)
     return await counters.take(f"notice-quota:{{{account}}}", HOUR)

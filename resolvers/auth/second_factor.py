@@ -1,6 +1,6 @@
 """Checking an account's second factor, wherever it is asked for: answering a sign-in's
 challenge, turning two-factor off, new recovery codes, and again before a password
-change, an email change or a deletion (resolvers/reauthentication.py).
+change, an email change or a deletion (resolvers/auth/reauthentication.py).
 
 Every check takes one try from the account's one budget (security/two_factor.py's
 SecondFactorBudget) before the code is compared, and counts a wrong code into the
@@ -19,9 +19,8 @@ from __future__ import annotations
 from enum import Enum
 
 from documents.user import User, UserChanged, UserGone
-from mail import second_factor_guessed_message, two_factor_notice_message
-from resolvers import notices
-from resolvers.lockout_answers import count_failure, refused_while_locked
+from mail import notices, second_factor_guessed_message, two_factor_notice_message
+from resolvers.auth.lockout_answers import count_failure, refused_while_locked
 from schema.context import Context
 from schema.problems import InvalidCode, RateLimited, rate_limited
 from security.keyring import Unsealable

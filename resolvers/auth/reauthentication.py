@@ -12,8 +12,8 @@ from typing import Annotated
 import strawberry
 
 from documents.user import User
-from resolvers.lockout_answers import count_failure, refused_while_locked
-from resolvers.second_factor import Proof, check_second_factor
+from resolvers.auth.lockout_answers import count_failure, refused_while_locked
+from resolvers.auth.second_factor import Proof, check_second_factor
 from schema.context import Context
 from schema.problems import InvalidCredentials, RateLimited
 from security.password_forms import verify_password

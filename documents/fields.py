@@ -1,4 +1,5 @@
-"""The rules for what people type: emails, names, phones and passwords.
+"""The rules for what people type into an account's fields: emails, names and phones
+(the password's are security/password_policy.py's).
 
 Syntax is left to well-kept libraries (email-validator, phonenumbers); these
 functions only turn their verdicts into messages a person can act on.
@@ -7,14 +8,11 @@ functions only turn their verdicts into messages a person can act on.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 NAME_MAX = 100
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128
 EMAIL_MAX = 254
 # Combining marks one letter may carry: enough for any script's real names (Vietnamese,
 # Hebrew points with cantillation, Indic vowel signs with a nukta), not a "Zalgo" tower.
@@ -90,32 +88,3 @@ def normalize_phone(raw: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidValue("This is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def password_problems(raw: str, email: str) -> list[str]:
-    """Every reason the password (judged in the NFKC form it is hashed in) is refused;
-    empty when it is acceptable."""
-    password = unicodedata.normalize("NFKC", raw)
-    reasons = []
-    if len(password) < PASSWORD_MIN:
-        reasons.append(f"Use at least {PASSWORD_MIN} characters.")
-    if len(password) > PASSWORD_MAX:
-        reasons.append(f"Use at most {PASSWORD_MAX} characters.")
-    local_part = email.partition("@")[0].lower()
-    lowered = password.lower()
-    # A one- or two-letter local part would forbid half the alphabet; equality still counts.
-    if lowered == local_part or (len(local_part) >= 3 and local_part in lowered):
-        reasons.append("Do not use your email address in your password.")
-    # A too-short password already has its reason; the list holds many short ones.
-    if len(password) >= PASSWORD_MIN and lowered in common_passwords():
-        reasons.append("This is one of the most common passwords; attackers try it first.")
-    return reasons
-
-
-@cache
-def common_passwords() -> frozenset[str]:
-    """The 30,000 most common passwords (lower-case) of zxcvbn's frequency list (MIT),
-    loaded on first use."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
-    return frozenset(FREQUENCY_LISTS["passwords"])
