@@ -13,20 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-# KEYS[1] counter; ARGV: window seconds, how many to count. Returns {count, ttl s}.
-TAKE_SCRIPT = """
-local n = redis.call('INCRBY', KEYS[1], tonumber(ARGV[2]))
-if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
-return {n, redis.call('TTL', KEYS[1])}
-"""
-
-# KEYS[1] counter. Takes back one count, never below zero and never on a key that
-# expired meanwhile (a DECR there would leave a counter without expiry).
-REFUND_SCRIPT = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
-return n
-"""
+from security import lua
 
 
 @dataclass(frozen=True)
@@ -43,8 +30,8 @@ class Count:
 class WindowedCounters:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._take = redis.register_script(TAKE_SCRIPT)
-        self._refund = redis.register_script(REFUND_SCRIPT)
+        self._take = lua.register(redis, "counters/take")
+        self._refund = lua.register(redis, "counters/refund")
 
     async def take(self, key: str, window_seconds: int, amount: int = 1) -> Count:
         """Count `amount` in `key`'s window (opened now if there is none)."""

@@ -32,6 +32,7 @@ import pyotp
 import segno
 from redis.asyncio import Redis
 
+from security import lua
 from security.keyring import RECOVERY_CODES, TOTP_SECRETS, KeyRing, split_sealed
 
 TOTP_DIGITS = 6
@@ -47,19 +48,6 @@ SECOND_FACTOR_ATTEMPTS = 5
 # A TOTP enrolment not confirmed within this long must start again; also the window in
 # which an enrolment may try SECOND_FACTOR_ATTEMPTS codes (CodeTries).
 ENROLLMENT_TTL_SECONDS = 600
-
-# KEYS[1] the challenge. Counts one attempt; returns nil when the challenge is gone or
-# used up (then it is deleted), else {user id, amr, credential version, attempts left}.
-ATTEMPT_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
-if left < 0 then
-  redis.call('DEL', KEYS[1])
-  return nil
-end
-return {redis.call('HGET', KEYS[1], 'user'), redis.call('HGET', KEYS[1], 'amr'),
-        redis.call('HGET', KEYS[1], 'cv'), left}
-"""
 
 
 class TotpSecrets:
@@ -177,7 +165,7 @@ class Challenges:
         self._redis = redis
         self._ttl = ttl_seconds
         self._max_attempts = max_attempts
-        self._attempt = redis.register_script(ATTEMPT_SCRIPT)
+        self._attempt = lua.register(redis, "two_factor/attempt")
 
     async def open(self, user_id: str, amr: tuple[str, ...], credential_version: int) -> Challenge:
         challenge_id = secrets.token_urlsafe(32)
@@ -253,53 +241,7 @@ BUDGET_WINDOW_SECONDS = 600
 SECOND_FACTOR_TRIES_PER_DAY = 20
 DAY_MS = 86_400_000
 
-# KEYS[1] the account's budget hash. ARGV: now (ms), tries per window, first window (ms),
-# tries per day, day (ms). Returns {tries left after this one (-1: refused), ms until the
-# refusal ends or the window closes}.
-BUDGET_TAKE_SCRIPT = """
-local now = tonumber(ARGV[1])
-local tries, base, daily, day = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local f = redis.call('HMGET', KEYS[1], 'used', 'window_end', 'level', 'day_used', 'day_end')
-local used, window_end = tonumber(f[1]) or 0, tonumber(f[2]) or 0
-local level, day_used, day_end = tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
-if day_end <= now then
-  day_used = 0
-  day_end = now + day
-end
-local left, wait = -1, 0
-if day_used >= daily then
-  wait = day_end - now
-else
-  if window_end <= now then
-    used = 0
-    window_end = now + math.min(base * 2 ^ level, day)
-  end
-  if used >= tries then
-    wait = window_end - now
-  else
-    used = used + 1
-    day_used = day_used + 1
-    if used >= tries then level = level + 1 end
-    left = math.min(tries - used, daily - day_used)
-    wait = window_end - now
-  end
-end
-redis.call('HSET', KEYS[1], 'used', used, 'window_end', window_end, 'level', level,
-           'day_used', day_used, 'day_end', day_end)
-redis.call('PEXPIRE', KEYS[1], math.max(day_end, window_end) - now)
-return {left, wait}
-"""
-
-# KEYS[1] the budget hash. A right code: the window and its doubling end, the day's try
-# it took is given back.
-BUDGET_RESET_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'used', 0, 'window_end', 0, 'level', 0)
-if tonumber(redis.call('HGET', KEYS[1], 'day_used') or '0') > 0 then
-  redis.call('HINCRBY', KEYS[1], 'day_used', -1)
-end
-return 1
-"""
+# The scripts: security/lua/two_factor/budget_take.lua and budget_reset.lua.
 
 
 @dataclass(frozen=True)
@@ -326,8 +268,8 @@ class SecondFactorBudget:
         self._tries = tries
         self._window_ms = window_seconds * 1000
         self._daily = tries_per_day
-        self._take = redis.register_script(BUDGET_TAKE_SCRIPT)
-        self._reset = redis.register_script(BUDGET_RESET_SCRIPT)
+        self._take = lua.register(redis, "two_factor/budget_take")
+        self._reset = lua.register(redis, "two_factor/budget_reset")
 
     async def take(self, user_id: str) -> BudgetTry:
         now = int(time.time() * 1000)
