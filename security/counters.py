@@ -1,11 +1,17 @@
 """One windowed counter on Redis, for every budget that counts events in a fixed window
-(mails per hour, wrong codes per day): count first, then compare, and give the count
-back when what it paid for did not happen.
+(mails per hour, wrong codes per day, codes tried at a TOTP enrolment): count first, then
+compare, and give the count back when what it paid for did not happen.
 
 Counting before comparing makes parallel requests all count: N requests racing past a
 limit of L are never more than L granted. Each counter is one key and every command names
 one key, so the counters work on Redis Cluster; the window starts with the first count
-(`INCR`, then `EXPIRE` on a new key), in Redis's own clock."""
+(`INCR`, then `EXPIRE` on a new key), in Redis's own clock.
+
+Two counts are not on it, as their scripts do more than count: the login lockout's
+failures (security/lockout.py: counted, locked and the slot freed in one script, which
+its slot script reads with the attempts in flight) and the second-factor budget
+(security/two_factor.py: windows that double once used up, under a daily cap, checked
+and counted together in one script)."""
 
 from __future__ import annotations
 
@@ -40,6 +46,10 @@ class WindowedCounters:
 
     async def refund(self, key: str) -> None:
         await self._refund(keys=[key])
+
+    async def clear(self, key: str) -> None:
+        """End `key`'s window: the next take opens a new one."""
+        await self._redis.delete(key)
 
     async def peek(self, key: str) -> Count:
         """The count so far (0 when its window is over), without counting."""

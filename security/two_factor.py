@@ -33,6 +33,7 @@ import segno
 from redis.asyncio import Redis
 
 from security import lua
+from security.counters import WindowedCounters
 from security.keyring import RECOVERY_CODES, TOTP_SECRETS, KeyRing, split_sealed
 
 TOTP_DIGITS = 6
@@ -207,26 +208,28 @@ def _key(challenge_id: str) -> str:
 class CodeTries:
     """Codes an account may try in a window, per purpose (today: confirming an enrolment,
     whose secret the caller was just shown), counted before the code is compared and
-    reset by a right one. The account's own second factor has its one budget instead
+    reset by a right one: a windowed counter (security/counters.py) per purpose and
+    account. The account's own second factor has its one budget instead
     (SecondFactorBudget)."""
 
     def __init__(self, redis: Redis, *, tries: int, window_seconds: int) -> None:
-        self._redis = redis
+        self._counters = WindowedCounters(redis)
         self._tries = tries
         self._window = window_seconds
 
     async def take(self, purpose: str, user_id: str) -> tuple[int, int]:
         """One try: (tries left after this one, or -1 if none was left; seconds the window lasts)."""
-        key = f"2fa-tries:{purpose}:{{{user_id}}}"
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, ex=self._window, nx=True)  # the window opens at the first try
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, used, ttl = await pipe.execute()
-        return self._tries - int(used), max(int(ttl), 1)
+        count = await self._counters.take(
+            _tries_key(purpose, user_id), self._window
+        )  # opens at the first try
+        return self._tries - count.value, count.ttl_seconds
 
     async def reset(self, purpose: str, user_id: str) -> None:
-        await self._redis.delete(f"2fa-tries:{purpose}:{{{user_id}}}")
+        await self._counters.clear(_tries_key(purpose, user_id))
+
+
+def _tries_key(purpose: str, user_id: str) -> str:
+    return f"2fa-tries:{purpose}:{{{user_id}}}"
 
 
 # One budget per account for every check of its second factor (answering a challenge,
