@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import io
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +31,7 @@ import pyotp
 import segno
 from redis.asyncio import Redis
 
-from security import lua
+from security import clock, lua
 from security.counters import WindowedCounters
 from security.keyring import RECOVERY_CODES, TOTP_SECRETS, KeyRing, split_sealed
 
@@ -89,7 +88,7 @@ class TotpSecrets:
             return None
         code = code.strip()
         totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
-        current = totp.timecode(datetime.fromtimestamp(time.time() if now is None else now, UTC))
+        current = totp.timecode(datetime.fromtimestamp(clock.now() if now is None else now, UTC))
         found = None
         for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
             # Bytes: compare_digest refuses non-ASCII str (looks_like_totp already did too).
@@ -183,7 +182,7 @@ class Challenges:
         )
         pipe.expire(key, self._ttl)
         await pipe.execute()
-        return Challenge(challenge_id, datetime.fromtimestamp(int(time.time()) + self._ttl, UTC))
+        return Challenge(challenge_id, datetime.fromtimestamp(int(clock.now()) + self._ttl, UTC))
 
     async def attempt(self, challenge_id: str) -> Attempt | None:
         """Count one attempt; None when the challenge is unknown, expired or used up."""
@@ -275,7 +274,7 @@ class SecondFactorBudget:
         self._reset = lua.register(redis, "two_factor/budget_reset")
 
     async def take(self, user_id: str) -> BudgetTry:
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         left, wait_ms = await self._take(
             keys=[budget_key(user_id)], args=[now, self._tries, self._window_ms, self._daily, DAY_MS]
         )
