@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 import metrics
 from documents.outbox import ABANDONED, QUEUED, SENT, OutboxMail
 from logs import RequestInfo, current_request, current_request_id
+from security import clock
 
 from .errors import MailUnavailable
 from .message import Mailer, MailMessage
@@ -102,7 +103,7 @@ class Outbox:
         `hold_seconds`: not sent before then unless `release`d (or `withdraw`n): a notice
         queued before the change it tells of, so no failure after the change loses it."""
         record_id = ObjectId() if once is None else ObjectId(hashlib.sha256(once.encode()).digest()[:12])
-        now = _now_ms()
+        now = clock.now_ms()
         mail = {"to": message.to, "subject": message.subject, "text": message.text, "html": message.html}
         record = OutboxMail(
             id=record_id,
@@ -125,7 +126,7 @@ class Outbox:
     async def release(self, record_id: ObjectId) -> None:
         """Send a held mail now (the change it tells of was made)."""
         await self._collection.update_one(
-            {"_id": record_id, "state": QUEUED}, {"$set": {"due_ms": _now_ms()}}
+            {"_id": record_id, "state": QUEUED}, {"$set": {"due_ms": clock.now_ms()}}
         )
         self._wake.set()
 
@@ -179,7 +180,7 @@ class Outbox:
 
     async def _deliver_next(self) -> bool:
         """Claim one due mail and try it; False when none is due."""
-        now = _now_ms()
+        now = clock.now_ms()
         record = await self._collection.find_one_and_update(
             {"state": QUEUED, "due_ms": {"$lte": now}, "lease_ms": {"$lte": now}},
             {"$set": {"lease_ms": now + self._lease_ms, "claimed_by": self._owner}, "$inc": {"attempts": 1}},
@@ -232,7 +233,7 @@ class Outbox:
             {"_id": record["_id"], "claimed_by": self._owner},
             {
                 "$set": {
-                    "due_ms": _now_ms() + int(delay * 1000),
+                    "due_ms": clock.now_ms() + int(delay * 1000),
                     "lease_ms": 0,
                     "claimed_by": None,
                     "last_error": error,
@@ -259,7 +260,7 @@ class Outbox:
     async def _finish(self, record: dict[str, Any], state: str, error: str | None) -> None:
         """The record as kept from now on: no body, only what an operator needs. A whole
         replace, not `$set`: `expires_at` is a datetime (see documents/outbox.py)."""
-        now = _now_ms()
+        now = clock.now_ms()
         done = OutboxMail(
             id=record["_id"],
             state=state,
@@ -295,9 +296,5 @@ class Outbox:
             {"state": QUEUED}, projection={"created_ms": 1}, sort=[("created_ms", 1)]
         )
         metrics.OUTBOX_DEPTH.set(depth)
-        age = (_now_ms() - int(oldest["created_ms"])) / 1000 if oldest else 0.0
+        age = (clock.now_ms() - int(oldest["created_ms"])) / 1000 if oldest else 0.0
         metrics.OUTBOX_OLDEST_SECONDS.set(max(age, 0.0))
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

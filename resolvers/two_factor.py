@@ -8,7 +8,6 @@ ends every other session of the account: those opened before it never showed the
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import strawberry
@@ -36,6 +35,7 @@ from schema.two_factor import (
     TwoFactorAlreadyEnabled,
     VerifySecondFactorResult,
 )
+from security import clock
 from security.keyring import Unsealable
 from security.two_factor import ENROLLMENT_TTL_SECONDS
 from security.user_cache import UserCache
@@ -68,7 +68,7 @@ async def enroll_totp(info: Info[Context, None], password: Password) -> EnrollTo
         await user.write_changes(
             {
                 "totp_pending": totp.seal(user_id, secret),
-                "totp_pending_expires": int(time.time()) + ENROLLMENT_TTL_SECONDS,
+                "totp_pending_expires": int(clock.now()) + ENROLLMENT_TTL_SECONDS,
             },
             touch=False,
             require={"totp_secret": None},
@@ -90,7 +90,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     user = await context.current_user()
     user_id = str(user.id)
     pending = user.totp_pending
-    if user.two_factor_enabled or pending is None or user.totp_pending_expires < time.time():
+    if user.two_factor_enabled or pending is None or user.totp_pending_expires < clock.now():
         return flow_expired()
     left, _ = await services.code_tries.take("confirm", user_id)
     if left < 0:

@@ -1,11 +1,17 @@
 """One windowed counter on Redis, for every budget that counts events in a fixed window
-(mails per hour, wrong codes per day): count first, then compare, and give the count
-back when what it paid for did not happen.
+(mails per hour, wrong codes per day, codes tried at a TOTP enrolment): count first, then
+compare, and give the count back when what it paid for did not happen.
 
 Counting before comparing makes parallel requests all count: N requests racing past a
 limit of L are never more than L granted. Each counter is one key and every command names
 one key, so the counters work on Redis Cluster; the window starts with the first count
-(`INCR`, then `EXPIRE` on a new key), in Redis's own clock."""
+(`INCR`, then `EXPIRE` on a new key), in Redis's own clock.
+
+Two counts are not on it, as their scripts do more than count: the login lockout's
+failures (security/lockout.py: counted, locked and the slot freed in one script, which
+its slot script reads with the attempts in flight) and the second-factor budget
+(security/two_factor.py: windows that double once used up, under a daily cap, checked
+and counted together in one script)."""
 
 from __future__ import annotations
 
@@ -13,20 +19,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-# KEYS[1] counter; ARGV: window seconds, how many to count. Returns {count, ttl s}.
-TAKE_SCRIPT = """
-local n = redis.call('INCRBY', KEYS[1], tonumber(ARGV[2]))
-if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
-return {n, redis.call('TTL', KEYS[1])}
-"""
-
-# KEYS[1] counter. Takes back one count, never below zero and never on a key that
-# expired meanwhile (a DECR there would leave a counter without expiry).
-REFUND_SCRIPT = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
-return n
-"""
+from security import lua
 
 
 @dataclass(frozen=True)
@@ -43,8 +36,8 @@ class Count:
 class WindowedCounters:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._take = redis.register_script(TAKE_SCRIPT)
-        self._refund = redis.register_script(REFUND_SCRIPT)
+        self._take = lua.register(redis, "counters/take")
+        self._refund = lua.register(redis, "counters/refund")
 
     async def take(self, key: str, window_seconds: int, amount: int = 1) -> Count:
         """Count `amount` in `key`'s window (opened now if there is none)."""
@@ -53,6 +46,10 @@ class WindowedCounters:
 
     async def refund(self, key: str) -> None:
         await self._refund(keys=[key])
+
+    async def clear(self, key: str) -> None:
+        """End `key`'s window: the next take opens a new one."""
+        await self._redis.delete(key)
 
     async def peek(self, key: str) -> Count:
         """The count so far (0 when its window is over), without counting."""

@@ -44,6 +44,7 @@ from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from security import lua
 from security.passwords import hash_started
 
 T = TypeVar("T")
@@ -62,110 +63,8 @@ MAX_POLL_SECONDS = 0.1
 GRANTED, LOCKED, BUSY = 0, 1, 2
 ADDRESS_WINDOW_MS = 3600_000
 
-# Every script: KEYS the client's failures hash, in-flight sorted set and waiting line, then
-# the address's failures hash and in-flight sorted set (one hash tag: one Cluster slot).
-# `now` is Redis's clock.
-NOW = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-"""
-
-# ARGV: threshold, slot id, slot ttl ms, how long a waiter keeps its place without giving
-# up (ms), address threshold.
-# Returns {GRANTED, 0} | {LOCKED, ms still locked} | {BUSY, 0}.
-# Waiters are served in the order they first asked: a slot that comes free goes to the
-# client's longest waiting attempt, never to one that just arrived (a client logging in
-# again and again on its connection would otherwise take every freed slot, and the
-# attempts waiting beside it would be refused after WAIT_FOR_SLOT_SECONDS with the right
-# password). The line is the client's: another client's waiters never hold it up.
-ACQUIRE_SCRIPT = (
-    NOW
-    + """
-local locked = math.max(
-  tonumber(redis.call('HGET', KEYS[1], 'locked_until_ms') or '0'),
-  tonumber(redis.call('HGET', KEYS[4], 'locked_until_ms') or '0'))
-if locked > now then
-  redis.call('ZREM', KEYS[3], ARGV[2])
-  return {1, locked - now}
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]))
-local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
-local free = math.max(tonumber(ARGV[1]) - failures, 1) - redis.call('ZCARD', KEYS[2])
-local address_failures = 0
-if tonumber(redis.call('HGET', KEYS[4], 'window_until_ms') or '0') > now then
-  address_failures = tonumber(redis.call('HGET', KEYS[4], 'failures') or '0')
-end
-local address_free = math.max(tonumber(ARGV[5]) - address_failures, 1) - redis.call('ZCARD', KEYS[5])
-local place = redis.call('ZRANK', KEYS[3], ARGV[2])
-if not place then place = redis.call('ZCARD', KEYS[3]) end
-if place >= free or address_free <= 0 then
-  redis.call('ZADD', KEYS[3], 'NX', now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
-  return {2, 0}
-end
-redis.call('ZREM', KEYS[3], ARGV[2])
-local deadline = now + tonumber(ARGV[3])
-redis.call('ZADD', KEYS[2], deadline, ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[5], deadline, ARGV[2])
-redis.call('PEXPIRE', KEYS[5], ARGV[3])
-return {0, 0}
-"""
-)
-
-# ARGV: threshold, slot id, base lock ms, max lock ms, failures ttl ms, address threshold,
-# address window ms. Returns 0, or 1 if this failure locks the client, 2 the address.
-FAILED_SCRIPT = (
-    NOW
-    + """
-redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('ZREM', KEYS[5], ARGV[2])
-local function lock(key, failures, threshold)
-  local ms = math.min(tonumber(ARGV[3]) * 2 ^ (failures - threshold), tonumber(ARGV[4]))
-  redis.call('HSET', key, 'locked_until_ms', string.format('%d', now + ms))
-end
-local locks = 0
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if failures >= tonumber(ARGV[1]) then
-  lock(KEYS[1], failures, tonumber(ARGV[1]))
-  locks = 1
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-if tonumber(redis.call('HGET', KEYS[4], 'window_until_ms') or '0') <= now then
-  redis.call('HSET', KEYS[4], 'failures', 0, 'window_until_ms', string.format('%d', now + tonumber(ARGV[7])))
-end
-local address_failures = redis.call('HINCRBY', KEYS[4], 'failures', 1)
-if address_failures >= tonumber(ARGV[6]) then
-  lock(KEYS[4], address_failures, tonumber(ARGV[6]))
-  locks = 2
-end
-redis.call('PEXPIRE', KEYS[4], math.max(tonumber(ARGV[7]), tonumber(ARGV[4])))
-return locks
-"""
-)
-
-# ARGV: slot id. The client's failures and lock go; the address's count stays (it is
-# everyone's); other slots stay in flight.
-# KEYS the client's and the address's in-flight sorted sets; ARGV slot id, slot ttl ms.
-RENEW_SCRIPT = (
-    NOW
-    + """
-for _, slots in ipairs(KEYS) do
-  if redis.call('ZADD', slots, 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) > 0 then
-    redis.call('PEXPIRE', slots, ARGV[2])
-  end
-end
-"""
-)
-
-SUCCEEDED_SCRIPT = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('DEL', KEYS[1])
-return 0
-"""
+# The scripts (security/lua/lockout/*.lua) take KEYS the client's failures hash, in-flight
+# sorted set and waiting line, then the address's failures hash and in-flight sorted set.
 
 
 @dataclass(frozen=True)
@@ -189,10 +88,10 @@ class LoginLockout:
         self._key = hmac.new(secret, b"authql login lockout", hashlib.sha256).digest()
         self._threshold = threshold
         self._address_threshold = max(address_threshold, threshold + 7)
-        self._acquire = redis.register_script(ACQUIRE_SCRIPT)
-        self._failed = redis.register_script(FAILED_SCRIPT)
-        self._succeeded = redis.register_script(SUCCEEDED_SCRIPT)
-        self._renew = redis.register_script(RENEW_SCRIPT)
+        self._acquire = lua.register(redis, "lockout/acquire")
+        self._failed = lua.register(redis, "lockout/failed")
+        self._succeeded = lua.register(redis, "lockout/succeeded")
+        self._renew = lua.register(redis, "lockout/renew")
         self._renewals: set[asyncio.Future[object]] = set()  # held until done (asyncio keeps weak refs)
 
     async def check(

@@ -11,12 +11,12 @@ without holding a secret that could also mint them."""
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from security import clock
 from security.keys import KeyRing
 from settings import ConfigurationError, JwtAlgorithm, Settings
 
@@ -100,7 +100,7 @@ class Tokens:
     def issue(
         self, subject: str, session_id: str, credential_version: int, amr: tuple[str, ...] = ()
     ) -> IssuedToken:
-        now = int(time.time())
+        now = int(clock.now())
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -131,7 +131,7 @@ class Tokens:
         kept = self._verified.get(token)
         if kept is not None:
             claims, window = kept
-            now = time.time()
+            now = clock.now()
             if window.opens - self._leeway <= now < window.closes + self._leeway:
                 return claims
             del self._verified[token]  # out of its window: the full check below says how

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import io
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +31,8 @@ import pyotp
 import segno
 from redis.asyncio import Redis
 
+from security import clock, lua
+from security.counters import WindowedCounters
 from security.keyring import RECOVERY_CODES, TOTP_SECRETS, KeyRing, split_sealed
 
 TOTP_DIGITS = 6
@@ -47,19 +48,6 @@ SECOND_FACTOR_ATTEMPTS = 5
 # A TOTP enrolment not confirmed within this long must start again; also the window in
 # which an enrolment may try SECOND_FACTOR_ATTEMPTS codes (CodeTries).
 ENROLLMENT_TTL_SECONDS = 600
-
-# KEYS[1] the challenge. Counts one attempt; returns nil when the challenge is gone or
-# used up (then it is deleted), else {user id, amr, credential version, attempts left}.
-ATTEMPT_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
-if left < 0 then
-  redis.call('DEL', KEYS[1])
-  return nil
-end
-return {redis.call('HGET', KEYS[1], 'user'), redis.call('HGET', KEYS[1], 'amr'),
-        redis.call('HGET', KEYS[1], 'cv'), left}
-"""
 
 
 class TotpSecrets:
@@ -100,7 +88,7 @@ class TotpSecrets:
             return None
         code = code.strip()
         totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
-        current = totp.timecode(datetime.fromtimestamp(time.time() if now is None else now, UTC))
+        current = totp.timecode(datetime.fromtimestamp(clock.now() if now is None else now, UTC))
         found = None
         for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
             # Bytes: compare_digest refuses non-ASCII str (looks_like_totp already did too).
@@ -177,7 +165,7 @@ class Challenges:
         self._redis = redis
         self._ttl = ttl_seconds
         self._max_attempts = max_attempts
-        self._attempt = redis.register_script(ATTEMPT_SCRIPT)
+        self._attempt = lua.register(redis, "two_factor/attempt")
 
     async def open(self, user_id: str, amr: tuple[str, ...], credential_version: int) -> Challenge:
         challenge_id = secrets.token_urlsafe(32)
@@ -194,7 +182,7 @@ class Challenges:
         )
         pipe.expire(key, self._ttl)
         await pipe.execute()
-        return Challenge(challenge_id, datetime.fromtimestamp(int(time.time()) + self._ttl, UTC))
+        return Challenge(challenge_id, datetime.fromtimestamp(int(clock.now()) + self._ttl, UTC))
 
     async def attempt(self, challenge_id: str) -> Attempt | None:
         """Count one attempt; None when the challenge is unknown, expired or used up."""
@@ -219,26 +207,28 @@ def _key(challenge_id: str) -> str:
 class CodeTries:
     """Codes an account may try in a window, per purpose (today: confirming an enrolment,
     whose secret the caller was just shown), counted before the code is compared and
-    reset by a right one. The account's own second factor has its one budget instead
+    reset by a right one: a windowed counter (security/counters.py) per purpose and
+    account. The account's own second factor has its one budget instead
     (SecondFactorBudget)."""
 
     def __init__(self, redis: Redis, *, tries: int, window_seconds: int) -> None:
-        self._redis = redis
+        self._counters = WindowedCounters(redis)
         self._tries = tries
         self._window = window_seconds
 
     async def take(self, purpose: str, user_id: str) -> tuple[int, int]:
         """One try: (tries left after this one, or -1 if none was left; seconds the window lasts)."""
-        key = f"2fa-tries:{purpose}:{{{user_id}}}"
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, ex=self._window, nx=True)  # the window opens at the first try
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, used, ttl = await pipe.execute()
-        return self._tries - int(used), max(int(ttl), 1)
+        count = await self._counters.take(
+            _tries_key(purpose, user_id), self._window
+        )  # opens at the first try
+        return self._tries - count.value, count.ttl_seconds
 
     async def reset(self, purpose: str, user_id: str) -> None:
-        await self._redis.delete(f"2fa-tries:{purpose}:{{{user_id}}}")
+        await self._counters.clear(_tries_key(purpose, user_id))
+
+
+def _tries_key(purpose: str, user_id: str) -> str:
+    return f"2fa-tries:{purpose}:{{{user_id}}}"
 
 
 # One budget per account for every check of its second factor (answering a challenge,
@@ -253,53 +243,7 @@ BUDGET_WINDOW_SECONDS = 600
 SECOND_FACTOR_TRIES_PER_DAY = 20
 DAY_MS = 86_400_000
 
-# KEYS[1] the account's budget hash. ARGV: now (ms), tries per window, first window (ms),
-# tries per day, day (ms). Returns {tries left after this one (-1: refused), ms until the
-# refusal ends or the window closes}.
-BUDGET_TAKE_SCRIPT = """
-local now = tonumber(ARGV[1])
-local tries, base, daily, day = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local f = redis.call('HMGET', KEYS[1], 'used', 'window_end', 'level', 'day_used', 'day_end')
-local used, window_end = tonumber(f[1]) or 0, tonumber(f[2]) or 0
-local level, day_used, day_end = tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
-if day_end <= now then
-  day_used = 0
-  day_end = now + day
-end
-local left, wait = -1, 0
-if day_used >= daily then
-  wait = day_end - now
-else
-  if window_end <= now then
-    used = 0
-    window_end = now + math.min(base * 2 ^ level, day)
-  end
-  if used >= tries then
-    wait = window_end - now
-  else
-    used = used + 1
-    day_used = day_used + 1
-    if used >= tries then level = level + 1 end
-    left = math.min(tries - used, daily - day_used)
-    wait = window_end - now
-  end
-end
-redis.call('HSET', KEYS[1], 'used', used, 'window_end', window_end, 'level', level,
-           'day_used', day_used, 'day_end', day_end)
-redis.call('PEXPIRE', KEYS[1], math.max(day_end, window_end) - now)
-return {left, wait}
-"""
-
-# KEYS[1] the budget hash. A right code: the window and its doubling end, the day's try
-# it took is given back.
-BUDGET_RESET_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'used', 0, 'window_end', 0, 'level', 0)
-if tonumber(redis.call('HGET', KEYS[1], 'day_used') or '0') > 0 then
-  redis.call('HINCRBY', KEYS[1], 'day_used', -1)
-end
-return 1
-"""
+# The scripts: security/lua/two_factor/budget_take.lua and budget_reset.lua.
 
 
 @dataclass(frozen=True)
@@ -326,11 +270,11 @@ class SecondFactorBudget:
         self._tries = tries
         self._window_ms = window_seconds * 1000
         self._daily = tries_per_day
-        self._take = redis.register_script(BUDGET_TAKE_SCRIPT)
-        self._reset = redis.register_script(BUDGET_RESET_SCRIPT)
+        self._take = lua.register(redis, "two_factor/budget_take")
+        self._reset = lua.register(redis, "two_factor/budget_reset")
 
     async def take(self, user_id: str) -> BudgetTry:
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         left, wait_ms = await self._take(
             keys=[budget_key(user_id)], args=[now, self._tries, self._window_ms, self._daily, DAY_MS]
         )

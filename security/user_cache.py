@@ -36,15 +36,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from documents.user import User
+from security import lua
 
 TOKEN = "token"
 PENDING = "pending"
-
-
-# KEYS: the session's live key, the user's stamp; ARGV: the stamp's two fields.
-CHECK = """
-return {redis.call('EXISTS', KEYS[1]), redis.call('HMGET', KEYS[2], ARGV[1], ARGV[2])}
-"""
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ class UserCache:
         self._max_age = max_age_seconds
         # user id -> (the stamp's token, the copy, when it was loaded: time.monotonic())
         self._copies: OrderedDict[str, tuple[bytes, User, float]] = OrderedDict()
-        self._check = redis.register_script(CHECK)
+        self._check = lua.register(redis, "user_cache/check")
 
     async def check(self, live_key: str, user_id: str) -> tuple[bool, Stamp]:
         """Whether `live_key` (the session's, security/sessions.py) exists, and the user's

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from security.codes import scripts
 from security.counters import Count, WindowedCounters
 
 HOUR = 3600
@@ -32,13 +33,6 @@ GLOBAL_MAIL_KEY = "mail-quota:{all}"
 CLIENT_MAIL_PREFIX = "mail-quota:client"
 FAILURES_PREFIX = "code-failures"
 GLOBAL_FAILURES_KEY = "code-failures:{all}"
-
-# KEYS[1] a start cooldown; ARGV: the value this start set. Given back only by the start
-# that took it (one that expired meanwhile may belong to a later start).
-RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class RateLimitExceeded(Exception):
@@ -108,7 +102,7 @@ class Quotas:
         self._prefix = prefix
         self._digest = digest
         self.limits = limits
-        self._release = redis.register_script(RELEASE_SCRIPT)
+        self._release = scripts.register(redis, "release")
 
     # ------------------------------------------------------------------ before a start
 
