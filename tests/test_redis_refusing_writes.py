@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import START, new_email
 from redis import Redis
+from redis.exceptions import RedisError
 from test_http_and_outages import assert_not_ready, assert_service_unavailable, post
 
 from embedded import start_redis, stop_services
@@ -36,6 +38,11 @@ def refusing_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
                 redis.config_set("maxmemory", 1)
         yield started[-1].url
     finally:
+        # A primary whose replica lags waits up to `shutdown-timeout` (10 s by default since
+        # Redis 7) on SIGTERM for it to catch up: a run's teardown once took those 10 s.
+        for service in started:
+            with suppress(RedisError), Redis.from_url(service.url, socket_timeout=2) as redis:
+                redis.config_set("shutdown-timeout", 0)
         stop_services(started)
 
 
