@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -142,7 +142,10 @@ class Limits:
     introspection: bool = True
 
 
+@cache
 def build_schema(limits: Limits = Limits()) -> AuthqlSchema:
+    """The schema for `limits`, built once per process: a server builds one; the tests'
+    apps (over a hundred in a run, 70 ms of CPU each) share the one of their limits."""
     # The limiter rules are built once, here: rule classes made per request would
     # change the validation's rule set per request. Factories give each request fresh
     # extension objects; parsed and validated documents are kept by the HTTP gate.
