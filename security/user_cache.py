@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import get_origin
 
 from redis.asyncio import Redis
 
@@ -133,9 +134,15 @@ def _key(user_id: str) -> str:
 
 def own_copy(user: User) -> User:
     """A copy of `user` whose lists are its own (what they hold, strings, cannot change):
-    what a deep copy gives here, at a fifth of its cost on every signed-in request."""
+    what a deep copy gives here, at a fraction of its cost on every signed-in request."""
     copy = user.model_copy()
     fields = copy.__dict__
-    for name in [name for name, value in fields.items() if isinstance(value, list | dict | set)]:
+    for name in MUTABLE_FIELDS:
         fields[name] = fields[name].copy()
     return copy
+
+
+# The User fields a request could change in place: its lists (and dicts or sets, should it get any).
+MUTABLE_FIELDS = tuple(
+    name for name, field in User.model_fields.items() if get_origin(field.annotation) in (list, dict, set)
+)
