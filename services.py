@@ -187,7 +187,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         lockout=LoginLockout(
             redis,
-            secret=ring.derive(LOGIN_LOCKOUT),
+            key=ring.derive(LOGIN_LOCKOUT),
             threshold=settings.login_lockout_threshold,
             address_threshold=settings.login_lockout_address_threshold,
         ),
@@ -199,7 +199,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         code_tries=CodeTries(redis, tries=SECOND_FACTOR_ATTEMPTS, window_seconds=ENROLLMENT_TTL_SECONDS),
         second_factor_budget=SecondFactorBudget(redis),
-        known_clients=KnownClients(redis, secret=ring.derive(KNOWN_CLIENTS)),
+        known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
     )
 
@@ -219,7 +219,7 @@ def code_flows(
     return CodeFlows(
         redis,
         prefix=prefix,
-        secret=(ring or KeyRing.from_settings(settings)).derive(ONE_TIME_CODES),
+        key=(ring or KeyRing.from_settings(settings)).derive(ONE_TIME_CODES),
         code_length=settings.code_length,
         code_ttl_seconds=settings.code_ttl_seconds,
         max_attempts=settings.code_max_attempts,

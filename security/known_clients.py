@@ -16,10 +16,10 @@ MOST_CLIENTS = 32
 
 
 class KnownClients:
-    def __init__(self, redis: Redis, *, secret: bytes) -> None:
-        """`secret`: the key bytes the digests derive from."""
+    def __init__(self, redis: Redis, *, key: bytes) -> None:
+        """`key`: the data-key ring's "authql known clients" key (services.py)."""
         self._redis = redis
-        self._key = hmac.new(secret, b"authql known clients", hashlib.sha256).digest()
+        self._key = key
 
     async def remember(self, user_id: str, client: str) -> bool:
         """Note a sign-in of `user_id` from `client`; True when the account had not signed in from it."""

@@ -83,9 +83,11 @@ class Checked(Generic[T]):
 
 
 class LoginLockout:
-    def __init__(self, redis: Redis, *, secret: bytes, threshold: int, address_threshold: int) -> None:
+    def __init__(self, redis: Redis, *, key: bytes, threshold: int, address_threshold: int) -> None:
+        """`key`: the data-key ring's "authql login lockout" key (services.py), which the
+        addresses in Redis key names are digested under."""
         self._redis = redis
-        self._key = hmac.new(secret, b"authql login lockout", hashlib.sha256).digest()
+        self._key = key
         self._threshold = threshold
         self._address_threshold = max(address_threshold, threshold + 7)
         self._acquire = lua.register(redis, "lockout/acquire")

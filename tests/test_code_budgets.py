@@ -256,7 +256,7 @@ async def test_a_host_clock_ahead_changes_no_code_expiry(flows, monkeypatch):
 async def test_a_host_clock_ahead_prunes_no_other_hosts_lockout_slots(settings, monkeypatch):
     monkeypatch.setattr(lockout, "WAIT_FOR_SLOT_SECONDS", 0.3)
     redis = Redis.from_url(settings.redis_url or "")
-    guard = LoginLockout(redis, secret=b"k" * 32, threshold=3, address_threshold=20)
+    guard = LoginLockout(redis, key=b"k" * 32, threshold=3, address_threshold=20)
     email, ip = new_email(), new_ip()
     release = asyncio.Event()
     ran = []

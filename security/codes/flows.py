@@ -87,7 +87,7 @@ class CodeFlows:
         redis: Redis,
         *,
         prefix: str,
-        secret: bytes,
+        key: bytes,
         code_length: int,
         code_ttl_seconds: int,
         max_attempts: int,
@@ -99,10 +99,11 @@ class CodeFlows:
         """`start_cooldown`: a flow without a resend (sign-in by code, email change) starts
         at most once per (address, client) and resend cooldown, so a new start is its resend.
 
-        `secret`: the key bytes this machinery's MACs and address digests derive from."""
+        `key`: the data-key ring's "authql one-time codes" key (services.py), which this
+        machinery's MACs and address digests are made under."""
         self._redis = redis
         self._prefix = prefix
-        self._secret = hmac.new(secret, b"authql one-time codes", hashlib.sha256).digest()
+        self._mac_key = key
         self.code_length = code_length
         self._code_ttl_ms = code_ttl_seconds * 1000
         self._max_attempts = max_attempts
@@ -327,16 +328,16 @@ class CodeFlows:
         return "".join(secrets.choice("0123456789") for _ in range(self.code_length))
 
     def _code_mac(self, flow_id: str, code: str) -> str:
-        return hmac.new(self._secret, f"code:{flow_id}:{code}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._mac_key, f"code:{flow_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
     def _token_mac(self, token: str) -> str:
-        return hmac.new(self._secret, f"token:{token}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._mac_key, f"token:{token}".encode(), hashlib.sha256).hexdigest()
 
     def _key(self, flow_id: str) -> str:
         return f"{self._prefix}:{{{flow_id}}}"
 
     def _address_digest(self, email: str) -> str:
-        return hmac.new(self._secret, email.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._mac_key, email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _datetime(epoch_ms: int) -> datetime:
