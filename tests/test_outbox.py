@@ -343,9 +343,10 @@ async def test_two_workers_share_the_outbox_and_send_each_mail_once(backend_urls
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 await asyncio.gather(*(data(client, START, {"email": email}) for email in emails))
             await until(lambda: tried(settings))
-            # Every mail due at once, SMTP back: both workers' senders race for the same mails.
-            await update_outbox(settings, {"due_ms": 0})
+            # SMTP back, then every mail due at once: both workers' senders race for the same
+            # mails. In this order: a mail tried before SMTP is up would wait 600 s for a retry.
             smtp.start()
+            await update_outbox(settings, {"due_ms": 0})
             await until(lambda: all_done(settings), timeout=30)
             await asyncio.sleep(SEVERAL_POLLS)
         finally:
