@@ -21,9 +21,17 @@ from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.codes import CodeFlows, Limits
 from security.events import SecurityEvents
-from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.keyring import (
+    EVENT_FINGERPRINTS,
+    KNOWN_CLIENTS,
+    LOGIN_LOCKOUT,
+    ONE_TIME_CODES,
+    PASSKEY_DECOYS,
+    KeyRing,
+)
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
 from security.redis_watch import RedisWatch
@@ -71,6 +79,7 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    passkeys: PasskeyCeremonies
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -201,6 +210,18 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        passkeys=passkey_ceremonies(redis, settings, ring),
+    )
+
+
+def passkey_ceremonies(redis: Redis, settings: Settings, ring: KeyRing) -> PasskeyCeremonies:
+    rp_id, origins = settings.webauthn_rp
+    return PasskeyCeremonies(
+        redis,
+        rp_id=rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origins=origins,
+        decoy_key=ring.derive(PASSKEY_DECOYS),
     )
 
 

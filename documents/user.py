@@ -56,6 +56,10 @@ class User(Document):
     totp_pending_expires: int = 0
     totp_last_step: int = 0
     recovery_codes: list[str] = []
+    # The WebAuthn user handle of the account's passkeys (base64url of 32 random bytes), made
+    # at its first passkey registration: never the email or the database id, so an
+    # authenticator learns nothing about the account from it.
+    passkey_user_handle: str | None = None
 
     @property
     def two_factor_enabled(self) -> bool:

@@ -24,6 +24,7 @@ from schema import (
     email_change,
     error_codes,
     login,
+    passkeys,
     password,
     password_reset,
     profile,
@@ -81,6 +82,7 @@ def root_types() -> tuple[type, type]:
             code_login.mutations(),
             email_change.mutations(),
             two_factor.mutations(),
+            passkeys.mutations(),
         ),
     )
     return query, mutation
