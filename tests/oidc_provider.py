@@ -17,6 +17,7 @@ requesting it.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -41,6 +42,9 @@ START_TIMEOUT = 30.0
 # the JWKS never published, not at all (alg "none"), or with HS256 keyed by the client secret.
 Signer = Literal["provider", "foreign", "none", "client_secret"]
 FORM = re.compile(r'<form id="(\w+)" method="post" action="([^"]+)"')
+# oidc-provider's form_post page: one form, hidden fields, submitted by a script.
+POSTED = re.compile(r'<title>Submitting Callback</title>.*?<form method="post" action="([^"]+)"', re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
 class ProviderError(AssertionError):
@@ -62,7 +66,7 @@ class OidcProvider:
     def __init__(self, issuer: str, process: subprocess.Popen[bytes]) -> None:
         self.issuer = issuer
         self.process = process
-        self.admin = httpx.Client(base_url=issuer, timeout=10)
+        self.admin = httpx.Client(base_url=issuer, timeout=10, verify=False)  # loopback HTTP only
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -193,27 +197,59 @@ class OidcProvider:
         Each call is a new browser (no provider session) unless `http` is given: a client
         that kept the provider's cookies from an earlier sign-in is a returning browser, which
         the provider may send straight back without asking anything (then `sub` is unused)."""
-        own = http is None
-        browser = http or httpx.AsyncClient(timeout=10)
+        url, form = await self._browse(authorization_url, sub, consent, http)
+        if form is not None:
+            raise ProviderError(f"the provider answered with a form posted to {url}: use sign_in_posted")
+        return url
+
+    async def sign_in_posted(
+        self,
+        authorization_url: str,
+        sub: str,
+        *,
+        consent: bool = True,
+        http: httpx.AsyncClient | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """As `sign_in` for `response_mode=form_post` (Apple's way): the URL the provider's
+        page posts to and the form fields it posts (`code`, `state`, or `error`), NOT posted."""
+        url, form = await self._browse(authorization_url, sub, consent, http)
+        if form is None:
+            raise ProviderError(f"the provider redirected to {url} instead of posting a form")
+        return url, form
+
+    async def _browse(
+        self, authorization_url: str, sub: str, consent: bool, http: httpx.AsyncClient | None
+    ) -> tuple[str, dict[str, str] | None]:
+        """Where the provider finally sends the browser: a redirect's URL (form None), or a
+        form_post page's action and fields."""
+        browser = http or httpx.AsyncClient(timeout=10, verify=False)  # loopback HTTP only
         try:
             url = authorization_url
             for _ in range(12):
                 if not url.startswith(self.issuer + "/"):
-                    return url
+                    return url, None
                 answer = await browser.get(url)
-                while answer.status_code == 200:  # a page with forms: the person acts
+                while answer.status_code in (200, 400) and "text/html" in answer.headers.get(
+                    "content-type", ""
+                ):
+                    posted = POSTED.search(answer.text)
+                    if posted:
+                        return html.unescape(posted[1]), {
+                            name: html.unescape(value) for name, value in HIDDEN.findall(answer.text)
+                        }
                     answer = await self._act(browser, url, answer.text, sub, consent)
                 if not answer.is_redirect:
                     raise ProviderError(f"{url} answered {answer.status_code}: {answer.text[:500]}")
                 url = urljoin(url, answer.headers["location"])
             raise ProviderError(f"too many redirects, last {url}")
         finally:
-            if own:
+            if http is None:
                 await browser.aclose()
 
     async def _act(
         self, browser: httpx.AsyncClient, url: str, page: str, sub: str, consent: bool
     ) -> httpx.Response:
+        """The person at the login or consent page: submits the subject, allows or denies."""
         forms = dict(FORM.findall(page))
         if "login" in forms:
             action, data = forms["login"], {"sub": sub}

@@ -185,6 +185,33 @@ async def test_a_denied_consent_comes_back_as_access_denied(oidc_provider):
     assert answer["error"] == "access_denied" and "code" not in answer
 
 
+async def test_a_form_post_sign_in_gives_the_fields_the_browser_would_post(oidc_provider):
+    """response_mode=form_post (Apple's): the code and state come as a form, not in the URL."""
+    sub = oidc_provider.set_account(new_sub(), email="f@example.com", email_verified=True)
+    client = oidc_provider.register_client(REDIRECT)
+    url = (
+        oidc_provider.discovery()["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "client_id": client.id,
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "response_mode": "form_post",
+                "scope": "openid",
+                "state": "the-state",
+                "nonce": "the-nonce",
+                "code_challenge": create_s256_code_challenge("v" * 43),
+                "code_challenge_method": "S256",
+            }
+        )
+    )
+    action, fields = await oidc_provider.sign_in_posted(url, sub)
+    assert action == REDIRECT and fields["state"] == "the-state" and fields["code"]
+    action, fields = await oidc_provider.sign_in_posted(url, sub, consent=False)
+    assert (action, fields["error"], fields["state"]) == (REDIRECT, "access_denied", "the-state")
+
+
 # ---------------------------------------------------------------- the GitHub-shaped server
 
 
