@@ -132,7 +132,9 @@ class OidcProvider:
         `email_verified="false"` arrives as the string. Standard claims (`email`,
         `email_verified`, `given_name`, `family_name`, `name`, `picture`, `locale`...) go
         where the requested scopes allow (`email`, `profile`); any other claim (`tid`,
-        `hd`, `groups`...) is added to every ID token of that subject."""
+        `hd`, `groups`...) is put into every ID token of that subject as given, registered
+        claims too: `set_account(sub, iss=..., tid=...)` gives all of that subject's tokens
+        Microsoft's tenant issuer (for a one-off attack use `next_id_token`)."""
         self._post("/__test/accounts", {"sub": sub, "claims": claims})
         return sub
 
@@ -167,6 +169,18 @@ class OidcProvider:
         """A new signing key signs from now on; its kid. The old keys stay published in the
         JWKS unless `keep_old` is false."""
         return self._post("/__test/rotate", {"keep_old": keep_old})["kid"]
+
+    @contextmanager
+    def discovery_overridden(self, **fields: Any) -> Iterator[None]:
+        """The discovery document with these fields replaced while the block runs (say
+        Microsoft's `issuer="https://login.microsoftonline.com/{tenantid}/v2.0"` shape:
+        `issuer=oidc_provider.issuer + "/{tenantid}/v2.0"`, with the ID tokens' `iss` set
+        to match through `set_account(sub, iss=..., tid=...)`)."""
+        self._post("/__test/discovery", {"fields": fields})
+        try:
+            yield
+        finally:
+            self._post("/__test/discovery", {"fields": {}})
 
     def requests(self, path: str) -> int:
         """How many requests `path` received so far (say "/jwks", or

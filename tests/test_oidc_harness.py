@@ -179,6 +179,19 @@ async def test_rotating_keys_signs_with_a_new_kid_the_jwks_then_publishes(oidc_p
     assert oidc_provider.requests("/jwks") == fetches + 1
 
 
+async def test_a_templated_issuer_in_discovery_and_a_subjects_own_iss(oidc_provider):
+    """Microsoft's shape: the discovery document names `{tenantid}`, the ID token the tenant."""
+    templated = oidc_provider.issuer + "/{tenantid}/v2.0"
+    tenant_issuer = oidc_provider.issuer + "/tenant-7/v2.0"
+    sub = oidc_provider.set_account(new_sub(), email="ms@example.com", tid="tenant-7", iss=tenant_issuer)
+    with oidc_provider.discovery_overridden(issuer=templated):
+        assert oidc_provider.discovery()["issuer"] == templated
+        token, _ = await sign_in_with_authlib(oidc_provider, sub)
+    claims = id_token_claims(oidc_provider, token)
+    assert (claims["iss"], claims["tid"]) == (tenant_issuer, "tenant-7")
+    assert oidc_provider.discovery()["issuer"] == oidc_provider.issuer
+
+
 async def test_a_denied_consent_comes_back_as_access_denied(oidc_provider):
     sub = oidc_provider.set_account(new_sub(), email="d@example.com", email_verified=True)
     answer, _ = await sign_in_with_authlib(oidc_provider, sub, consent=False)

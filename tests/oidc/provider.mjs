@@ -17,6 +17,7 @@
 //   POST /__test/next-id-token  {client_id, claims?, remove?, key?, kid?}: how the next ID
 //                               token issued to that client is tampered with
 //   POST /__test/rotate         {keep_old?}: a new signing key (new kid) signs from now on
+//   POST /__test/discovery      {fields}: replace these fields of the discovery document
 //   GET  /__test/requests       how many requests each path received
 
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -41,6 +42,7 @@ const clients = new Map(); // client_id -> client metadata
 const accounts = new Map(); // sub -> claims (any JSON values, kept exactly as given)
 const tamperings = new Map(); // client_id -> what to do to the next ID token it gets
 const requests = new Map(); // path -> count
+let discoveryOverrides = {}; // fields of the discovery document replaced (Microsoft's templated issuer)
 const cookieKeys = [randomBytes(32).toString('base64url')];
 
 // Signing keys: the first one signs; every one is published at /jwks.
@@ -157,6 +159,12 @@ async function build() {
     },
   });
   built.use(tamper);
+  built.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200) {
+      ctx.body = { ...ctx.body, ...discoveryOverrides };
+    }
+  });
   return built;
 }
 
@@ -286,6 +294,9 @@ async function admin(req, res, path) {
         claims: input.claims ?? {}, remove: input.remove ?? [], key: input.key, kid: input.kid,
       });
       return json(res, 200, {});
+    case '/__test/discovery':
+      discoveryOverrides = input.fields ?? {};
+      return json(res, 200, discoveryOverrides);
     case '/__test/rotate': {
       const key = await newSigningKey();
       signingKeys = input.keep_old === false ? [key] : [key, ...signingKeys];
