@@ -25,6 +25,7 @@ import secrets
 import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from npm import npm_ci
 
 DIRECTORY = Path(__file__).resolve().parent / "oidc"
@@ -58,6 +63,33 @@ class Client:
     id: str
     secret: str
     redirect_uris: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AppleSigningKey:
+    """An Apple-style client key: the EC P-256 private key of a .p8 file (PKCS#8 PEM), its
+    Key ID and the Team ID. The client secret is a JWT signed with it (see `client_secret`)."""
+
+    team_id: str
+    key_id: str
+    private_pem: bytes
+
+    @classmethod
+    def generate(cls) -> AppleSigningKey:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cls(secrets.token_hex(5).upper(), secrets.token_hex(5).upper(), pem)
+
+    def public_jwk(self) -> dict[str, Any]:
+        return ECKey.import_key(self.private_pem).as_dict(private=False)
+
+    def client_secret(self, client_id: str, audience: str, lifetime: int = 600) -> str:
+        """The JWT a client sends as its secret: iss team id, sub client id, aud `audience`."""
+        now = int(time.time())
+        claims = {"iss": self.team_id, "iat": now, "exp": now + lifetime, "aud": audience, "sub": client_id}
+        return jwt.encode({"alg": "ES256", "kid": self.key_id}, claims, ECKey.import_key(self.private_pem))
 
 
 class OidcProvider:
@@ -108,9 +140,18 @@ class OidcProvider:
         client_id: str | None = None,
         client_secret: str | None = None,
         token_endpoint_auth_method: str = "client_secret_basic",
+        apple_key: AppleSigningKey | None = None,
     ) -> Client:
-        """A new client (random id and secret unless given) allowed these exact redirect URIs."""
+        """A new client (random id and secret unless given) allowed these exact redirect URIs.
+
+        With `apple_key`, the client authenticates Apple's way: client_secret_post with a JWT
+        signed by that key as the secret (iss its team id, sub the client id, aud
+        "https://appleid.apple.com" or this issuer, ES256, kid its key id, not expired)."""
         uris = (redirect_uris,) if isinstance(redirect_uris, str) else tuple(redirect_uris)
+        signer = None
+        if apple_key is not None:
+            token_endpoint_auth_method = "client_secret_post"
+            signer = {"team_id": apple_key.team_id, "key_id": apple_key.key_id, "jwk": apple_key.public_jwk()}
         client = Client(
             client_id or "client-" + secrets.token_hex(6), client_secret or secrets.token_urlsafe(32), uris
         )
@@ -121,6 +162,7 @@ class OidcProvider:
                 "client_secret": client.secret,
                 "redirect_uris": list(uris),
                 "token_endpoint_auth_method": token_endpoint_auth_method,
+                "secret_signer": signer,
             },
         )
         return client

@@ -19,7 +19,7 @@ from github_provider import GitHubProvider, email
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
-from oidc_provider import OidcProvider
+from oidc_provider import AppleSigningKey, OidcProvider
 
 REDIRECT = "http://authql.test/oauth/callback/acme"
 
@@ -190,6 +190,45 @@ async def test_a_templated_issuer_in_discovery_and_a_subjects_own_iss(oidc_provi
     claims = id_token_claims(oidc_provider, token)
     assert (claims["iss"], claims["tid"]) == (tenant_issuer, "tenant-7")
     assert oidc_provider.discovery()["issuer"] == oidc_provider.issuer
+
+
+async def test_an_apple_style_client_secret_jwt_is_checked_against_the_clients_key(oidc_provider):
+    sub = oidc_provider.set_account(new_sub(), email="apple@example.com", email_verified="true")
+    key = AppleSigningKey.generate()
+    client = oidc_provider.register_client(REDIRECT, apple_key=key)
+    metadata = oidc_provider.discovery()
+
+    async def exchange(secret: str) -> dict[str, Any]:
+        verifier = generate_token(48)
+        async with AsyncOAuth2Client(
+            client.id,
+            secret,
+            scope="openid email",
+            redirect_uri=REDIRECT,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_post",
+        ) as relying_party:
+            url, _ = relying_party.create_authorization_url(
+                metadata["authorization_endpoint"],
+                code_verifier=verifier,
+                nonce="n",
+                response_mode="form_post",
+            )
+            _, fields = await oidc_provider.sign_in_posted(url, sub)
+            return await relying_party.fetch_token(
+                metadata["token_endpoint"], code=fields["code"], code_verifier=verifier
+            )
+
+    token = await exchange(key.client_secret(client.id, "https://appleid.apple.com"))
+    assert id_token_claims(oidc_provider, token)["email_verified"] == "true"  # Apple's string
+    for forged in (
+        AppleSigningKey.generate().client_secret(client.id, "https://appleid.apple.com"),  # another key
+        key.client_secret("another-client", "https://appleid.apple.com"),
+        key.client_secret(client.id, "https://appleid.apple.com", lifetime=-60),  # expired
+        client.secret,
+    ):
+        with pytest.raises(OAuthError, match="invalid_client"):
+            await exchange(forged)
 
 
 async def test_a_denied_consent_comes_back_as_access_denied(oidc_provider):
