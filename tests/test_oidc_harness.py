@@ -348,5 +348,11 @@ async def test_the_github_token_endpoint_answers_errors_as_github_does(github_pr
         no_scope = await http.get("/user/emails", headers={"Authorization": f"token {token}"})
         assert (no_scope.status_code, no_scope.json()["message"]) == (404, "Not Found")
         assert (await http.get("/user", headers={"Authorization": f"Bearer {token}"})).json()["id"] == user.id
+        page = await http.get(url)  # a browser not signed in: the authorization page
+        assert page.status_code == 200 and 'name="authorize" value="1"' in page.text
+        straight = await http.get(
+            url + "&" + urlencode({"login": user.login})
+        )  # signed in, authorized before
+        assert straight.status_code == 302 and query(straight.headers["location"])["code"]
         anonymous = await http.get("/user/emails")
         assert (anonymous.status_code, anonymous.json()["message"]) == (401, "Requires authentication")
