@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     # a sign-in waits for its second factor (5 attempts) before it must start again.
     totp_issuer: str = Field("authql", min_length=1, max_length=64, pattern=r"^[^:]+$")
     second_factor_ttl_seconds: int = Field(300, ge=60, le=900)
+    # How long after the session's sign-in an operation marked "recent sign-in" (linking a
+    # provider, unlinking one) is still allowed; past it: ReauthenticationRequired.
+    reauthentication_window_seconds: int = Field(600, ge=1, le=3600)
 
     backend_timeout_seconds: float = Field(3.0, gt=0, le=30)
     # How long a process trusts what it kept (a user's copy, a session found in MongoDB)

@@ -107,8 +107,13 @@ async def open_session(
 
 def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
     session_id = str(session.session.id)
+    signed_in_at = session.session.auth_time or session.session.created_at
     access = tokens.issue(
-        str(user.id), session_id, session.session.credential_version, tuple(session.session.amr)
+        str(user.id),
+        session_id,
+        session.session.credential_version,
+        tuple(session.session.amr),
+        auth_time=int(signed_in_at.timestamp()),
     )
     return AuthPayload(
         access_token=access.token,
