@@ -5,11 +5,11 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -112,18 +112,7 @@ async def open_services(settings: Settings) -> Services:
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,
     )
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.backend_timeout_seconds,
-        socket_connect_timeout=settings.backend_timeout_seconds,
-        # One immediate retry on a dropped connection (Redis restarted); a hung
-        # Redis times out once instead of several times over.
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=30,
-        # Every new connection reads Redis's run_id first: a restarted or failed-over
-        # Redis drops what this process kept before any request trusts it.
-        redis_connect_func=redis_watch.on_connect,
-    )
+    redis = open_redis(settings, redis_watch)
     registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds, ring=ring)
     password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring)
     # One step after the code: these flows live as long as their code. They have no resend,
@@ -201,6 +190,37 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+    )
+
+
+def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
+    """The Redis client the settings ask for: one server, or a Redis Cluster reached
+    through the seed node `REDIS_URL` names (every key family carries a hash tag, so
+    each script, pipeline and transaction stays in one slot)."""
+    assert settings.redis_url is not None
+    timeouts: dict[str, Any] = {
+        "socket_timeout": settings.backend_timeout_seconds,
+        "socket_connect_timeout": settings.backend_timeout_seconds,
+    }
+    if settings.redis_cluster:
+        # Two tries: the second follows a refreshed slot map (a failover moved the slot).
+        # No more: a shard with no primary answers SERVICE_UNAVAILABLE at once rather
+        # than after the client's default backoff. Its run_ids are read in the
+        # background (RedisWatch.start): no per-connection hook on a cluster client.
+        cluster: Any = RedisCluster.from_url(
+            settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
+        )
+        return cast(Redis, cluster)
+    return Redis.from_url(
+        settings.redis_url,
+        **timeouts,
+        # One immediate retry on a dropped connection (Redis restarted); a hung
+        # Redis times out once instead of several times over.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
+        # Every new connection reads Redis's run_id first: a restarted or failed-over
+        # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=watch.on_connect,
     )
 
 
