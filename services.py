@@ -20,12 +20,14 @@ from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.codes import CodeFlows, Limits
+from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
 from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
+from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
 from security.tokens import Tokens
@@ -85,6 +87,11 @@ class Services:
 # Users kept in process by the hot path (security/user_cache.py): about 2 KB each, so
 # under 20 MB when full; least recently served go first.
 USER_CACHE_SIZE = 10_000
+# The longest window a durable count belongs to (wrong codes per address, a day): how
+# long Redis's data counts as young after it began (security/redis_epoch.py).
+DAY_SECONDS = 86_400
+# The MongoDB collection of counts that must survive Redis losing its data.
+DURABLE_COUNTS = "security_counts"
 
 # Beanie binds document classes per process, to the last initialised database. When
 # one of several apps in a process (tests do this) stops, the others rebind.
@@ -113,13 +120,25 @@ async def open_services(settings: Settings) -> Services:
         socketTimeoutMS=timeout_ms,
     )
     redis = open_redis(settings, redis_watch)
-    registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds, ring=ring)
-    password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring)
+    # Failures and per-address quotas are counted in MongoDB too, and read back while Redis's
+    # data is young: a Redis that restarted empty hands out no fresh guesses or mails.
+    epoch = RedisEpoch(redis, horizon_seconds=DAY_SECONDS, recheck_seconds=settings.redis_watch_seconds)
+    lasting = Lasting(DurableCounts(mongo[settings.mongo_db][DURABLE_COUNTS]), epoch)
+    registrations = code_flows(
+        redis, settings, "reg", settings.registration_ttl_seconds, ring=ring, lasting=lasting
+    )
+    password_resets = code_flows(
+        redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring, lasting=lasting
+    )
     # One step after the code: these flows live as long as their code. They have no resend,
     # so a new start is one, under the same cooldown per address the code goes to.
     code_ttl = settings.code_ttl_seconds
-    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True, ring=ring)
-    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring)
+    code_logins = code_flows(
+        redis, settings, "login", code_ttl, start_cooldown=True, ring=ring, lasting=lasting
+    )
+    email_changes = code_flows(
+        redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring, lasting=lasting
+    )
     mailer = build_mailer(settings)
     events = SecurityEvents(ring.derive(EVENT_FINGERPRINTS), request_id=current_request_id)
     passwords = Passwords(
@@ -147,7 +166,7 @@ async def open_services(settings: Settings) -> Services:
         max_age_seconds=settings.kept_trust_seconds,
     )
     # What this process kept is dropped when Redis turns out to be a new server.
-    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
+    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all, epoch.forget):
         redis_watch.on_change(forget)
     return Services(
         settings=settings,
@@ -179,6 +198,8 @@ async def open_services(settings: Settings) -> Services:
             key=ring.derive(LOGIN_LOCKOUT),
             threshold=settings.login_lockout_threshold,
             address_threshold=settings.login_lockout_address_threshold,
+            durable=lasting.counts,
+            epoch=epoch,
         ),
         events=events,
         totp=TotpSecrets(ring, settings.totp_issuer),
@@ -232,6 +253,7 @@ def code_flows(
     *,
     start_cooldown: bool = False,
     ring: KeyRing | None = None,
+    lasting: Lasting | None = None,
 ) -> CodeFlows:
     """One machinery for every emailed-code flow: the same limits and attempt rules. Its codes
     are keyed under the current data key (`ring`, else the settings'): a rotation ends the
@@ -257,6 +279,7 @@ def code_flows(
         ),
         flow_ttl_seconds=flow_ttl_seconds,
         start_cooldown=start_cooldown,
+        lasting=lasting,
     )
 
 

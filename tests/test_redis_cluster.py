@@ -76,6 +76,7 @@ KEY_FAMILIES = {
     "second-factor budget": r"2fa-(budget|warned):\{(?P<tag>[0-9a-f]{24})\}",
     "known clients": r"known-clients:\{(?P<tag>[0-9a-f]{24})\}",
     "health probe": r"authql:health",
+    "epoch marker (when Redis's data began)": r"authql:epoch",
     "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",
 }
 
