@@ -585,3 +585,22 @@ def test_the_relying_party_defaults_to_public_url_and_cors_origins_on_it():
         webauthn_origins="https://example.com, https://app.example.com",
     )
     assert settings.webauthn_rp == ("example.com", ("https://example.com", "https://app.example.com"))
+
+
+async def test_deleting_the_account_deletes_its_passkeys(backend_urls, client, mailbox, origin, served):
+    registered, authenticator, _ = await with_passkey(client, mailbox, origin)
+    deleted = await data(
+        client,
+        "mutation($p: String!) { deleteAccount(password: $p) { __typename } }",
+        {"p": PASSWORD},
+        token=registered["accessToken"],
+    )
+    assert deleted["__typename"] == "AccountDeleted", deleted
+    mongo = pymongo.AsyncMongoClient(backend_urls["mongo_url"])
+    try:
+        db = served[1].state.services.settings.mongo_db
+        assert await mongo[db]["passkeys"].count_documents({"user_id": registered["user"]["id"]}) == 0
+    finally:
+        await mongo.close()
+    answer = await sign_in(client, authenticator, None)
+    assert answer["__typename"] == "PasskeyRejected", answer
