@@ -29,7 +29,16 @@ from starlette.routing import Mount, Route
 import metrics
 from endpoints.graphql import graphql_app
 from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
-from endpoints.routes import GraphiQLFiles, GraphQLFirst, GraphQLRoute, jwks, live, metrics_endpoint, ready
+from endpoints.routes import (
+    GraphiQLFiles,
+    GraphQLFirst,
+    GraphQLRoute,
+    jwks,
+    live,
+    metrics_endpoint,
+    ready,
+    social_callback,
+)
 from logs import RequestIds, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", ready),
         Route("/.well-known/jwks.json", jwks),
         Route("/metrics", metrics_endpoint),
+        Route("/oauth/callback/{provider}", social_callback, methods=["GET", "POST"]),
         Mount("/graphiql", GraphiQLFiles()),
     ]
     middleware = [

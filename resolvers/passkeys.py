@@ -33,6 +33,7 @@ from mail import notices, passkey_notice_message
 from resolvers.auth.lockout_answers import count_failure, refused_while_locked
 from resolvers.auth.reauthentication import require_recent_sign_in
 from resolvers.auth.signin import public_user, signed_in
+from resolvers.auth.ways_in import other_way_in
 from schema.context import Context, Unauthenticated
 from schema.passkeys import (
     FinishPasskeyRegistrationResult,
@@ -336,11 +337,11 @@ async def remove_passkey(info: Info[Context, None], id: PasskeyId) -> RemovePass
     record = await _owned(user_id, str(id))
     if record is None:
         return NotFound(message=NOT_FOUND)
-    if not await _other_way_in(user, record):
+    if not await other_way_in(user.id, leaving_passkey=record):
         return LastSignInMethod(message=LAST_WAY_IN)
     await record.delete()
     # Two removals racing could each have counted the other's passkey: count again after.
-    if not await _other_way_in(user, None):
+    if not await other_way_in(user.id):
         await record.insert()
         return LastSignInMethod(message=LAST_WAY_IN)
     context.security_event("passkey_removed", user=user_id, passkey=str(record.id))
@@ -356,15 +357,6 @@ async def remove_passkey(info: Info[Context, None], id: PasskeyId) -> RemovePass
 async def passkeys_of(user_id: str) -> list[Passkey]:
     """The account's passkeys as the schema shows them, oldest first (User.passkeys)."""
     return [_public(each) for each in await _passkeys(user_id)]
-
-
-async def _other_way_in(user: User, removing: PasskeyDocument | None) -> bool:
-    """Whether the account can still sign in without `removing`: a password, or another
-    passkey. (Social identities count too once social sign-in is in.)"""
-    if user.password_hash:
-        return True
-    others = [each for each in await _passkeys(str(user.id)) if removing is None or each.id != removing.id]
-    return bool(others)
 
 
 async def _with_user_handle(context: Context, user: User) -> User:

@@ -210,7 +210,7 @@ class PasskeyCeremonies:
             "user_id": ceremony.user_id,
             "address": ceremony.address,
         }
-        await self._redis.set(KEY_PREFIX + challenge_id, json.dumps(record), ex=self.ttl_seconds)
+        await self._redis.set(_key(challenge_id), json.dumps(record), ex=self.ttl_seconds)
         expires_at = (datetime.now(UTC) + timedelta(seconds=self.ttl_seconds)).replace(microsecond=0)
         return Issued(challenge_id, options_json, expires_at)
 
@@ -219,7 +219,7 @@ class PasskeyCeremonies:
         expired or already taken."""
         if not 0 < len(challenge_id) <= MAX_CHALLENGE_ID:
             return None
-        stored = await self._redis.getdel(KEY_PREFIX + challenge_id)
+        stored = await self._redis.getdel(_key(challenge_id))
         if stored is None:
             return None
         record = json.loads(stored)
@@ -296,3 +296,8 @@ def counter_went_back(stored: int, presented: int) -> bool:
 
 def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:200]
+
+
+def _key(challenge_id: str) -> str:
+    """The challenge's Redis key (hash-tagged, as every key family is, for Redis Cluster)."""
+    return KEY_PREFIX + "{" + challenge_id + "}"

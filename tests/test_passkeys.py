@@ -9,6 +9,7 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -449,6 +450,21 @@ async def test_the_last_way_in_cannot_be_removed(backend_urls, client, mailbox, 
     assert [each["id"] for each in (await data(client, MY_PASSKEYS, token=token))["passkeys"]] == [
         second["id"]
     ]
+    # A linked social identity is a way in too (as social sign-in stores one).
+    mongo = pymongo.AsyncMongoClient(backend_urls["mongo_url"], tz_aware=True)
+    try:
+        await mongo[db]["identities"].insert_one(
+            {
+                "provider": "acme",
+                "subject": new_email(),
+                "user_id": registered["user"]["id"],
+                "linked_at": datetime.now(UTC),
+            }
+        )
+    finally:
+        await mongo.close()
+    removed = await data(client, REMOVE, {"id": second["id"]}, token=token)
+    assert removed["__typename"] == "PasskeyRemoved", removed
 
 
 # ---------------------------------------------------------------- no enumeration, lockout, limits

@@ -19,28 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "tests" / "contract"
 SHARED_CONTRACT = ROOT.parent / "shared" / "api"
 schema = build_live_schema()
-# passkeys.graphql reads with social.graphql, for the two Problems passkeys answer. Until social
-# sign-in is implemented (and its contract kept here), they are taken as social.graphql
-# writes them; once tests/contract/social.graphql exists, the whole file is read instead.
-FROM_SOCIAL = """
-"A sign-in that needs a recent sign-in: sign in again, then retry."
-type ReauthenticationRequired implements Problem {
-  message: String!
-}
-
-"Removing it would leave the account with no way to sign in."
-type LastSignInMethod implements Problem {
-  message: String!
-}
-"""
-
-
-def contract_text() -> str:
-    """Every kept contract file, read together (with FROM_SOCIAL while social.graphql is absent)."""
-    texts = [path.read_text() for path in sorted(CONTRACT.glob("*.graphql"))]
-    if not (CONTRACT / "social.graphql").exists():
-        texts.append(FROM_SOCIAL)
-    return "\n".join(texts)
 
 
 def test_live_schema_is_a_compatible_superset_of_the_core_contract():
@@ -60,18 +38,16 @@ def test_live_schema_is_a_compatible_superset_of_all_three_contract_files_togeth
     assert find_breaking_changes(contract, schema._schema) == []
 
 
-def test_live_schema_is_a_compatible_superset_of_every_kept_contract_file_together():
-    assert "startPasskeySignIn" in contract_text()
-    contract = build_schema(contract_text())
+def test_live_schema_is_a_compatible_superset_of_all_four_contract_files_together():
+    files = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql")
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in files))
     assert find_breaking_changes(contract, schema._schema) == []
 
 
-def test_what_is_taken_from_social_is_what_social_graphql_says():
-    if not SHARED_CONTRACT.is_dir():
-        return
-    shared = (SHARED_CONTRACT / "social.graphql").read_text()
-    for block in FROM_SOCIAL.strip().split("\n\n"):
-        assert block in shared, block
+def test_live_schema_is_a_compatible_superset_of_all_five_contract_files_together():
+    files = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql", "passkeys.graphql")
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in files))
+    assert find_breaking_changes(contract, schema._schema) == []
 
 
 def test_live_schema_has_no_breaking_change_against_the_last_release():
@@ -88,7 +64,13 @@ def test_exported_schema_graphql_matches_the_code():
 
 def test_kept_contract_equals_the_shared_one_where_it_is_present():
     kept = {path.name: path.read_text() for path in CONTRACT.glob("*.graphql")}
-    assert {"core.graphql", "sessions.graphql", "account.graphql", "passkeys.graphql"} <= set(kept)
+    assert set(kept) == {
+        "core.graphql",
+        "sessions.graphql",
+        "account.graphql",
+        "social.graphql",
+        "passkeys.graphql",
+    }
     if not SHARED_CONTRACT.is_dir():
         return  # a clone on its own: the kept copy is the contract
     for name, text in kept.items():
