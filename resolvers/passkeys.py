@@ -74,6 +74,8 @@ NOT_FOUND = "No such passkey on your account."
 # Matches no account: the lookup an address without an account still makes (same work).
 NOBODY = "0" * 24
 OPERATION = "finishPasskeySignIn"
+# Passkeys one account may hold: more than anyone uses, few enough to list and exclude.
+MAX_PASSKEYS = 20
 
 
 async def start_passkey_registration(info: Info[Context, None]) -> StartPasskeyRegistrationResult:
@@ -125,6 +127,9 @@ async def finish_passkey_registration(
     except PasskeyRefused as refused:
         context.security_event("passkey_registration_rejected", user=user_id, reason=refused.reason)
         return PasskeyRejected(message=REJECTED)
+    if len(await _passkeys(user_id)) >= MAX_PASSKEYS:
+        context.security_event("passkey_registration_rejected", user=user_id, reason="too many passkeys")
+        return PasskeyRejected(message=f"An account holds at most {MAX_PASSKEYS} passkeys: remove one first.")
     now = utc_now()
     record = PasskeyDocument(
         user_id=user_id,
@@ -212,6 +217,8 @@ async def finish_passkey_sign_in(
     if ceremony.address is not None and user.email != ceremony.address:
         return await _refuse(context, ceremony.address, Failure("credential of another account"))
 
+    version = user.credential_version
+
     async def check() -> Verified | Failure:
         assert stored is not None and user is not None
         return await _verify(context, ceremony, credential, stored, user)
@@ -238,7 +245,9 @@ async def finish_passkey_sign_in(
         return PasskeyRejected(message=REJECTED)
     kind = "swk" if verified.passkey.multi_device else "hwk"
     context.security_event("passkey_sign_in_succeeded", user=user_id, passkey=str(verified.passkey.id))
-    return await signed_in(context, user, amr=(kind, "user", "mfa"))
+    # Valid under the credentials read before the verification: a "log out everywhere" (or
+    # an operator's disable) that lands meanwhile ends this session too (FlowExpired).
+    return await signed_in(context, user, amr=(kind, "user", "mfa"), credential_version=version)
 
 
 async def _verify(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -620,3 +621,29 @@ async def test_deleting_the_account_deletes_its_passkeys(backend_urls, client, m
         await mongo.close()
     answer = await sign_in(client, authenticator, None)
     assert answer["__typename"] == "PasskeyRejected", answer
+
+
+async def test_an_account_holds_at_most_20_passkeys(backend_urls, client, mailbox, origin, served):
+    registered, _, first = await with_passkey(client, mailbox, origin)
+    token = registered["accessToken"]
+    mongo = pymongo.AsyncMongoClient(backend_urls["mongo_url"], tz_aware=True)
+    try:
+        db = served[1].state.services.settings.mongo_db
+        stored = await mongo[db]["passkeys"].find_one({"user_id": registered["user"]["id"]})
+        assert stored is not None
+        copies = []
+        for _ in range(19):
+            copy = {key: value for key, value in stored.items() if key != "_id"}
+            copies.append({**copy, "credential_id": b64url(secrets.token_bytes(16))})
+        await mongo[db]["passkeys"].insert_many(copies)
+    finally:
+        await mongo.close()
+    started = await data(client, START_REGISTRATION, token=token)
+    credential = Authenticator(origin=origin).create(started["optionsJson"])
+    refused = await data(
+        client, FINISH_REGISTRATION, {"c": started["challengeId"], "j": credential}, token=token
+    )
+    assert refused["__typename"] == "PasskeyRejected" and "at most 20" in refused["message"], refused
+    assert len((await data(client, MY_PASSKEYS, token=token))["passkeys"]) == 20
+    assert (await data(client, REMOVE, {"id": first["id"]}, token=token))["__typename"] == "PasskeyRemoved"
+    assert (await add_passkey(client, token, Authenticator(origin=origin)))["name"]
