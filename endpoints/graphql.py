@@ -143,6 +143,8 @@ class GraphQLEndpoint(GraphQL):
             return None
         context = await self.get_context(request, None)
         result = await self.prepared.execute(document, context, variables, operation_name, extensions)
+        if not result.errors and not result.extensions:  # what process_result makes of it, directly
+            return Response(self.encode_json({"data": result.data}), 200, media_type="application/json")
         data = await self.process_result(request, result)  # type: ignore[arg-type]
         status_code = 400 if is_request_error(data) else 200
         return Response(self.encode_json(data), status_code, media_type="application/json")
