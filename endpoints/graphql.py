@@ -210,6 +210,7 @@ class PreparedOperations:
             # skipped on the common path without a word: teach the short way about it first.
             raise RuntimeError(f"the short way does not know the schema's extensions: {extensions}")
         self._schema = schema._schema  # the graphql-core schema Strawberry built, resolvers wrapped
+        self._strawberry = schema
         # Strawberry's execution context class, passed as Strawberry passes it.
         self._executor = execution_context_class_kwargs(schema.execution_context_class)
 
@@ -223,7 +224,7 @@ class PreparedOperations:
     ) -> GraphQLExecutionResult:
         plan = document.plan
         if plan is UNPLANNED:
-            plan = document.plan = plan_for(self._schema, document.node)
+            plan = document.plan = plan_for(self._schema, document.node, self._strawberry)
         if plan is not None:
             return await self._run_plan(plan, document, context, variables, operation_name, extensions)
         return await self._execute(document, context, variables, operation_name, extensions)
@@ -241,7 +242,7 @@ class PreparedOperations:
         plain outcome answered here, any other completed by graphql-core as ever."""
         info = plan.info(self._schema, context, extensions, optimized_is_awaitable)
         try:
-            result = plan.resolve(None, info)
+            result = plan.call(info)
             if optimized_is_awaitable(result):
                 result = await result
         except Exception as error:
