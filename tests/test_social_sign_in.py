@@ -371,3 +371,14 @@ async def test_social_sign_in_counts_into_the_per_ip_limits(
         assert (await limited.complete(ticket, verifier))["__typename"] == "AuthPayload"
         third = await data(limited.client, COMPLETE, {"t": ticket, "v": verifier})
         assert third["__typename"] == "RateLimited"
+
+
+async def test_the_callback_takes_a_form_post(app: SocialApp) -> None:
+    """Apple answers with response_mode=form_post: the same parameters, POSTed."""
+    verifier, url = await app.start()
+    back = await app.oidc.sign_in(url, person(app))
+    form = {key: values[0] for key, values in query_of(back).items()}
+    answer = await app.client.post("/oauth/callback/acme", data=form)
+    assert answer.status_code == 302 and answer.headers["cache-control"] == "no-store"
+    ticket = query_of(answer.headers["location"])["ticket"][0]
+    assert (await app.complete(ticket, verifier))["__typename"] == "AuthPayload"
