@@ -382,3 +382,14 @@ async def test_the_callback_takes_a_form_post(app: SocialApp) -> None:
     assert answer.status_code == 302 and answer.headers["cache-control"] == "no-store"
     ticket = query_of(answer.headers["location"])["ticket"][0]
     assert (await app.complete(ticket, verifier))["__typename"] == "AuthPayload"
+
+
+async def test_a_callback_of_junk_is_a_400(app: SocialApp) -> None:
+    many = "&".join(f"f{n}=x" for n in range(50))
+    for answer in (
+        await app.client.post("/oauth/callback/acme", content=many),
+        await app.client.post("/oauth/callback/acme", content=b"\xff\xfe"),
+        await app.client.get("/oauth/callback/nope?state=x&code=y"),
+        await app.client.get("/oauth/callback/acme"),
+    ):
+        assert answer.status_code == 400 and answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
