@@ -20,6 +20,7 @@ from github_provider import GitHubProvider, email
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
 
+from embedded import free_port
 from social import (
     APP_REDIRECT,
     COMPLETE,
@@ -393,3 +394,21 @@ async def test_a_callback_of_junk_is_a_400(app: SocialApp) -> None:
         await app.client.get("/oauth/callback/acme"),
     ):
         assert answer.status_code == 400 and answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_provider_out_of_reach_is_answered_fast_and_typed(
+    backend_urls: dict[str, str],
+    mailbox: Mailbox,
+    oidc_provider: OidcProvider,
+    github_provider: GitHubProvider,
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with social_app(
+        backend_urls, mailbox, oidc_provider, github_provider, social_acme_issuer=nowhere
+    ) as down:
+        started = time.monotonic()
+        body = await gql(down.client, START, {"p": "acme", "r": APP_REDIRECT, "c": challenge_of("v" * 50)})
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert time.monotonic() - started < 5
+        # The other providers still work.
+        assert (await down.sign_in(person(down), provider="trusty"))["__typename"] == "AuthPayload"
