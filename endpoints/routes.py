@@ -9,10 +9,11 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import metrics
 from endpoints.errors import error_response
@@ -32,6 +33,29 @@ class GraphQLRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
+
+
+class GraphQLFirst:
+    """The innermost middleware: a POST to /graphql goes straight to the view.
+
+    The view answers every error of its own as JSON, so Starlette's exception middleware
+    and router (a Request, closures and a walk over the routes per request) have nothing
+    to do for the one request that is most of the traffic. Every other request (any other
+    path or method, /graphql's GET and OPTIONS and its 405s) takes the router as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and get_route_path(scope) == "/graphql"
+            and hasattr(scope["app"].state, "graphql")
+        ):
+            await scope["app"].state.graphql(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class GraphiQLFiles:

@@ -178,7 +178,7 @@ class GitHubProvider:
         requested."""
         query = dict(parse_qsl(urlsplit(authorization_url).query))
         form = {**query, "login": login, "authorize": "1" if consent else "0"}
-        async with httpx.AsyncClient(timeout=10) as browser:
+        async with httpx.AsyncClient(timeout=10, verify=False) as browser:  # loopback HTTP only
             answer = await browser.post(authorization_url.split("?")[0], data=form)
         if not answer.is_redirect:
             raise AssertionError(f"GitHub's authorization answered {answer.status_code}: {answer.text[:500]}")

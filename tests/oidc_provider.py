@@ -17,6 +17,7 @@ requesting it.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import secrets
 import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +34,10 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from npm import npm_ci
 
 DIRECTORY = Path(__file__).resolve().parent / "oidc"
@@ -41,6 +47,9 @@ START_TIMEOUT = 30.0
 # the JWKS never published, not at all (alg "none"), or with HS256 keyed by the client secret.
 Signer = Literal["provider", "foreign", "none", "client_secret"]
 FORM = re.compile(r'<form id="(\w+)" method="post" action="([^"]+)"')
+# oidc-provider's form_post page: one form, hidden fields, submitted by a script.
+POSTED = re.compile(r'<title>Submitting Callback</title>.*?<form method="post" action="([^"]+)"', re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
 class ProviderError(AssertionError):
@@ -56,13 +65,40 @@ class Client:
     redirect_uris: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AppleSigningKey:
+    """An Apple-style client key: the EC P-256 private key of a .p8 file (PKCS#8 PEM), its
+    Key ID and the Team ID. The client secret is a JWT signed with it (see `client_secret`)."""
+
+    team_id: str
+    key_id: str
+    private_pem: bytes
+
+    @classmethod
+    def generate(cls) -> AppleSigningKey:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cls(secrets.token_hex(5).upper(), secrets.token_hex(5).upper(), pem)
+
+    def public_jwk(self) -> dict[str, Any]:
+        return ECKey.import_key(self.private_pem).as_dict(private=False)
+
+    def client_secret(self, client_id: str, audience: str, lifetime: int = 600) -> str:
+        """The JWT a client sends as its secret: iss team id, sub client id, aud `audience`."""
+        now = int(time.time())
+        claims = {"iss": self.team_id, "iat": now, "exp": now + lifetime, "aud": audience, "sub": client_id}
+        return jwt.encode({"alg": "ES256", "kid": self.key_id}, claims, ECKey.import_key(self.private_pem))
+
+
 class OidcProvider:
     """The running provider: its issuer, and what a test can make it do."""
 
     def __init__(self, issuer: str, process: subprocess.Popen[bytes]) -> None:
         self.issuer = issuer
         self.process = process
-        self.admin = httpx.Client(base_url=issuer, timeout=10)
+        self.admin = httpx.Client(base_url=issuer, timeout=10, verify=False)  # loopback HTTP only
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -104,9 +140,18 @@ class OidcProvider:
         client_id: str | None = None,
         client_secret: str | None = None,
         token_endpoint_auth_method: str = "client_secret_basic",
+        apple_key: AppleSigningKey | None = None,
     ) -> Client:
-        """A new client (random id and secret unless given) allowed these exact redirect URIs."""
+        """A new client (random id and secret unless given) allowed these exact redirect URIs.
+
+        With `apple_key`, the client authenticates Apple's way: client_secret_post with a JWT
+        signed by that key as the secret (iss its team id, sub the client id, aud
+        "https://appleid.apple.com" or this issuer, ES256, kid its key id, not expired)."""
         uris = (redirect_uris,) if isinstance(redirect_uris, str) else tuple(redirect_uris)
+        signer = None
+        if apple_key is not None:
+            token_endpoint_auth_method = "client_secret_post"
+            signer = {"team_id": apple_key.team_id, "key_id": apple_key.key_id, "jwk": apple_key.public_jwk()}
         client = Client(
             client_id or "client-" + secrets.token_hex(6), client_secret or secrets.token_urlsafe(32), uris
         )
@@ -117,6 +162,7 @@ class OidcProvider:
                 "client_secret": client.secret,
                 "redirect_uris": list(uris),
                 "token_endpoint_auth_method": token_endpoint_auth_method,
+                "secret_signer": signer,
             },
         )
         return client
@@ -128,7 +174,9 @@ class OidcProvider:
         `email_verified="false"` arrives as the string. Standard claims (`email`,
         `email_verified`, `given_name`, `family_name`, `name`, `picture`, `locale`...) go
         where the requested scopes allow (`email`, `profile`); any other claim (`tid`,
-        `hd`, `groups`...) is added to every ID token of that subject."""
+        `hd`, `groups`...) is put into every ID token of that subject as given, registered
+        claims too: `set_account(sub, iss=..., tid=...)` gives all of that subject's tokens
+        Microsoft's tenant issuer (for a one-off attack use `next_id_token`)."""
         self._post("/__test/accounts", {"sub": sub, "claims": claims})
         return sub
 
@@ -164,6 +212,18 @@ class OidcProvider:
         JWKS unless `keep_old` is false."""
         return self._post("/__test/rotate", {"keep_old": keep_old})["kid"]
 
+    @contextmanager
+    def discovery_overridden(self, **fields: Any) -> Iterator[None]:
+        """The discovery document with these fields replaced while the block runs (say
+        Microsoft's `issuer="https://login.microsoftonline.com/{tenantid}/v2.0"` shape:
+        `issuer=oidc_provider.issuer + "/{tenantid}/v2.0"`, with the ID tokens' `iss` set
+        to match through `set_account(sub, iss=..., tid=...)`)."""
+        self._post("/__test/discovery", {"fields": fields})
+        try:
+            yield
+        finally:
+            self._post("/__test/discovery", {"fields": {}})
+
     def requests(self, path: str) -> int:
         """How many requests `path` received so far (say "/jwks", or
         "/.well-known/openid-configuration"): whether a relying party fetched or cached."""
@@ -193,27 +253,59 @@ class OidcProvider:
         Each call is a new browser (no provider session) unless `http` is given: a client
         that kept the provider's cookies from an earlier sign-in is a returning browser, which
         the provider may send straight back without asking anything (then `sub` is unused)."""
-        own = http is None
-        browser = http or httpx.AsyncClient(timeout=10)
+        url, form = await self._browse(authorization_url, sub, consent, http)
+        if form is not None:
+            raise ProviderError(f"the provider answered with a form posted to {url}: use sign_in_posted")
+        return url
+
+    async def sign_in_posted(
+        self,
+        authorization_url: str,
+        sub: str,
+        *,
+        consent: bool = True,
+        http: httpx.AsyncClient | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """As `sign_in` for `response_mode=form_post` (Apple's way): the URL the provider's
+        page posts to and the form fields it posts (`code`, `state`, or `error`), NOT posted."""
+        url, form = await self._browse(authorization_url, sub, consent, http)
+        if form is None:
+            raise ProviderError(f"the provider redirected to {url} instead of posting a form")
+        return url, form
+
+    async def _browse(
+        self, authorization_url: str, sub: str, consent: bool, http: httpx.AsyncClient | None
+    ) -> tuple[str, dict[str, str] | None]:
+        """Where the provider finally sends the browser: a redirect's URL (form None), or a
+        form_post page's action and fields."""
+        browser = http or httpx.AsyncClient(timeout=10, verify=False)  # loopback HTTP only
         try:
             url = authorization_url
             for _ in range(12):
                 if not url.startswith(self.issuer + "/"):
-                    return url
+                    return url, None
                 answer = await browser.get(url)
-                while answer.status_code == 200:  # a page with forms: the person acts
+                while answer.status_code in (200, 400) and "text/html" in answer.headers.get(
+                    "content-type", ""
+                ):
+                    posted = POSTED.search(answer.text)
+                    if posted:
+                        return html.unescape(posted[1]), {
+                            name: html.unescape(value) for name, value in HIDDEN.findall(answer.text)
+                        }
                     answer = await self._act(browser, url, answer.text, sub, consent)
                 if not answer.is_redirect:
                     raise ProviderError(f"{url} answered {answer.status_code}: {answer.text[:500]}")
                 url = urljoin(url, answer.headers["location"])
             raise ProviderError(f"too many redirects, last {url}")
         finally:
-            if own:
+            if http is None:
                 await browser.aclose()
 
     async def _act(
         self, browser: httpx.AsyncClient, url: str, page: str, sub: str, consent: bool
     ) -> httpx.Response:
+        """The person at the login or consent page: submits the subject, allows or denies."""
         forms = dict(FORM.findall(page))
         if "login" in forms:
             action, data = forms["login"], {"sub": sub}

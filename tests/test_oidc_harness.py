@@ -19,7 +19,7 @@ from github_provider import GitHubProvider, email
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
-from oidc_provider import OidcProvider
+from oidc_provider import AppleSigningKey, OidcProvider
 
 REDIRECT = "http://authql.test/oauth/callback/acme"
 
@@ -179,10 +179,89 @@ async def test_rotating_keys_signs_with_a_new_kid_the_jwks_then_publishes(oidc_p
     assert oidc_provider.requests("/jwks") == fetches + 1
 
 
+async def test_a_templated_issuer_in_discovery_and_a_subjects_own_iss(oidc_provider):
+    """Microsoft's shape: the discovery document names `{tenantid}`, the ID token the tenant."""
+    templated = oidc_provider.issuer + "/{tenantid}/v2.0"
+    tenant_issuer = oidc_provider.issuer + "/tenant-7/v2.0"
+    sub = oidc_provider.set_account(new_sub(), email="ms@example.com", tid="tenant-7", iss=tenant_issuer)
+    with oidc_provider.discovery_overridden(issuer=templated):
+        assert oidc_provider.discovery()["issuer"] == templated
+        token, _ = await sign_in_with_authlib(oidc_provider, sub)
+    claims = id_token_claims(oidc_provider, token)
+    assert (claims["iss"], claims["tid"]) == (tenant_issuer, "tenant-7")
+    assert oidc_provider.discovery()["issuer"] == oidc_provider.issuer
+
+
+async def test_an_apple_style_client_secret_jwt_is_checked_against_the_clients_key(oidc_provider):
+    sub = oidc_provider.set_account(new_sub(), email="apple@example.com", email_verified="true")
+    key = AppleSigningKey.generate()
+    client = oidc_provider.register_client(REDIRECT, apple_key=key)
+    metadata = oidc_provider.discovery()
+
+    async def exchange(secret: str) -> dict[str, Any]:
+        verifier = generate_token(48)
+        async with AsyncOAuth2Client(
+            client.id,
+            secret,
+            scope="openid email",
+            redirect_uri=REDIRECT,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_post",
+        ) as relying_party:
+            url, _ = relying_party.create_authorization_url(
+                metadata["authorization_endpoint"],
+                code_verifier=verifier,
+                nonce="n",
+                response_mode="form_post",
+            )
+            _, fields = await oidc_provider.sign_in_posted(url, sub)
+            return await relying_party.fetch_token(
+                metadata["token_endpoint"], code=fields["code"], code_verifier=verifier
+            )
+
+    token = await exchange(key.client_secret(client.id, "https://appleid.apple.com"))
+    assert id_token_claims(oidc_provider, token)["email_verified"] == "true"  # Apple's string
+    for forged in (
+        AppleSigningKey.generate().client_secret(client.id, "https://appleid.apple.com"),  # another key
+        key.client_secret("another-client", "https://appleid.apple.com"),
+        key.client_secret(client.id, "https://appleid.apple.com", lifetime=-60),  # expired
+        client.secret,
+    ):
+        with pytest.raises(OAuthError, match="invalid_client"):
+            await exchange(forged)
+
+
 async def test_a_denied_consent_comes_back_as_access_denied(oidc_provider):
     sub = oidc_provider.set_account(new_sub(), email="d@example.com", email_verified=True)
     answer, _ = await sign_in_with_authlib(oidc_provider, sub, consent=False)
     assert answer["error"] == "access_denied" and "code" not in answer
+
+
+async def test_a_form_post_sign_in_gives_the_fields_the_browser_would_post(oidc_provider):
+    """response_mode=form_post (Apple's): the code and state come as a form, not in the URL."""
+    sub = oidc_provider.set_account(new_sub(), email="f@example.com", email_verified=True)
+    client = oidc_provider.register_client(REDIRECT)
+    url = (
+        oidc_provider.discovery()["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "client_id": client.id,
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "response_mode": "form_post",
+                "scope": "openid",
+                "state": "the-state",
+                "nonce": "the-nonce",
+                "code_challenge": create_s256_code_challenge("v" * 43),
+                "code_challenge_method": "S256",
+            }
+        )
+    )
+    action, fields = await oidc_provider.sign_in_posted(url, sub)
+    assert action == REDIRECT and fields["state"] == "the-state" and fields["code"]
+    action, fields = await oidc_provider.sign_in_posted(url, sub, consent=False)
+    assert (action, fields["error"], fields["state"]) == (REDIRECT, "access_denied", "the-state")
 
 
 # ---------------------------------------------------------------- the GitHub-shaped server
@@ -269,5 +348,11 @@ async def test_the_github_token_endpoint_answers_errors_as_github_does(github_pr
         no_scope = await http.get("/user/emails", headers={"Authorization": f"token {token}"})
         assert (no_scope.status_code, no_scope.json()["message"]) == (404, "Not Found")
         assert (await http.get("/user", headers={"Authorization": f"Bearer {token}"})).json()["id"] == user.id
+        page = await http.get(url)  # a browser not signed in: the authorization page
+        assert page.status_code == 200 and 'name="authorize" value="1"' in page.text
+        straight = await http.get(
+            url + "&" + urlencode({"login": user.login})
+        )  # signed in, authorized before
+        assert straight.status_code == 302 and query(straight.headers["location"])["code"]
         anonymous = await http.get("/user/emails")
         assert (anonymous.status_code, anonymous.json()["message"]) == (401, "Requires authentication")

@@ -12,17 +12,21 @@
 //   POST /interaction/:uid/confirm  grants what the client asked for
 //   POST /interaction/:uid/abort    the user denies: the client gets error=access_denied
 // and the test admin API (JSON in, JSON out; loopback only like the rest):
-//   POST /__test/clients        {client_id, client_secret, redirect_uris, token_endpoint_auth_method?}
+//   POST /__test/clients        {client_id, client_secret, redirect_uris, token_endpoint_auth_method?,
+//                               secret_signer?: {team_id, key_id, jwk}} (Apple's client secret JWT)
 //   POST /__test/accounts       {sub, claims}: the claims of that subject's next sign-ins
 //   POST /__test/next-id-token  {client_id, claims?, remove?, key?, kid?}: how the next ID
 //                               token issued to that client is tampered with
 //   POST /__test/rotate         {keep_old?}: a new signing key (new kid) signs from now on
+//   POST /__test/discovery      {fields}: replace these fields of the discovery document
 //   GET  /__test/requests       how many requests each path received
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from 'jose';
+import {
+  SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify,
+} from 'jose';
 import Provider from 'oidc-provider';
 
 // ---------------------------------------------------------------- state shared across key rotations
@@ -38,9 +42,14 @@ const STANDARD_CLAIMS = {
 const STANDARD = new Set(Object.values(STANDARD_CLAIMS).flat());
 
 const clients = new Map(); // client_id -> client metadata
+// client_id -> {team_id, key_id, jwk}: Apple's way, the client secret is a JWT the client
+// signs with its own key (ES256); checked here, then swapped for the stored secret.
+const secretSigners = new Map();
+const APPLE_AUDIENCE = 'https://appleid.apple.com';
 const accounts = new Map(); // sub -> claims (any JSON values, kept exactly as given)
 const tamperings = new Map(); // client_id -> what to do to the next ID token it gets
 const requests = new Map(); // path -> count
+let discoveryOverrides = {}; // fields of the discovery document replaced (Microsoft's templated issuer)
 const cookieKeys = [randomBytes(32).toString('base64url')];
 
 // Signing keys: the first one signs; every one is published at /jwks.
@@ -157,6 +166,12 @@ async function build() {
     },
   });
   built.use(tamper);
+  built.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200) {
+      ctx.body = { ...ctx.body, ...discoveryOverrides };
+    }
+  });
   return built;
 }
 
@@ -191,6 +206,36 @@ async function sign(payload, kid, change, client) {
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: change?.kid ?? jwk.kid })
     .sign(await importJWK(jwk, 'RS256'));
+}
+
+// A client secret JWT (Apple's): the token request's client_secret is verified against the
+// client's registered key (iss = team id, sub = client id, aud = Apple's or this issuer,
+// ES256 with the key's kid, not expired) and replaced by the stored secret, or by nothing,
+// so the provider's own client authentication answers invalid_client.
+async function checkSignedSecret(req) {
+  if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return;
+  const params = new URLSearchParams(await body(req));
+  const signer = secretSigners.get(params.get('client_id'));
+  if (signer && params.has('client_secret')) {
+    let secret = '';
+    try {
+      const jwt = params.get('client_secret');
+      if (decodeProtectedHeader(jwt).kid !== signer.key_id) throw new Error('kid');
+      await jwtVerify(jwt, await importJWK(signer.jwk, 'ES256'), {
+        algorithms: ['ES256'],
+        issuer: signer.team_id,
+        subject: params.get('client_id'),
+        audience: [APPLE_AUDIENCE, issuer],
+        requiredClaims: ['iat', 'exp'],
+      });
+      secret = clients.get(params.get('client_id')).client_secret;
+    } catch (error) {
+      console.error(`client secret JWT refused: ${error.message}`);
+    }
+    params.set('client_secret', secret);
+  }
+  // oidc-provider reads an already-read body from req.body.
+  req.body = params.toString();
 }
 
 // ---------------------------------------------------------------- interaction pages
@@ -264,6 +309,7 @@ async function admin(req, res, path) {
         return json(res, 400, { error: 'client_id and redirect_uris are required' });
       }
       clients.set(metadata.client_id, metadata);
+      if (input.secret_signer) secretSigners.set(metadata.client_id, input.secret_signer);
       // Checked now, so a bad redirect URI fails the test that registers it, not a sign-in.
       try {
         await provider.Client.find(metadata.client_id);
@@ -286,6 +332,9 @@ async function admin(req, res, path) {
         claims: input.claims ?? {}, remove: input.remove ?? [], key: input.key, kid: input.kid,
       });
       return json(res, 200, {});
+    case '/__test/discovery':
+      discoveryOverrides = input.fields ?? {};
+      return json(res, 200, discoveryOverrides);
     case '/__test/rotate': {
       const key = await newSigningKey();
       signingKeys = input.keep_old === false ? [key] : [key, ...signingKeys];
@@ -323,6 +372,7 @@ const server = createServer(async (req, res) => {
   requests.set(path, (requests.get(path) ?? 0) + 1);
   try {
     if (path.startsWith('/__test/')) return await admin(req, res, path);
+    if (path === '/token' && req.method === 'POST') await checkSignedSecret(req);
     const match = path.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
     if (match && (req.method === 'GET') === !match[2]) return await interaction(req, res, match[1], match[2]);
     return handle(req, res);
