@@ -6,6 +6,7 @@ nonce, an expired token), the second factor after a social sign-in, the per-IP l
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -412,3 +413,29 @@ async def test_a_provider_out_of_reach_is_answered_fast_and_typed(
         assert time.monotonic() - started < 5
         # The other providers still work.
         assert (await down.sign_in(person(down), provider="trusty"))["__typename"] == "AuthPayload"
+
+
+async def test_racing_completions_of_one_ticket_sign_in_once(app: SocialApp) -> None:
+    ticket, verifier = await app.ticket(person(app))
+    answers = await asyncio.gather(*(app.complete(ticket, verifier) for _ in range(6)))
+    kinds = sorted(answer["__typename"] for answer in answers)
+    assert kinds == ["AuthPayload"] + ["FlowExpired"] * 5
+
+
+async def test_racing_callbacks_with_one_state_issue_one_ticket(app: SocialApp) -> None:
+    _, url = await app.start()
+    back = await app.oidc.sign_in(url, person(app))
+    answers = await asyncio.gather(*(app.callback(back) for _ in range(5)))
+    assert sorted(answer.status_code for answer in answers) == [302, 400, 400, 400, 400]
+
+
+async def test_racing_first_sign_ins_of_one_identity_make_one_account(
+    app: SocialApp, backend_urls: dict[str, str]
+) -> None:
+    address = new_address()
+    sub = person(app, address)
+    tickets = [await app.ticket(sub) for _ in range(4)]
+    answers = await asyncio.gather(*(app.complete(ticket, verifier) for ticket, verifier in tickets))
+    signed = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
+    assert signed and len({answer["user"]["id"] for answer in signed}) == 1
+    assert await users_with(backend_urls, db(app), address) == 1
