@@ -93,6 +93,7 @@ async def test_providers_are_listed_in_configuration_order(app: SocialApp) -> No
         {"id": "acme", "displayName": "Acme SSO"},
         {"id": "trusty", "displayName": "trusty"},
         {"id": "gh", "displayName": "GitHub"},
+        {"id": "ms", "displayName": "Microsoft"},
     ]
 
 
@@ -439,3 +440,16 @@ async def test_racing_first_sign_ins_of_one_identity_make_one_account(
     signed = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
     assert signed and len({answer["user"]["id"] for answer in signed}) == 1
     assert await users_with(backend_urls, db(app), address) == 1
+
+
+async def test_microsofts_email_counts_only_with_xms_edov(
+    app: SocialApp, backend_urls: dict[str, str]
+) -> None:
+    """Microsoft does not verify `email`: `email_verified` true from it proves nothing."""
+    address = new_address()
+    answer = await app.sign_in(person(app, address), provider="ms")
+    assert answer["__typename"] == "SocialEmailUnverified", answer
+    assert await users_with(backend_urls, db(app), address) == 0
+    proven = await app.sign_in(person(app, address, email_verified=None, xms_edov=True), provider="ms")
+    assert proven["__typename"] == "AuthPayload", proven
+    assert proven["user"]["email"] == address
