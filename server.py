@@ -43,6 +43,7 @@ from logs import RequestIds, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
+from security.redis_durability import warn_if_forgetful
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
+        await warn_if_forgetful(services.redis)  # no persistence, or evicting keys
         live_services.append(services)
         app.state.services = services
         settle_heap()

@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     mongo_db: str = Field("authql", min_length=1, max_length=63)
     redis_url: str | None = None
+    # REDIS_URL names one seed node of a Redis Cluster (services.py builds a RedisCluster).
+    redis_cluster: bool = False
 
     jwt_secret: str | None = None
     jwt_issuer: str = Field("authql", min_length=1)
