@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import unquote, urlparse
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -232,6 +234,8 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
             settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
         )
         return cast(Redis, cluster)
+    if settings.redis_sentinels is not None:
+        return sentinel_primary(settings, watch, timeouts)
     return Redis.from_url(
         settings.redis_url,
         **timeouts,
@@ -241,6 +245,23 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
         health_check_interval=30,
         # Every new connection reads Redis's run_id first: a restarted or failed-over
         # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=watch.on_connect,
+    )
+
+
+def sentinel_primary(settings: Settings, watch: RedisWatch, timeouts: dict[str, Any]) -> Redis:
+    """The primary the sentinels name, asked again whenever a connection to it breaks or
+    it turns read-only (a failover): REDIS_URL gives only the database and the password."""
+    assert settings.redis_url is not None and settings.redis_sentinel_master is not None
+    url = urlparse(settings.redis_url)
+    sentinels = Sentinel(settings.sentinel_addresses, sentinel_kwargs=dict(timeouts), **timeouts)
+    return sentinels.master_for(
+        settings.redis_sentinel_master,
+        db=int(url.path.strip("/") or 0),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
         redis_connect_func=watch.on_connect,
     )
 

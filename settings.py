@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # REDIS_URL names one seed node of a Redis Cluster (services.py builds a RedisCluster).
     redis_cluster: bool = False
+    # Sentinel: `host:port,...` of the sentinels and the name of the primary they watch;
+    # REDIS_URL then gives only the database and the password (services.py).
+    redis_sentinels: str | None = Field(None, pattern=r"^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$")
+    redis_sentinel_master: str | None = Field(None, min_length=1, max_length=128)
 
     jwt_secret: str | None = None
     jwt_issuer: str = Field("authql", min_length=1)
@@ -325,6 +329,20 @@ class Settings(BaseSettings):
         if self.jwt_algorithm != JwtAlgorithm.HS256 and self.jwt_keys_dir is None:
             raise ValueError(f"JWT_ALGORITHM={self.jwt_algorithm.value} needs JWT_KEYS_DIR")
         return self
+
+    @model_validator(mode="after")
+    def _check_redis(self) -> Settings:
+        if (self.redis_sentinels is None) != (self.redis_sentinel_master is None):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+        if self.redis_sentinels is not None and self.redis_cluster:
+            raise ValueError("set REDIS_CLUSTER or REDIS_SENTINELS, not both")
+        return self
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs."""
+        pairs = [entry.rpartition(":") for entry in (self.redis_sentinels or "").split(",") if entry]
+        return [(host, int(port)) for host, _, port in pairs]
 
     @model_validator(mode="after")
     def _check_mailer(self) -> Settings:

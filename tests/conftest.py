@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 from redis_cluster import RedisClusterNodes
+from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
 from turns import Turns
 
@@ -207,6 +208,18 @@ def redis_cluster(data_dir: Path) -> Iterator[RedisClusterNodes]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(data_dir: Path) -> Iterator[RedisSentinels]:
+    """A primary, a replica and three sentinels, started once per worker that asks:
+    tests/redis_sentinel.py."""
+    sentinels = RedisSentinels(data_dir / "redis-sentinel")
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
 
 
 @pytest.fixture(scope="session")
