@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from documents import DOCUMENT_MODELS
+from documents.migrate import MIGRATE, build_indexes, missing_indexes
 from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
@@ -77,7 +78,21 @@ class Services:
     redis_watch: RedisWatch
 
     async def bind_documents(self) -> None:
-        await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
+        await init_beanie(
+            database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
+        )
+
+    async def ensure_indexes(self) -> None:
+        """Build the indexes (MONGO_INDEXES=build), or refuse to start without them."""
+        database = self.mongo[self.settings.mongo_db]
+        if self.settings.builds_indexes:
+            await build_indexes(database, self.settings.outbox_collection)
+            return
+        missing = await missing_indexes(database, self.settings.outbox_collection)
+        if missing:
+            raise ConfigurationError(
+                f"MongoDB lacks the indexes {', '.join(missing)}: run `{MIGRATE}` once before the workers"
+            )
 
     async def close(self) -> None:
         await self.redis_watch.stop()
@@ -114,12 +129,21 @@ async def open_services(settings: Settings) -> Services:
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
+    selection_ms = int(settings.mongo_selection_seconds * 1000)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
+        # Long enough for a replica set to elect a new primary (settings.py); a write or
+        # read that lost its primary is retried once on the new one (pymongo's default).
+        serverSelectionTimeoutMS=selection_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, selection_ms),
+        # A write counts once a majority has it on disk: an election never rolls back a
+        # revoked session or a changed password. Reads go to the primary: never stale.
+        w="majority",
+        journal=True,
+        wTimeoutMS=max(timeout_ms, selection_ms),
+        readPreference="primary",
     )
     redis = open_redis(settings, redis_watch)
     # Failures and per-address quotas are counted in MongoDB too, and read back while Redis's
@@ -160,6 +184,7 @@ async def open_services(settings: Settings) -> Services:
         max_age_seconds=settings.session_max_age_seconds,
         confirm_seconds=settings.kept_trust_seconds,
         confirmed_kept=USER_CACHE_SIZE,
+        max_per_user=settings.max_sessions_per_user,
     )
     users = UserCache(
         redis,

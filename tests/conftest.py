@@ -266,6 +266,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         # Each app its own outbox: apps of one test session share the database, and an app
         # whose SMTP is down must not take (or send) the mail of another.
         "outbox_collection": "outbox_" + secrets.token_hex(6),
+        # Every test app builds the indexes it needs (its own outbox's too), as the
+        # embedded default does; tests/test_mongo_settings.py covers the check.
+        "mongo_indexes": "build",
         **backend_urls,
         **overrides,
     }
