@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await open_services(settings or load_settings())
         app.state.graphql = graphql_app(services)
         await services.bind_documents()
-        await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
+        try:
+            await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
+        except BaseException:
+            await services.close()  # a refused start leaves no connection open
+            raise
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)

@@ -29,7 +29,7 @@ from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, O
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
-from security.rate_limits import RateLimits
+from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
@@ -97,7 +97,11 @@ class Services:
     async def close(self) -> None:
         await self.redis_watch.stop()
         self.passwords.close()
+        await close_storage(self.redis)
         await self.redis.aclose()
+        sentinels = getattr(getattr(self.redis, "connection_pool", None), "sentinel_manager", None)
+        if sentinels is not None:  # REDIS_SENTINELS: the connections to the sentinels too
+            await sentinels.aclose()
         await self.mongo.close()
 
 
