@@ -4,6 +4,7 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
@@ -15,6 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
 from documents import DOCUMENT_MODELS
 from documents.migrate import MIGRATE, build_indexes, missing_indexes
@@ -97,11 +99,14 @@ class Services:
     async def close(self) -> None:
         await self.redis_watch.stop()
         self.passwords.close()
-        await close_storage(self.redis)
+        # Closing sockets to a Redis node that died meanwhile must not stop the shutdown.
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await close_storage(self.redis)
         await self.redis.aclose()
         sentinels = getattr(getattr(self.redis, "connection_pool", None), "sentinel_manager", None)
         if sentinels is not None:  # REDIS_SENTINELS: the connections to the sentinels too
-            await sentinels.aclose()
+            with contextlib.suppress(RedisError, OSError):
+                await sentinels.aclose()
         await self.mongo.close()
 
 
