@@ -35,6 +35,9 @@ from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
+from security.social.config import SocialConfig, social_config
+from security.social.flows import SocialFlows
+from security.social.providers import ProviderClients
 from security.tokens import Tokens
 from security.two_factor import (
     ENROLLMENT_TTL_SECONDS,
@@ -78,6 +81,10 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    # Social sign-in: the configured providers, the flows in Redis, the providers' documents.
+    social: SocialConfig
+    social_flows: SocialFlows
+    provider_clients: ProviderClients
 
     async def bind_documents(self) -> None:
         await init_beanie(
@@ -135,6 +142,7 @@ async def open_services(settings: Settings) -> Services:
             "run `python server.py` for the embedded default"
         )
     tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
+    social = social_config(settings)  # a misconfigured provider too
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
@@ -247,6 +255,9 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        social=social,
+        social_flows=SocialFlows(redis),
+        provider_clients=ProviderClients(),
     )
 
 

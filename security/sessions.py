@@ -130,6 +130,7 @@ class Sessions:
             user_agent=user_agent[:512] if user_agent else None,
             ip_address=ip_address,
             amr=list(amr),
+            auth_time=now,
         )
         token = self._new_token(str(session.id))
         session.refresh_hash = _digest(token)

@@ -31,6 +31,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
+from github_provider import GitHubProvider
+from oidc_provider import OidcProvider
 from redis.asyncio import Redis
 from redis_cluster import RedisClusterNodes
 from redis_sentinel import RedisSentinels
@@ -113,6 +115,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     every worker collects the same order, as xdist requires."""
     rank = {name: position for position, name in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    for item in items:  # `-m "not node"` leaves out what needs the OpenID Provider too
+        if "oidc_provider" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.node)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -231,6 +236,20 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """A real OpenID Provider (tests/oidc_provider.py), one Node process per test worker."""
+    with OidcProvider.running(tmp_path_factory.mktemp("oidc") / "provider.log") as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def github_provider() -> Iterator[GitHubProvider]:
+    """A GitHub-shaped OAuth server and REST API (tests/github_provider.py) on a real socket."""
+    with GitHubProvider.running() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ def public_user(user: UserDocument) -> User:
         updated_at=user.updated_at,
         two_factor_enabled=user.two_factor_enabled,
         recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
+        has_password=user.has_password,
     )
 
 
@@ -81,6 +82,8 @@ async def signed_in(
         context.security_event("sign_in_outdated", user=str(user.id))
         return flow_expired()
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
+    if not user.email_proven:  # an account made for someone, signed into: its owner has it
+        await user.write_changes({"email_proven": True}, announce=context.services.users, touch=False)
     return auth_payload(context.services.tokens, user, session)
 
 
@@ -107,8 +110,13 @@ async def open_session(
 
 def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
     session_id = str(session.session.id)
+    signed_in_at = session.session.auth_time or session.session.created_at
     access = tokens.issue(
-        str(user.id), session_id, session.session.credential_version, tuple(session.session.amr)
+        str(user.id),
+        session_id,
+        session.session.credential_version,
+        tuple(session.session.amr),
+        auth_time=int(signed_in_at.timestamp()),
     )
     return AuthPayload(
         access_token=access.token,

@@ -35,6 +35,25 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationInvalidInput,
     CompleteRegistrationCompleteRegistrationInvalidInputFields,
 )
+from .complete_social_link import (
+    CompleteSocialLink,
+    CompleteSocialLinkCompleteSocialLinkFlowExpired,
+    CompleteSocialLinkCompleteSocialLinkRateLimited,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken,
+)
+from .complete_social_sign_in import (
+    CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAuthPayload,
+    CompleteSocialSignInCompleteSocialSignInFlowExpired,
+    CompleteSocialSignInCompleteSocialSignInInvalidInput,
+    CompleteSocialSignInCompleteSocialSignInInvalidInputFields,
+    CompleteSocialSignInCompleteSocialSignInRateLimited,
+    CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
+    CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
+)
 from .confirm_email_change import (
     ConfirmEmailChange,
     ConfirmEmailChangeConfirmEmailChangeAccountExists,
@@ -91,6 +110,7 @@ from .login import (
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
+from .my_identities import MyIdentities, MyIdentitiesMe, MyIdentitiesMeIdentities
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -128,6 +148,7 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
 )
+from .social_providers import SocialProviders, SocialProvidersSocialProviders
 from .start_code_login import (
     StartCodeLogin,
     StartCodeLoginStartCodeLoginCodeLoginStarted,
@@ -154,6 +175,29 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInputFields,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+)
+from .start_social_link import (
+    StartSocialLink,
+    StartSocialLinkStartSocialLinkRateLimited,
+    StartSocialLinkStartSocialLinkReauthenticationRequired,
+    StartSocialLinkStartSocialLinkRedirectNotAllowed,
+    StartSocialLinkStartSocialLinkSocialSignInStarted,
+    StartSocialLinkStartSocialLinkUnknownProvider,
+)
+from .start_social_sign_in import (
+    StartSocialSignIn,
+    StartSocialSignInStartSocialSignInRateLimited,
+    StartSocialSignInStartSocialSignInRedirectNotAllowed,
+    StartSocialSignInStartSocialSignInSocialSignInStarted,
+    StartSocialSignInStartSocialSignInUnknownProvider,
+)
+from .unlink_social_identity import (
+    UnlinkSocialIdentity,
+    UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod,
+    UnlinkSocialIdentityUnlinkSocialIdentityNotFound,
+    UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser,
 )
 from .update_profile import (
     UpdateProfile,
@@ -205,6 +249,21 @@ __all__ = [
     "CompleteRegistrationCompleteRegistrationFlowExpired",
     "CompleteRegistrationCompleteRegistrationInvalidInput",
     "CompleteRegistrationCompleteRegistrationInvalidInputFields",
+    "CompleteSocialLink",
+    "CompleteSocialLinkCompleteSocialLinkFlowExpired",
+    "CompleteSocialLinkCompleteSocialLinkRateLimited",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken",
+    "CompleteSocialSignIn",
+    "CompleteSocialSignInCompleteSocialSignInAuthPayload",
+    "CompleteSocialSignInCompleteSocialSignInFlowExpired",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInput",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInputFields",
+    "CompleteSocialSignInCompleteSocialSignInRateLimited",
+    "CompleteSocialSignInCompleteSocialSignInSecondFactorRequired",
+    "CompleteSocialSignInCompleteSocialSignInSocialAccountExists",
+    "CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified",
     "ConfirmEmailChange",
     "ConfirmEmailChangeConfirmEmailChangeAccountExists",
     "ConfirmEmailChangeConfirmEmailChangeEmailChanged",
@@ -248,6 +307,9 @@ __all__ = [
     "LogoutScope",
     "Me",
     "MeMe",
+    "MyIdentities",
+    "MyIdentitiesMe",
+    "MyIdentitiesMeIdentities",
     "ProfileInput",
     "ProfileUpdateInput",
     "RefreshTokens",
@@ -280,6 +342,8 @@ __all__ = [
     "SetRegistrationPasswordSetRegistrationPasswordWeakPassword",
     "SignedIn",
     "SignedInUser",
+    "SocialProviders",
+    "SocialProvidersSocialProviders",
     "StartCodeLogin",
     "StartCodeLoginStartCodeLoginCodeLoginStarted",
     "StartCodeLoginStartCodeLoginInvalidInput",
@@ -299,6 +363,23 @@ __all__ = [
     "StartRegistrationStartRegistrationInvalidInputFields",
     "StartRegistrationStartRegistrationRateLimited",
     "StartRegistrationStartRegistrationRegistrationStarted",
+    "StartSocialLink",
+    "StartSocialLinkStartSocialLinkRateLimited",
+    "StartSocialLinkStartSocialLinkReauthenticationRequired",
+    "StartSocialLinkStartSocialLinkRedirectNotAllowed",
+    "StartSocialLinkStartSocialLinkSocialSignInStarted",
+    "StartSocialLinkStartSocialLinkUnknownProvider",
+    "StartSocialSignIn",
+    "StartSocialSignInStartSocialSignInRateLimited",
+    "StartSocialSignInStartSocialSignInRedirectNotAllowed",
+    "StartSocialSignInStartSocialSignInSocialSignInStarted",
+    "StartSocialSignInStartSocialSignInUnknownProvider",
+    "UnlinkSocialIdentity",
+    "UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod",
+    "UnlinkSocialIdentityUnlinkSocialIdentityNotFound",
+    "UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser",
     "UpdateProfile",
     "UpdateProfileUpdateProfileInvalidInput",
     "UpdateProfileUpdateProfileInvalidInputFields",
