@@ -75,6 +75,8 @@ KEY_FAMILIES = {
     "second-factor tries": r"2fa-tries:\w+:\{(?P<tag>[0-9a-f]{24})\}",
     "second-factor budget": r"2fa-(budget|warned):\{(?P<tag>[0-9a-f]{24})\}",
     "known clients": r"known-clients:\{(?P<tag>[0-9a-f]{24})\}",
+    "social sign-in flow": r"social-flow:\{(?P<tag>[\w-]+)\}",
+    "social sign-in ticket": r"social-ticket:\{(?P<tag>[0-9a-f]{64})\}",
     "health probe": r"authql:health",
     "epoch marker (when Redis's data began)": r"authql:epoch",
     "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",

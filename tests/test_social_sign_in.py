@@ -19,7 +19,6 @@ from flows import LOGIN, PASSWORD, data, gql, register
 from github_provider import GitHubProvider, email
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
-
 from social import (
     APP_REDIRECT,
     COMPLETE,
