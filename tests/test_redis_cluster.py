@@ -192,10 +192,10 @@ async def test_a_slot_moved_mid_run_is_followed_and_nobody_is_signed_out(setting
     """Resharding: the slot of a signed-in user's keys moves to another primary while the
     user keeps calling (ASK redirects while it moves, MOVED after). Every answer is the
     user, or at worst SERVICE_UNAVAILABLE while a script's keys are split (TRYAGAIN)."""
-    async with serve_app(settings) as (client, app):
+    async with serve_app(settings) as (client, served):
         signed_in = await register(client, mailbox)
         token, user_id = signed_in["accessToken"], signed_in["user"]["id"]
-        cluster: RedisCluster = app.state.services.redis  # type: ignore[assignment]
+        cluster: RedisCluster = served.state.services.redis  # type: ignore[assignment]
         slot = cluster.keyslot(f"user-cache:{{{user_id}}}")
         source = cluster.get_node_from_key(f"user-cache:{{{user_id}}}")
         target = next(node for node in cluster.get_primaries() if node.name != source.name)
