@@ -27,9 +27,17 @@ from mail.sealing import MailSeal
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
-from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.keyring import (
+    EVENT_FINGERPRINTS,
+    KNOWN_CLIENTS,
+    LOGIN_LOCKOUT,
+    ONE_TIME_CODES,
+    PASSKEY_DECOYS,
+    KeyRing,
+)
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
 from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
@@ -85,6 +93,7 @@ class Services:
     social: SocialConfig
     social_flows: SocialFlows
     provider_clients: ProviderClients
+    passkeys: PasskeyCeremonies
 
     async def bind_documents(self) -> None:
         await init_beanie(
@@ -258,6 +267,18 @@ async def open_services(settings: Settings) -> Services:
         social=social,
         social_flows=SocialFlows(redis),
         provider_clients=ProviderClients(),
+        passkeys=passkey_ceremonies(redis, settings, ring),
+    )
+
+
+def passkey_ceremonies(redis: Redis, settings: Settings, ring: KeyRing) -> PasskeyCeremonies:
+    rp_id, origins = settings.webauthn_rp
+    return PasskeyCeremonies(
+        redis,
+        rp_id=rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origins=origins,
+        decoy_key=ring.derive(PASSKEY_DECOYS),
     )
 
 
