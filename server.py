@@ -39,7 +39,7 @@ from endpoints.routes import (
     ready,
     social_callback,
 )
-from logs import RequestIds, log_config
+from logs import RequestIds, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
@@ -58,6 +58,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await open_services(settings or load_settings())
         app.state.graphql = graphql_app(services)
         await services.bind_documents()
+        try:
+            await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
+        except BaseException:
+            await services.close()  # a refused start leaves no connection open
+            raise
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
@@ -173,6 +178,7 @@ def main() -> None:
         sys.exit(f"authql: {error}")
     logs = log_config(settings.log_format)
     logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
+    lean_records()  # fields neither log format shows are not filled in per record
     logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
@@ -180,6 +186,8 @@ def main() -> None:
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
+        if settings.mongo_url is None and settings.mongo_indexes is None:
+            overrides["mongo_indexes"] = "build"  # the embedded store: this process is its migrate step
         for service in services:
             logger.info(
                 "embedded %s at %s (log %s); set %s_URL to use a real server",

@@ -16,7 +16,6 @@ from flows import AUTH, PASSWORD, PROBLEM, data, gql, register
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
-
 from social import (
     APP_REDIRECT,
     COMPLETE_LINK,
