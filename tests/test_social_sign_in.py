@@ -442,6 +442,10 @@ async def test_racing_first_sign_ins_of_one_identity_make_one_account(
     sub = person(app, address)
     tickets = [await app.ticket(sub) for _ in range(4)]
     answers = await asyncio.gather(*(app.complete(ticket, verifier) for ticket, verifier in tickets))
+    # Each is signed in, into the one account: a loser of the race finds what the winner linked
+    # (or, if it looked before the link, is told the address has an account).
+    kinds = {answer["__typename"] for answer in answers}
+    assert kinds <= {"AuthPayload", "SocialAccountExists"}, answers
     signed = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
     assert signed and len({answer["user"]["id"] for answer in signed}) == 1
     assert await users_with(backend_urls, db(app), address) == 1
