@@ -27,6 +27,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 import metrics
+from endpoints.admin import AdminGraphiQLFiles, AdminGraphQLRoute, admin_graphql_app
 from endpoints.graphql import graphql_app
 from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
 from endpoints.routes import GraphiQLFiles, GraphQLRoute, jwks, live, metrics_endpoint, ready
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings or load_settings())
         app.state.graphql = graphql_app(services)
+        app.state.admin_graphql = admin_graphql_app(services)  # None without ADMIN_API_KEY
         await services.bind_documents()
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", jwks),
         Route("/metrics", metrics_endpoint),
         Mount("/graphiql", GraphiQLFiles()),
+        Route("/admin/graphql", AdminGraphQLRoute(), methods=["GET", "POST"]),
+        Mount("/admin/graphiql", AdminGraphiQLFiles()),
     ]
     middleware = [
         Middleware(HeadLimit),

@@ -19,6 +19,8 @@ from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
+from security.admin_keys import AdminKeys
+from security.audit import AuditLog
 from security.codes import CodeFlows, Limits
 from security.events import SecurityEvents
 from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
@@ -71,9 +73,14 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    admin_keys: AdminKeys
+    audit: AuditLog
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
+        if self.admin_keys.enabled:
+            await self.admin_keys.create_indexes()
+            await self.audit.create_indexes()
 
     async def close(self) -> None:
         await self.redis_watch.stop()
@@ -183,7 +190,11 @@ async def open_services(settings: Settings) -> Services:
             [registrations, password_resets, code_logins, email_changes],
         ),
         rate_limits=RateLimits(
-            redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
+            redis,
+            {
+                **{operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS},
+                "admin": settings.rate_limit_admin,  # per admin key, not per IP
+            },
         ),
         lockout=LoginLockout(
             redis,
@@ -201,6 +212,11 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        admin_keys=AdminKeys(mongo[settings.mongo_db]["admin_keys"], ring, settings.admin_api_key),
+        audit=AuditLog(
+            mongo[settings.mongo_db]["audit_events"],
+            retention_seconds=settings.audit_retention_days * 86_400,
+        ),
     )
 
 

@@ -56,15 +56,43 @@ class User(Document):
     totp_pending_expires: int = 0
     totp_last_step: int = 0
     recovery_codes: list[str] = []
+    # Set only through the admin API (resolvers/admin/): copied into every access token
+    # issued afterwards as the claims `roles` and `app_metadata`.
+    roles: list[str] = []
+    app_metadata: dict[str, Any] = {}
+    # Disabled by an operator: sign-in answers AccountDisabled once the person proved
+    # themselves. `disabled_until`: the epoch second it opens by itself (0: until enabled;
+    # an int, as nx-27017 turns datetimes given to $set into strings).
+    disabled: bool = False
+    disabled_until: int = 0
+    disabled_reason: str | None = None
+    # Made by an operator (createUser): the address is unproven until its owner signs in,
+    # and with no password given the account signs in by code until one is set (reset).
+    email_unproven: bool = False
+    password_unset: bool = False
+    # The epoch second of the last sign-in (resolvers/auth/signin.py), for operators.
+    last_sign_in_at: int = 0
 
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None
 
+    def disabled_now(self, now: float) -> bool:
+        """Whether sign-in is refused at epoch second `now` (a time-limited disable ends by itself)."""
+        return self.disabled and (self.disabled_until == 0 or self.disabled_until > now)
+
     class Settings:
         name = "users"
         use_revision = False
-        indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
+        indexes = [
+            IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+            # The admin API's listing (resolvers/admin/users.py): keyset pages in _id order,
+            # one index per filter besides the email prefix (email_unique serves it). Not
+            # compound with _id: nx-27017 cannot index _id beside another field.
+            IndexModel([("roles", ASCENDING)], name="admin_by_role"),
+            IndexModel([("disabled", ASCENDING)], name="admin_by_status"),
+            IndexModel([("created_at", ASCENDING)], name="admin_by_created"),
+        ]
 
     async def write_changes(
         self,

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
     REQUEST_HEADERS_TOO_LARGE = "REQUEST_HEADERS_TOO_LARGE"
+    FORBIDDEN = "FORBIDDEN"
 
 
 # What each code means for a client; the README's error-code table says the same.
@@ -87,6 +88,10 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ),
     ErrorCode.REQUEST_HEADERS_TOO_LARGE: (
         "The request head (target and headers) is over 16 KiB. HTTP 431, connection closed; nothing ran."
+    ),
+    ErrorCode.FORBIDDEN: (
+        "Admin API only (/admin/graphql): the admin key is valid but lacks the scope the field needs; "
+        "extensions.scope names it. HTTP 200."
     ),
 }
 

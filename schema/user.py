@@ -24,6 +24,12 @@ class User:
     recovery_codes_left: int = strawberry.field(
         description="Unused recovery codes; 0 when two-factor is off."
     )
+    roles: list[str] = strawberry.field(
+        description=(
+            "Set by the operator through the admin API; read-only here. Access tokens carry them as "
+            "the claim `roles` (and the operator's app metadata as `app_metadata`)."
+        )
+    )
 
 
 @strawberry.type(

@@ -98,8 +98,17 @@ class Tokens:
         )
 
     def issue(
-        self, subject: str, session_id: str, credential_version: int, amr: tuple[str, ...] = ()
+        self,
+        subject: str,
+        session_id: str,
+        credential_version: int,
+        amr: tuple[str, ...] = (),
+        *,
+        roles: tuple[str, ...] = (),
+        app_metadata: dict[str, Any] | None = None,
     ) -> IssuedToken:
+        """`roles` and `app_metadata`: what the operator set (admin API), for the app's own API
+        to authorise on without calling authql."""
         now = int(clock.now())
         claims = {
             "iss": self._issuer,
@@ -108,6 +117,8 @@ class Tokens:
             "sid": session_id,
             "cv": credential_version,
             "amr": list(amr),
+            "roles": list(roles),
+            "app_metadata": app_metadata or {},
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,

@@ -12,6 +12,7 @@ from .change_password import (
 from .client import AuthqlClient
 from .complete_code_login import (
     CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     CompleteCodeLoginCompleteCodeLoginAuthPayload,
     CompleteCodeLoginCompleteCodeLoginFlowExpired,
     CompleteCodeLoginCompleteCodeLoginInvalidCode,
@@ -20,6 +21,7 @@ from .complete_code_login import (
 )
 from .complete_password_reset import (
     CompletePasswordReset,
+    CompletePasswordResetCompletePasswordResetAccountDisabled,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
@@ -84,6 +86,7 @@ from .fragments import SecondFactorNeeded, SignedIn, SignedInUser, UserFields
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
+    LoginLoginAccountDisabled,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
@@ -171,6 +174,7 @@ from .verify_registration_code import (
 )
 from .verify_second_factor import (
     VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAccountDisabled,
     VerifySecondFactorVerifySecondFactorAuthPayload,
     VerifySecondFactorVerifySecondFactorFlowExpired,
     VerifySecondFactorVerifySecondFactorInvalidCode,
@@ -187,12 +191,14 @@ __all__ = [
     "ChangePasswordChangePasswordRateLimited",
     "ChangePasswordChangePasswordWeakPassword",
     "CompleteCodeLogin",
+    "CompleteCodeLoginCompleteCodeLoginAccountDisabled",
     "CompleteCodeLoginCompleteCodeLoginAuthPayload",
     "CompleteCodeLoginCompleteCodeLoginFlowExpired",
     "CompleteCodeLoginCompleteCodeLoginInvalidCode",
     "CompleteCodeLoginCompleteCodeLoginRateLimited",
     "CompleteCodeLoginCompleteCodeLoginSecondFactorRequired",
     "CompletePasswordReset",
+    "CompletePasswordResetCompletePasswordResetAccountDisabled",
     "CompletePasswordResetCompletePasswordResetAuthPayload",
     "CompletePasswordResetCompletePasswordResetFlowExpired",
     "CompletePasswordResetCompletePasswordResetInvalidCode",
@@ -239,6 +245,7 @@ __all__ = [
     "GraphQLClientHttpError",
     "GraphQLClientInvalidResponseError",
     "Login",
+    "LoginLoginAccountDisabled",
     "LoginLoginAuthPayload",
     "LoginLoginInvalidCredentials",
     "LoginLoginRateLimited",
@@ -312,6 +319,7 @@ __all__ = [
     "VerifyRegistrationCodeVerifyRegistrationCodeRateLimited",
     "VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified",
     "VerifySecondFactor",
+    "VerifySecondFactorVerifySecondFactorAccountDisabled",
     "VerifySecondFactorVerifySecondFactorAuthPayload",
     "VerifySecondFactorVerifySecondFactorFlowExpired",
     "VerifySecondFactorVerifySecondFactorInvalidCode",

@@ -14,6 +14,7 @@ from .change_password import (
 )
 from .complete_code_login import (
     CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     CompleteCodeLoginCompleteCodeLoginAuthPayload,
     CompleteCodeLoginCompleteCodeLoginFlowExpired,
     CompleteCodeLoginCompleteCodeLoginInvalidCode,
@@ -22,6 +23,7 @@ from .complete_code_login import (
 )
 from .complete_password_reset import (
     CompletePasswordReset,
+    CompletePasswordResetCompletePasswordResetAccountDisabled,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
@@ -75,6 +77,7 @@ from .enums import LogoutScope
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
+    LoginLoginAccountDisabled,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
@@ -158,6 +161,7 @@ from .verify_registration_code import (
 )
 from .verify_second_factor import (
     VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAccountDisabled,
     VerifySecondFactorVerifySecondFactorAuthPayload,
     VerifySecondFactorVerifySecondFactorFlowExpired,
     VerifySecondFactorVerifySecondFactorInvalidCode,
@@ -211,6 +215,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteCodeLoginCompleteCodeLoginInvalidCode,
         CompleteCodeLoginCompleteCodeLoginFlowExpired,
         CompleteCodeLoginCompleteCodeLoginRateLimited,
+        CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     ]:
         query = gql("""
             mutation CompleteCodeLogin($loginId: ID!, $code: String!) {
@@ -277,6 +282,7 @@ class AuthqlClient(AsyncBaseClient):
         VerifySecondFactorVerifySecondFactorInvalidCode,
         VerifySecondFactorVerifySecondFactorFlowExpired,
         VerifySecondFactorVerifySecondFactorRateLimited,
+        VerifySecondFactorVerifySecondFactorAccountDisabled,
     ]:
         query = gql("""
             mutation VerifySecondFactor($challengeId: ID!, $code: String!) {
@@ -830,6 +836,7 @@ class AuthqlClient(AsyncBaseClient):
         CompletePasswordResetCompletePasswordResetFlowExpired,
         CompletePasswordResetCompletePasswordResetWeakPassword,
         CompletePasswordResetCompletePasswordResetRateLimited,
+        CompletePasswordResetCompletePasswordResetAccountDisabled,
     ]:
         query = gql("""
             mutation CompletePasswordReset($resetId: ID!, $code: String!, $newPassword: String!) {
@@ -1122,6 +1129,7 @@ class AuthqlClient(AsyncBaseClient):
         LoginLoginSecondFactorRequired,
         LoginLoginInvalidCredentials,
         LoginLoginRateLimited,
+        LoginLoginAccountDisabled,
     ]:
         query = gql("""
             mutation Login($email: String!, $password: String!) {
