@@ -17,7 +17,6 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure
 
 EXPIRY_INDEX = "audit_expiry"
 
@@ -50,15 +49,13 @@ class AuditLog:
     async def create_indexes(self) -> None:
         """The TTL index with today's retention (changed in place when the setting changed)
         and the indexes of the listing's filters."""
-        try:
-            await self._collection.create_index(
-                [("at", ASCENDING)], expireAfterSeconds=self._retention, name=EXPIRY_INDEX
-            )
-        except OperationFailure:  # the index exists with another retention
-            await self._collection.drop_index(EXPIRY_INDEX)
-            await self._collection.create_index(
-                [("at", ASCENDING)], expireAfterSeconds=self._retention, name=EXPIRY_INDEX
-            )
+        for index in await (await self._collection.list_indexes()).to_list(None):
+            ttl = index.get("expireAfterSeconds")
+            if ttl is not None and list(index["key"]) == ["at"] and ttl != self._retention:
+                await self._collection.drop_index(index["name"])  # made under another retention
+        await self._collection.create_index(
+            [("at", ASCENDING)], expireAfterSeconds=self._retention, name=EXPIRY_INDEX
+        )
         # Not compound with _id (the tie-break of equal times): nx-27017 cannot index it so.
         await self._collection.create_index(
             [("user_id", ASCENDING), ("at", DESCENDING)], name="audit_by_user"

@@ -6,7 +6,7 @@ revocation at once on every worker of a real two-worker server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -32,7 +32,7 @@ from admin import (
 )
 from conftest import Mailbox, serve
 from conftest import test_settings as settings_with
-from flows import ME, gql, register
+from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
 from served import served
 
 from settings import Settings
@@ -187,19 +187,45 @@ async def test_the_admin_graphiql_page_and_its_files_are_served_offline(client):
 
 
 @pytest.mark.serial
-async def test_a_revoked_key_is_refused_at_once_by_every_worker(admin_settings: Settings, tmp_path: Path):
+async def test_a_revoked_key_and_a_disabled_account_are_refused_at_once_by_every_worker(
+    admin_settings: Settings, tmp_path: Path
+):
     async with served(admin_settings, tmp_path / "server.log", arguments=["--workers", "2"]) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             key_id, secret = await new_key(client, "USERS_READ")
-            # Both workers have served the key (new connections spread over the workers).
-            for _ in range(40):
-                async with httpx.AsyncClient(base_url=url) as fresh:
-                    assert "errors" not in await admin_call(fresh, USERS, {"first": 1}, key=secret)
+            email = new_email()
+            made = await admin_data(
+                client,
+                CREATE_USER,
+                {
+                    "input": {
+                        "email": email,
+                        "firstName": "A",
+                        "lastName": "B",
+                        "invite": False,
+                        "password": PASSWORD,
+                    }
+                },
+            )
+            person = await data(client, LOGIN, {"email": email, "password": PASSWORD})
+            token = person["accessToken"]
+
+            async def fresh_call(call: Callable[[httpx.AsyncClient], Awaitable[list[str]]]) -> list[str]:
+                async with httpx.AsyncClient(base_url=url) as fresh:  # a new connection: any worker
+                    return await call(fresh)
+
+            async def key_codes(fresh: httpx.AsyncClient) -> list[str]:
+                return codes(await admin_call(fresh, USERS, {"first": 1}, key=secret))
+
+            async def me_codes(fresh: httpx.AsyncClient) -> list[str]:
+                return codes(await gql(fresh, ME, token=token))
+
+            # Both workers have served the key and the person (and kept the person's copy).
+            for _ in range(20):
+                assert await fresh_call(key_codes) == [] and await fresh_call(me_codes) == []
             await admin_data(client, REVOKE_KEY, {"id": key_id})
-
-            async def attempt() -> list[str]:
-                async with httpx.AsyncClient(base_url=url) as fresh:
-                    return codes(await admin_call(fresh, USERS, {"first": 1}, key=secret))
-
-            answers = await asyncio.gather(*(attempt() for _ in range(40)))
+            await admin_data(client, DISABLE_USER, {"id": made["user"]["id"]})
+            answers = await asyncio.gather(
+                *(fresh_call(key_codes) for _ in range(20)), *(fresh_call(me_codes) for _ in range(20))
+            )
             assert all(answer == ["UNAUTHENTICATED"] for answer in answers), answers

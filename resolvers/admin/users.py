@@ -70,6 +70,7 @@ ROLE_MAX = 64
 APP_METADATA_MAX_BYTES = 4096
 REASON_MAX = 500
 NOT_FOUND = "No account with this id."
+PERSON_FIELDS = ("email", "first_name", "last_name", "phone")
 CHANGED_MEANWHILE = "Changed by someone else meanwhile; read the account again and retry."
 
 
@@ -173,7 +174,8 @@ def _user_query(filter: UserFilter) -> dict[str, Any]:
         prefix = filter.email_prefix.strip().lower()
         query["email"] = {"$gte": prefix, "$lt": prefix + "\uffff"}  # a range on email_unique
     if filter.role is not None:
-        query["roles"] = filter.role
+        # $in, not equality: the same in MongoDB, and nx-27017's indexed equality misses array members.
+        query["roles"] = {"$in": [filter.role]}
     created: dict[str, datetime] = {}
     if filter.created_after is not None:
         created["$gt"] = _utc(filter.created_after)
@@ -369,15 +371,19 @@ async def update_user(
     if not changes:
         return UserResult(user=admin_user(found))
     before = {name: getattr(found, name) for name in changes}
+    # The fields the person can change too (profile, email change): written only while they
+    # still hold what the operator's change was decided on. Roles and app metadata are the
+    # operator's alone.
+    require = {name: value for name, value in before.items() if name in PERSON_FIELDS}
     old_email = found.email
     if "email" in changes:
         changes["email_unproven"] = False  # an address an operator sets is taken as verified
     try:
-        await found.write_changes(changes, announce=context.services.users, require=before)
+        await found.write_changes(changes, announce=context.services.users, require=require)
     except UserGone:
         return NotFound(message=NOT_FOUND)
     except UserChanged:
-        return invalid_input({_graphql_name(name): CHANGED_MEANWHILE for name in before})
+        return invalid_input({_graphql_name(name): CHANGED_MEANWHILE for name in require})
     except DuplicateKeyError:
         return AccountExists(message="Another account has this address.")
     if "email" in changes:
