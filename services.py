@@ -83,6 +83,7 @@ class Services:
             await self.audit.create_indexes()
 
     async def close(self) -> None:
+        await self.audit.drain()
         await self.redis_watch.stop()
         self.passwords.close()
         await self.redis.aclose()
@@ -164,6 +165,11 @@ async def open_services(settings: Settings) -> Services:
         ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
         max_age_seconds=settings.kept_trust_seconds,
     )
+    audit = AuditLog(
+        mongo[settings.mongo_db]["audit_events"], retention_seconds=settings.audit_retention_days * 86_400
+    )
+    if settings.admin_api_key is not None:  # the people's own events join the admin API's audit log
+        events.sink = audit.person_event
     # What this process kept is dropped when Redis turns out to be a new server.
     for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
         redis_watch.on_change(forget)
@@ -213,10 +219,7 @@ async def open_services(settings: Settings) -> Services:
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
         admin_keys=AdminKeys(mongo[settings.mongo_db]["admin_keys"], ring, settings.admin_api_key),
-        audit=AuditLog(
-            mongo[settings.mongo_db]["audit_events"],
-            retention_seconds=settings.audit_retention_days * 86_400,
-        ),
+        audit=audit,
     )
 
 

@@ -1,5 +1,7 @@
 """The audit log: one MongoDB record per admin change (which key, what, on whom, the
-field names with their values before and after, from which address, when), kept
+field names with their values before and after, from which address, when), and one per
+security event of a person's own that names their account (sign-ins, failures,
+logouts, password changes: security/events.py, never a secret), kept
 AUDIT_RETENTION_DAYS by a TTL index, read newest first with keyset cursors.
 
 Never a secret: callers pass field values only for fields that are not secrets (a
@@ -7,8 +9,10 @@ password, a key or a code is recorded as the fact that it was set, never its val
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +23,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 EXPIRY_INDEX = "audit_expiry"
+logger = logging.getLogger("authql.audit")
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,45 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+# Fields of a security event that the audit record holds in its own columns, or leaves out.
+EVENT_COLUMNS = ("event", "time", "user", "ip", "request_id")
+
+
 class AuditLog:
     def __init__(self, collection: AsyncCollection[Any], *, retention_seconds: int) -> None:
         self._collection = collection
         self._retention = retention_seconds
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def person_event(self, event: dict[str, Any]) -> None:
+        """Keep a person's own security event (security/events.py: a sign-in, a failure, a
+        logout; never a secret) beside the admin changes: the events that name an account,
+        written off the request's path (a failed write is logged, never the request's)."""
+        if "user" not in event or "admin_key" in event:  # an admin change is recorded by its mutation
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        details = {name: value for name, value in event.items() if name not in EVENT_COLUMNS}
+        task = loop.create_task(
+            self._keep(str(event["event"]), str(event["user"]), event.get("ip"), details)  # type: ignore[arg-type]
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _keep(self, action: str, user_id: str, ip_address: str | None, details: dict[str, Any]) -> None:
+        try:
+            await self.record(
+                action, admin_key_id=None, user_id=user_id, ip_address=ip_address, details=details
+            )
+        except Exception:  # noqa: BLE001 - the request is answered already; its event is in the log
+            logger.warning("audit: a security event was not kept (%s)", action, exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait (briefly) for the events still being written: before MongoDB closes."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=5)
 
     async def create_indexes(self) -> None:
         """The TTL index with today's retention (changed in place when the setting changed)

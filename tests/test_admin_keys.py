@@ -6,6 +6,7 @@ revocation at once on every worker of a real two-worker server."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -33,8 +34,10 @@ from admin import (
 from conftest import Mailbox, serve
 from conftest import test_settings as settings_with
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
+from graphql import parse, validate
 from served import served
 
+from schema.admin_root import build_admin_schema
 from settings import Settings
 
 SOME_ID = "64b000000000000000000000"
@@ -229,3 +232,12 @@ async def test_a_revoked_key_and_a_disabled_account_are_refused_at_once_by_every
                 *(fresh_call(key_codes) for _ in range(20)), *(fresh_call(me_codes) for _ in range(20))
             )
             assert all(answer == ["UNAUTHENTICATED"] for answer in answers), answers
+
+
+def test_the_readme_admin_examples_validate_against_the_admin_schema():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```graphql admin\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 4
+    schema = build_admin_schema()._schema
+    for block in blocks:
+        assert validate(schema, parse(block)) == [], block
