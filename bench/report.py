@@ -14,6 +14,7 @@ from typing import Any
 GOALS: dict[str, tuple[float, bool]] = {
     "me vs fastapi-users (req/s)": (1.5, True),
     "me vs floor (req/s)": (0.8, True),
+    "me vs ceiling (req/s)": (0.7, True),
     "me p99 vs fastapi-users p99": (1.0, False),
     "login vs argon2 bound": (0.95, True),
     "registration vs argon2 bound": (0.95, True),
@@ -66,6 +67,7 @@ class Results:
         bound = self.argon2.get("verifies_per_second")
         ratio("me vs fastapi-users (req/s)", of("authql", "rate"), of("fastapi-users", "rate"))
         ratio("me vs floor (req/s)", of("authql", "rate"), of("floor", "rate"))
+        ratio("me vs ceiling (req/s)", of("authql", "rate"), of("ceiling", "rate"))
         ratio("me p99 vs fastapi-users p99", of("authql", "p99_ms"), of("fastapi-users", "p99_ms"))
         ratio("login vs argon2 bound", self.login.get("rate"), bound)
         ratio("registration vs argon2 bound", self.registration.get("rate"), bound)
@@ -108,7 +110,7 @@ class Results:
             )
         lines += [
             "",
-            "## Ratios and goals (issue 10)",
+            "## Ratios and goals (issues 10 and 22)",
             "",
             "| ratio | measured | goal | met |",
             "| --- | ---: | --- | --- |",
@@ -153,10 +155,11 @@ class Results:
             lines += ["", f"authql's settings besides the server's defaults: {shown}."]
         return "\n".join(lines) + "\n"
 
-    def save(self, out_dir: Path) -> Path:
-        """bench/results/<UTC date>.md and .json (a second run that day replaces the first)."""
+    def save(self, out_dir: Path, label: str = "") -> Path:
+        """bench/results/<UTC date>[-<label>].md and .json (a second run that day with the
+        same label replaces the first)."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = out_dir / f"{self.started:%Y-%m-%d}"
+        stem = out_dir / (f"{self.started:%Y-%m-%d}" + (f"-{label}" if label else ""))
         stem.with_suffix(".md").write_text(self.markdown())
         stem.with_suffix(".json").write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
         return stem.with_suffix(".md")

@@ -33,7 +33,7 @@ from embedded import EmbeddedService, free_port, start_mongo, start_redis, stop_
 from settings import RATE_LIMITED_OPERATIONS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("authql", "authql-2w", "floor", "fastapi-users")
+APPS = ("authql", "authql-2w", "ceiling", "floor", "fastapi-users")
 DEFAULTS = Settings.model_fields  # the server's defaults: production argon2, 2 hashing threads
 
 
@@ -106,6 +106,13 @@ def start_apps(
                 ]  # fmt: skip
                 app_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
                 ready, where = "/health/ready", "authql's locked environment, README's production line"
+            elif name == "ceiling":
+                args = [
+                    sys.executable, "-m", "uvicorn", "bench.apps.ceiling:app", "--port", str(port),
+                    "--loop", "uvloop", "--http", "h11", "--no-access-log",
+                ]  # fmt: skip
+                app_env = env
+                ready, where = "/graphql", "authql's locked environment (its Starlette, PyJWT, redis-py)"
             elif name == "floor":
                 args = [
                     sys.executable,
@@ -158,11 +165,12 @@ def requests_for(apps: dict[str, App], sink: flows.CodeSink) -> dict[str, Reques
         for name in ("authql", "authql-2w"):
             me[name] = Request("POST", "/graphql", '"email"', body=body, authorization=f"Bearer {token}")
         me["floor"] = Request("GET", "/me", '"email"', authorization=f"Bearer {token}")
+        me["ceiling"] = Request("POST", "/graphql", '"email"', body=body, authorization=f"Bearer {token}")
     if "fastapi-users" in apps:
         token = asyncio.run(flows.seed_fastapi_users(apps["fastapi-users"].base_url))
         me["fastapi-users"] = Request("GET", "/users/me", '"email"', authorization=f"Bearer {token}")
-    if "floor" in apps and authql is None:
-        raise SystemExit("bench: the floor reads authql's user with authql's token: run authql too")
+    if ("floor" in apps or "ceiling" in apps) and authql is None:
+        raise SystemExit("bench: the floor and the ceiling read authql's user with its token: run authql too")
     for name, app in apps.items():
         check = run_wrk(app.base_url, me[name], seconds=1, connections=1)
         if check.ok == 0 or check.bad:
@@ -354,12 +362,15 @@ def parse(argv: Iterable[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-password-work", action="store_true", help="skip argon2, login, registration")
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="then a mixed soak of authql")
     parser.add_argument("--out", type=Path, help="results folder (bench/results; smoke: var/bench-smoke)")
+    parser.add_argument("--label", default="", help="saved as <UTC date>-<label>.md (letters, digits, -)")
     parser.add_argument("--reference-env", type=Path, default=ROOT / "var" / "bench-env")
     return parser.parse_args(None if argv is None else list(argv))
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = parse(argv)
+    if not all(char.isalnum() or char == "-" for char in args.label):
+        raise SystemExit("bench: --label takes letters, digits and dashes")
     wrk_binary()  # before anything starts: says how to install it when missing
     base = SMOKE if args.smoke else FULL
     plan = Plan(
@@ -403,7 +414,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             sink.stop()
             stop_services(services)
     results.machine["load average after"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    path = results.save(out_dir)
+    path = results.save(out_dir, args.label)
     print(results.markdown())
     print(f"bench: saved {path} and {path.with_suffix('.json')}")
     return 0

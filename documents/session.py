@@ -33,6 +33,11 @@ class Session(Document):
     # How the user proved who they are when it opened (RFC 8176 values, e.g. ["pwd", "otp",
     # "mfa"]): every access token of the session carries it as its `amr` claim.
     amr: list[str] = []
+    # When the person last proved who they are in this session (the sign-in that opened it):
+    # kept across refreshes, carried as the access tokens' `auth_time`, so operations that
+    # need a recent sign-in can tell (resolvers/auth/reauthentication.py). None: stored
+    # before it existed, read as `created_at`.
+    auth_time: datetime | None = None
 
     async def replace_if(self, expected: Mapping[str, Any]) -> bool:
         """Store the whole document only if the stored one still holds `expected` (field

@@ -18,6 +18,11 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+# The password hash of an account without a password (made by social sign-in): no
+# password matches it, after the same work as a wrong one (security/password_forms.py).
+NO_PASSWORD = ""
+
+
 class UserChanged(Exception):
     """The account changed since it was read in a way the write depended on, or is gone
     (UserGone)."""
@@ -56,6 +61,11 @@ class User(Document):
     totp_pending_expires: int = 0
     totp_last_step: int = 0
     recovery_codes: list[str] = []
+    # Whether the address is known to be its owner's: proven by an emailed code (every
+    # registration), a sign-in, or a provider that verified it. False only for an account
+    # made for someone (by an operator) that nobody signed into yet: a provider's verified
+    # address must not link itself into it (resolvers/social.py).
+    email_proven: bool = True
     # Set only through the admin API (resolvers/admin/): copied into every access token
     # issued afterwards as the claims `roles` and `app_metadata`.
     roles: list[str] = []
@@ -66,10 +76,6 @@ class User(Document):
     disabled: bool = False
     disabled_until: int = 0
     disabled_reason: str | None = None
-    # Made by an operator (createUser): the address is unproven until its owner signs in,
-    # and with no password given the account signs in by code until one is set (reset).
-    email_unproven: bool = False
-    password_unset: bool = False
     # The epoch second of the last sign-in (resolvers/auth/signin.py), for operators.
     last_sign_in_at: int = 0
 
@@ -80,6 +86,11 @@ class User(Document):
     def disabled_now(self, now: float) -> bool:
         """Whether sign-in is refused at epoch second `now` (a time-limited disable ends by itself)."""
         return self.disabled and (self.disabled_until == 0 or self.disabled_until > now)
+
+    @property
+    def has_password(self) -> bool:
+        """False for an account made by social sign-in that never set one (NO_PASSWORD)."""
+        return bool(self.password_hash)
 
     class Settings:
         name = "users"

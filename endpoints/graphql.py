@@ -34,10 +34,11 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.types import ExecutionResult
 
 import metrics
-from endpoints.documents import Document, Documents
+from endpoints.documents import UNPLANNED, Document, Documents
 from endpoints.errors import refused
 from endpoints.gate import Gate, GraphQLRequest, answers_one_json, asks_for_page
 from endpoints.middleware import BodyReadError
+from endpoints.plans import Fallback, Plan, outcome_middleware, plain_result, plan_for
 from graphiql.page import graphiql_page
 from schema.context import Context
 from schema.error_codes import ErrorCode
@@ -142,6 +143,8 @@ class GraphQLEndpoint(GraphQL):
             return None
         context = await self.get_context(request, None)
         result = await self.prepared.execute(document, context, variables, operation_name, extensions)
+        if not result.errors and not result.extensions:  # what process_result makes of it, directly
+            return Response(self.encode_json({"data": result.data}), 200, media_type="application/json")
         data = await self.process_result(request, result)  # type: ignore[arg-type]
         status_code = 400 if is_request_error(data) else 200
         return Response(self.encode_json(data), status_code, media_type="application/json")
@@ -217,6 +220,7 @@ class PreparedOperations:
             # skipped on the common path without a word: teach the short way about it first.
             raise RuntimeError(f"the short way does not know the schema's extensions: {extensions}")
         self._schema = schema._schema  # the graphql-core schema Strawberry built, resolvers wrapped
+        self._strawberry = schema
         # Strawberry's execution context class, passed as Strawberry passes it.
         self._executor = execution_context_class_kwargs(schema.execution_context_class)
 
@@ -228,6 +232,47 @@ class PreparedOperations:
         operation_name: str | None,
         extensions: dict[str, Any] | None,
     ) -> GraphQLExecutionResult:
+        plan = document.plan
+        if plan is UNPLANNED:
+            plan = document.plan = plan_for(self._schema, document.node, self._strawberry)
+        if plan is not None:
+            return await self._run_plan(plan, document, context, variables, operation_name, extensions)
+        return await self._execute(document, context, variables, operation_name, extensions)
+
+    async def _run_plan(
+        self,
+        plan: Plan,
+        document: Document,
+        context: object,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> GraphQLExecutionResult:
+        """The planned document (endpoints/plans.py): its field's resolver called here, its
+        plain outcome answered here, any other completed by graphql-core as ever."""
+        info = plan.info(self._schema, context, extensions, optimized_is_awaitable)
+        try:
+            result = plan.call(info)
+            if optimized_is_awaitable(result):
+                result = await result
+        except Exception as error:
+            middleware = outcome_middleware(error=error)
+        else:
+            try:
+                return plain_result(plan.complete(result))
+            except Fallback:
+                middleware = outcome_middleware(value=result)
+        return await self._execute(document, context, variables, operation_name, extensions, [middleware])
+
+    async def _execute(
+        self,
+        document: Document,
+        context: object,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+        middleware: list[Any] | None = None,
+    ) -> GraphQLExecutionResult:
         result = execute(
             self._schema,
             document.node,
@@ -236,6 +281,7 @@ class PreparedOperations:
             operation_name=operation_name,
             is_awaitable=optimized_is_awaitable,
             operation_extensions=extensions,
+            middleware=middleware,
             **self._executor,
         )
         if isawaitable(result):

@@ -106,10 +106,7 @@ async def complete_password_reset(
     # The new hash and the end of every session in one write (see resolvers/password.py).
     try:
         await user.write_changes(
-            {
-                "password_hash": await hash_password(context.services.passwords, new_password),
-                "password_unset": False,
-            },
+            {"password_hash": await hash_password(context.services.passwords, new_password)},
             announce=context.services.users,
             new_credentials=True,
         )

@@ -123,3 +123,14 @@ class AccountDisabled(Problem):
 @strawberry.type(description="No such object for this user (another user's session is not found either).")
 class NotFound(Problem):
     pass
+
+
+@strawberry.type(description="A sign-in that needs a recent sign-in: sign in again, then retry.")
+class ReauthenticationRequired(Problem):
+    pass
+
+
+def reauthentication_required() -> ReauthenticationRequired:
+    return ReauthenticationRequired(
+        message="This needs a recent sign-in: sign in again, then retry within a few minutes."
+    )

@@ -23,6 +23,8 @@ class Identity:
 
     user: User
     session_id: str
+    # Epoch seconds of the session's last sign-in (the token's `auth_time`).
+    auth_time: int = 0
 
 
 async def identity_for_token(
@@ -36,7 +38,7 @@ async def identity_for_token(
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
-    live, stamp = await users.check(sessions.live_key(claims.session_id), claims.subject)
+    live, stamp = await users.check(sessions.live_key(claims.subject, claims.session_id), claims.subject)
     if not live or not await sessions.confirmed(claims.session_id):
         return None
     user = users.get(claims.subject, stamp)
@@ -45,4 +47,4 @@ async def identity_for_token(
         await users.keep(claims.subject, stamp, user)
     if user is None or user.credential_version != claims.credential_version:
         return None
-    return Identity(user=user, session_id=claims.session_id)
+    return Identity(user=user, session_id=claims.session_id, auth_time=claims.auth_time)

@@ -1,6 +1,8 @@
 """Access tokens: issued with every registered claim plus the session id (`sid`), the
 user's credential version (`cv`, see documents/user.py) and how the user signed in
-(`amr`, RFC 8176: e.g. ["pwd", "otp", "mfa"], so an API can ask for two factors), verified against exactly one
+(`amr`, RFC 8176: e.g. ["pwd", "otp", "mfa"], so an API can ask for two factors) and when
+they last proved it in this session (`auth_time`, OIDC Core: kept across refreshes, so an
+operation can ask for a recent sign-in), verified against exactly one
 algorithm (the configured one) with every claim required and a small clock skew allowed
 between instances (`leeway_seconds`).
 
@@ -38,6 +40,9 @@ class Claims:
     subject: str
     session_id: str
     credential_version: int
+    # Epoch seconds of the session's last sign-in; 0 for a token issued before the claim
+    # existed (never recent).
+    auth_time: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,12 +108,14 @@ class Tokens:
         session_id: str,
         credential_version: int,
         amr: tuple[str, ...] = (),
+        auth_time: int | None = None,
         *,
         roles: tuple[str, ...] = (),
         app_metadata: dict[str, Any] | None = None,
     ) -> IssuedToken:
-        """`roles` and `app_metadata`: what the operator set (admin API), for the app's own API
-        to authorise on without calling authql."""
+        """A token for the session; `auth_time` (epoch seconds) defaults to now. `roles` and
+        `app_metadata`: what the operator set (admin API), for the app's own API to authorise
+        on without calling authql."""
         now = int(clock.now())
         claims = {
             "iss": self._issuer,
@@ -117,6 +124,7 @@ class Tokens:
             "sid": session_id,
             "cv": credential_version,
             "amr": list(amr),
+            "auth_time": now if auth_time is None else auth_time,
             "roles": list(roles),
             "app_metadata": app_metadata or {},
             "iat": now,
@@ -174,7 +182,13 @@ class Tokens:
                 raise InvalidToken(f"Invalid{name.title()}")
         if type(claims["cv"]) is not int:
             raise InvalidToken("InvalidCv")
-        verified = Claims(subject=claims["sub"], session_id=claims["sid"], credential_version=claims["cv"])
+        auth_time = claims.get("auth_time", 0)
+        verified = Claims(
+            subject=claims["sub"],
+            session_id=claims["sid"],
+            credential_version=claims["cv"],
+            auth_time=auth_time if type(auth_time) is int else 0,
+        )
         # PyJWT accepted exp > now - leeway, nbf <= now + leeway and iat <= now + leeway.
         return verified, Window(opens=max(claims["nbf"], claims["iat"]), closes=claims["exp"])
 

@@ -31,7 +31,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
+from github_provider import GitHubProvider
+from oidc_provider import OidcProvider
 from redis.asyncio import Redis
+from redis_cluster import RedisClusterNodes
 from starlette.applications import Starlette
 from turns import Turns
 
@@ -111,6 +114,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     every worker collects the same order, as xdist requires."""
     rank = {name: position for position, name in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    for item in items:  # `-m "not node"` leaves out what needs the OpenID Provider too
+        if "oidc_provider" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.node)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -188,9 +194,24 @@ def backend_urls(data_dir: Path) -> Iterator[dict[str, str]]:
         if not redis_url:
             started.append(start_redis(data_dir))
             redis_url = started[-1].url
-        yield {"mongo_url": mongo_url, "redis_url": redis_url}
+        urls = {"mongo_url": mongo_url, "redis_url": redis_url}
+        if os.environ.get("AUTHQL_TEST_REDIS_CLUSTER"):  # AUTHQL_TEST_REDIS_URL names a cluster node
+            urls["redis_cluster"] = "true"
+        yield urls
     finally:
         stop_services(started)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(data_dir: Path) -> Iterator[RedisClusterNodes]:
+    """A local Redis Cluster (3 primaries, 3 replicas), started once per worker that asks:
+    tests/redis_cluster.py."""
+    cluster = RedisClusterNodes(data_dir / "redis-cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -202,6 +223,20 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """A real OpenID Provider (tests/oidc_provider.py), one Node process per test worker."""
+    with OidcProvider.running(tmp_path_factory.mktemp("oidc") / "provider.log") as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def github_provider() -> Iterator[GitHubProvider]:
+    """A GitHub-shaped OAuth server and REST API (tests/github_provider.py) on a real socket."""
+    with GitHubProvider.running() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")

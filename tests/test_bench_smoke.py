@@ -1,4 +1,4 @@
-"""`python -m bench --smoke` end to end, for authql and the floor: the store and Redis started
+"""`python -m bench --smoke` end to end, for authql, the ceiling and the floor: the store and Redis started
 once, both apps on real sockets, a user registered through the four steps (codes from the
 bench's SMTP sink), wrk runs checked answer by answer, the argon2 bound, login and
 registration, `me` under login load, and the table saved as Markdown and JSON.
@@ -33,7 +33,7 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
             "bench",
             "--smoke",
             "--apps",
-            "authql,floor",
+            "authql,ceiling,floor",
             "--seconds",
             "1",
             "--out",
@@ -48,7 +48,7 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
     [table] = tmp_path.glob("*.md")
     results = json.loads(table.with_suffix(".json").read_text())
 
-    assert set(results["medians"]) == {"authql", "floor"}
+    assert set(results["medians"]) == {"authql", "ceiling", "floor"}
     for app, row in results["medians"].items():
         assert row["rate"] > 0, app
         assert row["bad"] == 0, app  # every answer held the user's email: no error counted as work
@@ -63,4 +63,5 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
     assert results["me_under_login_load"]["bad"] == 0
     assert results["me_under_login_load"]["idle_just_before"]["loop_cpu_ms_per_request"] > 0
     assert "me vs floor (req/s)" in results["ratios"]
+    assert "me vs ceiling (req/s)" in results["ratios"]
     assert "| authql |" in table.read_text()

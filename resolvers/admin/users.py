@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -27,7 +26,7 @@ from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
 
 from documents.fields import InvalidValue, clean_name, normalize_email, normalize_phone
-from documents.user import User, UserChanged, UserGone, utc_now
+from documents.user import NO_PASSWORD, User, UserChanged, UserGone, utc_now
 from mail import (
     email_changed_message,
     email_set_by_operator_message,
@@ -83,7 +82,7 @@ def bad_argument(message: str) -> GraphQLError:
 
 def admin_user(user: User) -> AdminUser:
     methods = [SignInMethod.EMAIL_CODE]  # sign-in by emailed code is on for every account
-    if not user.password_unset:
+    if user.has_password:
         methods.insert(0, SignInMethod.PASSWORD)
     if user.two_factor_enabled:
         methods.append(SignInMethod.TOTP)
@@ -99,7 +98,7 @@ def admin_user(user: User) -> AdminUser:
         disabled_reason=user.disabled_reason if disabled else None,
         roles=list(user.roles),
         app_metadata=dict(user.app_metadata),
-        email_verified=not user.email_unproven,
+        email_verified=user.email_proven,
         sign_in_methods=methods,
         created_at=user.created_at,
         last_sign_in_at=_from_epoch(user.last_sign_in_at) if user.last_sign_in_at else None,
@@ -286,9 +285,9 @@ async def create_user(
     if problems:
         return invalid_input(problems)
     passwords = context.services.passwords
-    # With no password, a random one nobody knows: a login costs the same argon2 verify
-    # as for any account, so its timing tells nobody that the account has no password.
-    password_hash = await hash_password(passwords, input.password or secrets.token_urlsafe(32))
+    # With no password, none (NO_PASSWORD): a login to it costs the same argon2 verify as a
+    # wrong password (security/password_forms.py), so its timing tells nobody.
+    password_hash = NO_PASSWORD if input.password is None else await hash_password(passwords, input.password)
     now = utc_now()
     created = User(
         email=str(profile["email"]),
@@ -300,8 +299,7 @@ async def create_user(
         updated_at=now,
         roles=roles or [],
         app_metadata=app_metadata or {},
-        email_unproven=True,
-        password_unset=input.password is None,
+        email_proven=False,
     )
     try:
         await created.insert()
@@ -377,7 +375,7 @@ async def update_user(
     require = {name: value for name, value in before.items() if name in PERSON_FIELDS}
     old_email = found.email
     if "email" in changes:
-        changes["email_unproven"] = False  # an address an operator sets is taken as verified
+        changes["email_proven"] = True  # an address an operator sets is taken as verified
     try:
         await found.write_changes(changes, announce=context.services.users, require=require)
     except UserGone:

@@ -3,7 +3,11 @@ email change or an account deletion), inside the login's lockout: a stolen acces
 must not buy unlimited guesses at the password. With two-factor on, those three ask for
 the second factor too, unless the session itself was opened with it (`amr` holds "mfa"):
 a phished password and an older session, or one opened by password alone, are not
-enough to take the account's address, password or existence."""
+enough to take the account's address, password or existence.
+
+And asking for a recent sign-in (`require_recent_sign_in`): operations that add or remove
+a way into the account are refused once the session's sign-in is older than
+REAUTHENTICATION_WINDOW_SECONDS."""
 
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ from documents.user import User
 from resolvers.auth.lockout_answers import count_failure, refused_while_locked
 from resolvers.auth.second_factor import Proof, check_second_factor
 from schema.context import Context
-from schema.problems import InvalidCredentials, RateLimited
+from schema.problems import (
+    InvalidCredentials,
+    RateLimited,
+    ReauthenticationRequired,
+    reauthentication_required,
+)
+from security import clock
 from security.password_forms import verify_password
 
 WRONG_PASSWORD = "The password is wrong."
@@ -89,3 +99,21 @@ async def confirm_second_factor(
     if isinstance(proof, RateLimited):
         return proof
     return InvalidCredentials(message=WRONG_SECOND_FACTOR)
+
+
+async def require_recent_sign_in(context: Context) -> ReauthenticationRequired | None:
+    """None when the caller's session signed in within REAUTHENTICATION_WINDOW_SECONDS
+    (its access token's `auth_time`, kept across refreshes); else the answer. For the
+    operations marked "recent sign-in" (linking and unlinking a provider, passkeys): a
+    token refreshed for weeks, or lifted from a device left open, must not add a way in.
+    Raises Unauthenticated without a valid access token."""
+    identity = await context.identity()
+    if signed_in_recently(identity.auth_time, context.services.settings.reauthentication_window_seconds):
+        return None
+    context.security_event("reauthentication_required", user=str(identity.user.id))
+    return reauthentication_required()
+
+
+def signed_in_recently(auth_time: int, window_seconds: int) -> bool:
+    """Whether a sign-in at `auth_time` (epoch seconds) is within the window now."""
+    return clock.now() - auth_time <= window_seconds

@@ -36,6 +36,7 @@ def public_user(user: UserDocument) -> User:
         two_factor_enabled=user.two_factor_enabled,
         recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
         roles=list(user.roles),
+        has_password=user.has_password,
     )
 
 
@@ -104,6 +105,8 @@ async def signed_in(
         context.security_event("sign_in_outdated", user=str(user.id))
         return flow_expired()
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
+    if not user.email_proven:  # an account made for someone, signed into: its owner has it
+        await user.write_changes({"email_proven": True}, announce=context.services.users, touch=False)
     await _record_sign_in(user)
     return auth_payload(context.services.tokens, user, session)
 
@@ -115,11 +118,11 @@ async def _current_version(user: UserDocument) -> int | None:
 
 
 async def _record_sign_in(user: UserDocument) -> None:
-    """When the account last signed in, and (an address an operator gave) that its owner
-    proved it by signing in: facts for the admin API only, which reads MongoDB; no copy a
-    signed-in request serves shows them, so the write does not restamp the user's copies."""
+    """When the account last signed in: a fact for the admin API only, which reads MongoDB;
+    no copy a signed-in request serves shows it, so the write does not restamp the user's
+    copies."""
     await UserDocument.get_pymongo_collection().update_one(
-        {"_id": user.id}, {"$set": {"last_sign_in_at": int(time.time()), "email_unproven": False}}
+        {"_id": user.id}, {"$set": {"last_sign_in_at": int(time.time())}}
     )
 
 
@@ -140,6 +143,7 @@ async def open_session(
 
 def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
     session_id = str(session.session.id)
+    signed_in_at = session.session.auth_time or session.session.created_at
     access = tokens.issue(
         str(user.id),
         session_id,
@@ -147,6 +151,7 @@ def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> 
         tuple(session.session.amr),
         roles=tuple(user.roles),
         app_metadata=user.app_metadata,
+        auth_time=int(signed_in_at.timestamp()),
     )
     return AuthPayload(
         access_token=access.token,

@@ -37,6 +37,26 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationInvalidInput,
     CompleteRegistrationCompleteRegistrationInvalidInputFields,
 )
+from .complete_social_link import (
+    CompleteSocialLink,
+    CompleteSocialLinkCompleteSocialLinkFlowExpired,
+    CompleteSocialLinkCompleteSocialLinkRateLimited,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken,
+)
+from .complete_social_sign_in import (
+    CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAccountDisabled,
+    CompleteSocialSignInCompleteSocialSignInAuthPayload,
+    CompleteSocialSignInCompleteSocialSignInFlowExpired,
+    CompleteSocialSignInCompleteSocialSignInInvalidInput,
+    CompleteSocialSignInCompleteSocialSignInInvalidInputFields,
+    CompleteSocialSignInCompleteSocialSignInRateLimited,
+    CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
+    CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
+)
 from .confirm_email_change import (
     ConfirmEmailChange,
     ConfirmEmailChangeConfirmEmailChangeAccountExists,
@@ -94,6 +114,7 @@ from .login import (
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
+from .my_identities import MyIdentities, MyIdentitiesMe, MyIdentitiesMeIdentities
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -131,6 +152,7 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
 )
+from .social_providers import SocialProviders, SocialProvidersSocialProviders
 from .start_code_login import (
     StartCodeLogin,
     StartCodeLoginStartCodeLoginCodeLoginStarted,
@@ -157,6 +179,29 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInputFields,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+)
+from .start_social_link import (
+    StartSocialLink,
+    StartSocialLinkStartSocialLinkRateLimited,
+    StartSocialLinkStartSocialLinkReauthenticationRequired,
+    StartSocialLinkStartSocialLinkRedirectNotAllowed,
+    StartSocialLinkStartSocialLinkSocialSignInStarted,
+    StartSocialLinkStartSocialLinkUnknownProvider,
+)
+from .start_social_sign_in import (
+    StartSocialSignIn,
+    StartSocialSignInStartSocialSignInRateLimited,
+    StartSocialSignInStartSocialSignInRedirectNotAllowed,
+    StartSocialSignInStartSocialSignInSocialSignInStarted,
+    StartSocialSignInStartSocialSignInUnknownProvider,
+)
+from .unlink_social_identity import (
+    UnlinkSocialIdentity,
+    UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod,
+    UnlinkSocialIdentityUnlinkSocialIdentityNotFound,
+    UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser,
 )
 from .update_profile import (
     UpdateProfile,
@@ -211,6 +256,22 @@ __all__ = [
     "CompleteRegistrationCompleteRegistrationFlowExpired",
     "CompleteRegistrationCompleteRegistrationInvalidInput",
     "CompleteRegistrationCompleteRegistrationInvalidInputFields",
+    "CompleteSocialLink",
+    "CompleteSocialLinkCompleteSocialLinkFlowExpired",
+    "CompleteSocialLinkCompleteSocialLinkRateLimited",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken",
+    "CompleteSocialSignIn",
+    "CompleteSocialSignInCompleteSocialSignInAccountDisabled",
+    "CompleteSocialSignInCompleteSocialSignInAuthPayload",
+    "CompleteSocialSignInCompleteSocialSignInFlowExpired",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInput",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInputFields",
+    "CompleteSocialSignInCompleteSocialSignInRateLimited",
+    "CompleteSocialSignInCompleteSocialSignInSecondFactorRequired",
+    "CompleteSocialSignInCompleteSocialSignInSocialAccountExists",
+    "CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified",
     "ConfirmEmailChange",
     "ConfirmEmailChangeConfirmEmailChangeAccountExists",
     "ConfirmEmailChangeConfirmEmailChangeEmailChanged",
@@ -255,6 +316,9 @@ __all__ = [
     "LogoutScope",
     "Me",
     "MeMe",
+    "MyIdentities",
+    "MyIdentitiesMe",
+    "MyIdentitiesMeIdentities",
     "ProfileInput",
     "ProfileUpdateInput",
     "RefreshTokens",
@@ -287,6 +351,8 @@ __all__ = [
     "SetRegistrationPasswordSetRegistrationPasswordWeakPassword",
     "SignedIn",
     "SignedInUser",
+    "SocialProviders",
+    "SocialProvidersSocialProviders",
     "StartCodeLogin",
     "StartCodeLoginStartCodeLoginCodeLoginStarted",
     "StartCodeLoginStartCodeLoginInvalidInput",
@@ -306,6 +372,23 @@ __all__ = [
     "StartRegistrationStartRegistrationInvalidInputFields",
     "StartRegistrationStartRegistrationRateLimited",
     "StartRegistrationStartRegistrationRegistrationStarted",
+    "StartSocialLink",
+    "StartSocialLinkStartSocialLinkRateLimited",
+    "StartSocialLinkStartSocialLinkReauthenticationRequired",
+    "StartSocialLinkStartSocialLinkRedirectNotAllowed",
+    "StartSocialLinkStartSocialLinkSocialSignInStarted",
+    "StartSocialLinkStartSocialLinkUnknownProvider",
+    "StartSocialSignIn",
+    "StartSocialSignInStartSocialSignInRateLimited",
+    "StartSocialSignInStartSocialSignInRedirectNotAllowed",
+    "StartSocialSignInStartSocialSignInSocialSignInStarted",
+    "StartSocialSignInStartSocialSignInUnknownProvider",
+    "UnlinkSocialIdentity",
+    "UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod",
+    "UnlinkSocialIdentityUnlinkSocialIdentityNotFound",
+    "UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser",
     "UpdateProfile",
     "UpdateProfileUpdateProfileInvalidInput",
     "UpdateProfileUpdateProfileInvalidInputFields",
