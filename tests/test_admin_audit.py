@@ -27,7 +27,9 @@ from admin import (
     REVOKE_KEY,
     REVOKE_SESSIONS,
     UPDATE_USER,
+    admin_call,
     admin_data,
+    codes,
 )
 from conftest import TOTP_NOW, Mailbox, serve, text_of
 from conftest import test_settings as settings_with
@@ -202,3 +204,12 @@ async def test_the_persons_own_security_events_are_in_the_same_log(client, mailb
     assert signed_in["ipAddress"] == "203.0.113.7"
     assert email not in json.dumps(events) and PASSWORD not in json.dumps(events)
     assert person["accessToken"] not in json.dumps(events)
+
+
+async def test_audit_pages_refuse_a_first_out_of_range_and_a_foreign_cursor(client):
+    for first in (0, 201):
+        body = await admin_call(client, AUDIT, {"first": first})
+        assert codes(body) == ["BAD_USER_INPUT"]
+    assert codes(await admin_call(client, AUDIT, {"first": 1, "after": "bm90IGEgY3Vyc29y"})) == [
+        "BAD_USER_INPUT"
+    ]
