@@ -106,6 +106,8 @@ LONGEST_MODULES = (
     "test_outbox.py",
     "test_bench_smoke.py",
     "test_graphiql_browser.py",
+    "test_admin_keys.py",
+    "test_admin_graphiql_browser.py",
 )
 
 
