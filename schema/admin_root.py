@@ -108,7 +108,10 @@ def admin_types() -> tuple[type, type]:
         )
         create_admin_key: CreateAdminKeyResult = strawberry.mutation(
             resolver=key_flow.create_admin_key,
-            **_needs(Scope.KEYS_WRITE, "A new key with these scopes; its secret is shown once."),
+            **_needs(
+                Scope.KEYS_WRITE,
+                "A new key with these scopes (only scopes the calling key holds); its secret is shown once.",
+            ),
         )
         revoke_admin_key: RevokeAdminKeyResult = strawberry.mutation(
             resolver=key_flow.revoke_admin_key,

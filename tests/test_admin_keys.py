@@ -149,6 +149,15 @@ async def test_a_created_key_is_shown_once_listed_with_its_last_use_and_revoked_
     assert (await admin_data(client, CREATE_KEY, {"name": " ", "scopes": []}))["__typename"] == "InvalidInput"
 
 
+async def test_a_key_grants_only_the_scopes_it_holds(client):
+    _, manager = await new_key(client, "KEYS_WRITE", "USERS_READ")
+    stronger = await admin_data(client, CREATE_KEY, {"name": "x", "scopes": ["USERS_WRITE"]}, key=manager)
+    assert stronger["__typename"] == "InvalidInput"
+    assert [field["field"] for field in stronger["fields"]] == ["scopes"]
+    same = await admin_data(client, CREATE_KEY, {"name": "x", "scopes": ["USERS_READ"]}, key=manager)
+    assert same["__typename"] == "AdminKeyCreated"
+
+
 async def test_a_key_past_its_rate_limit_is_refused_and_other_keys_are_not(backend_urls, mailbox):
     settings = settings_with(backend_urls, mailbox, admin_api_key=ADMIN_KEY, rate_limit_admin="3/minute")
     async with serve(settings) as client:

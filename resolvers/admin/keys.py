@@ -53,13 +53,14 @@ async def create_admin_key(
     name = name.strip()
     if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
         problems["name"] = f"1-{NAME_MAX} printable characters."
+    wanted = frozenset(Scope(scope.value) for scope in scopes)
     if not scopes:
         problems["scopes"] = "Give at least one scope."
+    elif not wanted <= caller.scopes:  # keys:write alone must not mint a stronger key
+        problems["scopes"] = "A key can grant only scopes it holds itself."
     if problems:
         return invalid_input(problems)
-    key, secret = await context.services.admin_keys.create(
-        name, frozenset(Scope(scope.value) for scope in scopes)
-    )
+    key, secret = await context.services.admin_keys.create(name, wanted)
     await audit(
         context,
         caller,
