@@ -60,6 +60,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.graphql = graphql_app(services)
         app.state.admin_graphql = admin_graphql_app(services)  # None without ADMIN_API_KEY
         await services.bind_documents()
+        try:
+            await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
+        except BaseException:
+            await services.close()  # a refused start leaves no connection open
+            raise
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
@@ -185,6 +190,8 @@ def main() -> None:
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
+        if settings.mongo_url is None and settings.mongo_indexes is None:
+            overrides["mongo_indexes"] = "build"  # the embedded store: this process is its migrate step
         for service in services:
             logger.info(
                 "embedded %s at %s (log %s); set %s_URL to use a real server",

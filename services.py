@@ -4,17 +4,22 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import unquote, urlparse
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
 from documents import DOCUMENT_MODELS
+from documents.migrate import MIGRATE, build_indexes, missing_indexes
 from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
@@ -24,11 +29,19 @@ from security.audit import AuditLog
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
-from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.keyring import (
+    EVENT_FINGERPRINTS,
+    KNOWN_CLIENTS,
+    LOGIN_LOCKOUT,
+    ONE_TIME_CODES,
+    PASSKEY_DECOYS,
+    KeyRing,
+)
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
-from security.rate_limits import RateLimits
+from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
@@ -84,18 +97,40 @@ class Services:
     social: SocialConfig
     social_flows: SocialFlows
     provider_clients: ProviderClients
+    passkeys: PasskeyCeremonies
 
     async def bind_documents(self) -> None:
-        await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
-        if self.admin_keys.enabled:
+        await init_beanie(
+            database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
+        )
+        if self.admin_keys.enabled:  # the admin API's own collections (security/admin_keys.py, audit.py)
             await self.admin_keys.create_indexes()
             await self.audit.create_indexes()
+
+    async def ensure_indexes(self) -> None:
+        """Build the indexes (MONGO_INDEXES=build), or refuse to start without them."""
+        database = self.mongo[self.settings.mongo_db]
+        if self.settings.builds_indexes:
+            await build_indexes(database, self.settings.outbox_collection)
+            return
+        missing = await missing_indexes(database, self.settings.outbox_collection)
+        if missing:
+            raise ConfigurationError(
+                f"MongoDB lacks the indexes {', '.join(missing)}: run `{MIGRATE}` once before the workers"
+            )
 
     async def close(self) -> None:
         await self.audit.drain()
         await self.redis_watch.stop()
         self.passwords.close()
+        # Closing sockets to a Redis node that died meanwhile must not stop the shutdown.
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await close_storage(self.redis)
         await self.redis.aclose()
+        sentinels = getattr(getattr(self.redis, "connection_pool", None), "sentinel_manager", None)
+        if sentinels is not None:  # REDIS_SENTINELS: the connections to the sentinels too
+            with contextlib.suppress(RedisError, OSError):
+                await sentinels.aclose()
         await self.mongo.close()
 
 
@@ -128,12 +163,21 @@ async def open_services(settings: Settings) -> Services:
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
+    selection_ms = int(settings.mongo_selection_seconds * 1000)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
+        # Long enough for a replica set to elect a new primary (settings.py); a write or
+        # read that lost its primary is retried once on the new one (pymongo's default).
+        serverSelectionTimeoutMS=selection_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, selection_ms),
+        # A write counts once a majority has it on disk: an election never rolls back a
+        # revoked session or a changed password. Reads go to the primary: never stale.
+        w="majority",
+        journal=True,
+        wTimeoutMS=max(timeout_ms, selection_ms),
+        readPreference="primary",
     )
     redis = open_redis(settings, redis_watch)
     # Failures and per-address quotas are counted in MongoDB too, and read back while Redis's
@@ -174,6 +218,7 @@ async def open_services(settings: Settings) -> Services:
         max_age_seconds=settings.session_max_age_seconds,
         confirm_seconds=settings.kept_trust_seconds,
         confirmed_kept=USER_CACHE_SIZE,
+        max_per_user=settings.max_sessions_per_user,
     )
     users = UserCache(
         redis,
@@ -241,6 +286,18 @@ async def open_services(settings: Settings) -> Services:
         social=social,
         social_flows=SocialFlows(redis),
         provider_clients=ProviderClients(),
+        passkeys=passkey_ceremonies(redis, settings, ring),
+    )
+
+
+def passkey_ceremonies(redis: Redis, settings: Settings, ring: KeyRing) -> PasskeyCeremonies:
+    rp_id, origins = settings.webauthn_rp
+    return PasskeyCeremonies(
+        redis,
+        rp_id=rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origins=origins,
+        decoy_key=ring.derive(PASSKEY_DECOYS),
     )
 
 
@@ -262,6 +319,8 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
             settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
         )
         return cast(Redis, cluster)
+    if settings.redis_sentinels is not None:
+        return sentinel_primary(settings, watch, timeouts)
     return Redis.from_url(
         settings.redis_url,
         **timeouts,
@@ -271,6 +330,23 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
         health_check_interval=30,
         # Every new connection reads Redis's run_id first: a restarted or failed-over
         # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=watch.on_connect,
+    )
+
+
+def sentinel_primary(settings: Settings, watch: RedisWatch, timeouts: dict[str, Any]) -> Redis:
+    """The primary the sentinels name, asked again whenever a connection to it breaks or
+    it turns read-only (a failover): REDIS_URL gives only the database and the password."""
+    assert settings.redis_url is not None and settings.redis_sentinel_master is not None
+    url = urlparse(settings.redis_url)
+    sentinels = Sentinel(settings.sentinel_addresses, sentinel_kwargs=dict(timeouts), **timeouts)
+    return sentinels.master_for(
+        settings.redis_sentinel_master,
+        db=int(url.path.strip("/") or 0),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
         redis_connect_func=watch.on_connect,
     )
 

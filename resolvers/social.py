@@ -32,6 +32,7 @@ from documents.identity import SocialIdentity as IdentityDocument
 from documents.user import NO_PASSWORD, User, utc_now
 from resolvers.auth.reauthentication import require_recent_sign_in
 from resolvers.auth.signin import public_user, sign_in
+from resolvers.auth.ways_in import other_way_in
 from schema.context import Context
 from schema.error_codes import ErrorCode
 from schema.problems import FlowExpired, NotFound, flow_expired, invalid_input
@@ -190,12 +191,16 @@ async def complete_social_sign_in(
         return await sign_in(context, user, amr=FEDERATED)
     email = _address(identity) if identity.email_verified else None
     if email is None:
-        await context.services.social_flows.spend(str(ticket))
+        if not await context.services.social_flows.spend(str(ticket)):
+            return flow_expired()
         context.security_event("social_email_unverified", provider=provider.id)
         return SocialEmailUnverified(message=EMAIL_UNVERIFIED)
     existing = await User.by_email(email)
     if existing is not None:
-        await context.services.social_flows.spend(str(ticket))
+        # Spent first, or a completion racing one that just made this account would find
+        # it and answer SocialAccountExists: every answer but one must be FlowExpired.
+        if not await context.services.social_flows.spend(str(ticket)):
+            return flow_expired()
         if not (provider.trust_email and existing.email_proven) or await _has_provider(existing, provider.id):
             context.security_event("social_account_exists", provider=provider.id, email=email)
             return SocialAccountExists(message=ACCOUNT_EXISTS)
@@ -363,12 +368,9 @@ async def _link(
 
 
 async def _other_way_in(user: User, leaving: IdentityDocument | None) -> bool:
-    """Whether the account can still sign in without `leaving`: a password or another identity."""
-    fresh = await User.get(user.id)
-    if fresh is not None and fresh.has_password:
-        return True
-    others = await IdentityDocument.find(IdentityDocument.user_id == str(user.id)).to_list()
-    return any(leaving is None or other.id != leaving.id for other in others)
+    """Whether the account can still sign in without `leaving`: a password, another
+    identity or a passkey."""
+    return await other_way_in(user.id, leaving_identity=leaving)
 
 
 def _address(identity: ProviderIdentity) -> str | None:

@@ -12,6 +12,7 @@ from schema.problems import (
     AccountDisabled,
     FlowExpired,
     InvalidInput,
+    LastSignInMethod,
     NotFound,
     Problem,
     RateLimited,
@@ -72,11 +73,6 @@ class SocialIdentityLinked:
 
 @strawberry.type(description="The provider identity is linked to another account.")
 class SocialIdentityTaken(Problem):
-    pass
-
-
-@strawberry.type(description="Removing it would leave the account with no way to sign in.")
-class LastSignInMethod(Problem):
     pass
 
 

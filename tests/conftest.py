@@ -35,6 +35,7 @@ from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
 from redis.asyncio import Redis
 from redis_cluster import RedisClusterNodes
+from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
 from turns import Turns
 
@@ -91,19 +92,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 LONGEST_MODULES = (
     "test_typescript_client.py",
     "test_stateful.py",
+    "test_sessions.py",
     "test_fuzz.py",
+    "test_web_example.py",
+    "test_outbox.py",
     "test_codes_and_mail.py",
+    "test_lockout.py",
+    "test_races.py",
+    "test_user_cache.py",
     "test_attacks.py",
     "test_hash_flood.py",
     "test_two_factor.py",
-    "test_races.py",
-    "test_lockout.py",
-    "test_web_example.py",
+    "test_client_ip.py",
     "test_email_change.py",
-    "test_password_reset.py",
     "test_second_factor_guard.py",
+    "test_gate.py",
+    "test_password_reset.py",
     "test_server_process.py",
-    "test_outbox.py",
     "test_bench_smoke.py",
     "test_graphiql_browser.py",
     "test_admin_keys.py",
@@ -217,6 +222,18 @@ def redis_cluster(data_dir: Path) -> Iterator[RedisClusterNodes]:
 
 
 @pytest.fixture(scope="session")
+def redis_sentinel(data_dir: Path) -> Iterator[RedisSentinels]:
+    """A primary, a replica and three sentinels, started once per worker that asks:
+    tests/redis_sentinel.py."""
+    sentinels = RedisSentinels(data_dir / "redis-sentinel")
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture(scope="session")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
@@ -274,6 +291,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         # Each app its own outbox: apps of one test session share the database, and an app
         # whose SMTP is down must not take (or send) the mail of another.
         "outbox_collection": "outbox_" + secrets.token_hex(6),
+        # Every test app builds the indexes it needs (its own outbox's too), as the
+        # embedded default does; tests/test_mongo_settings.py covers the check.
+        "mongo_indexes": "build",
         **backend_urls,
         **overrides,
     }

@@ -46,6 +46,12 @@ def test_live_schema_is_a_compatible_superset_of_all_four_contract_files_togethe
     assert find_breaking_changes(contract, schema._schema) == []
 
 
+def test_live_schema_is_a_compatible_superset_of_all_five_contract_files_together():
+    files = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql", "passkeys.graphql")
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in files))
+    assert find_breaking_changes(contract, schema._schema) == []
+
+
 def test_live_schema_has_no_breaking_change_against_the_last_release():
     released = build_schema((ROOT / "schema.released.graphql").read_text())
     assert find_breaking_changes(released, schema._schema) == []
@@ -65,6 +71,7 @@ def test_kept_contract_equals_the_shared_one_where_it_is_present():
         "sessions.graphql",
         "account.graphql",
         "social.graphql",
+        "passkeys.graphql",
         "admin.graphql",
         "roles.graphql",
     }
