@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import (
+    AccountDisabled,
     FlowExpired,
     InvalidInput,
     LastSignInMethod,
@@ -95,7 +96,8 @@ CompleteSocialSignInResult = Annotated[
     | SocialEmailUnverified
     | InvalidInput
     | FlowExpired
-    | RateLimited,
+    | RateLimited
+    | AccountDisabled,
     strawberry.union(
         "CompleteSocialSignInResult",
         description="What login answers: a session, SecondFactorRequired, or why not.",

@@ -61,6 +61,7 @@ LOGIN_LOCKOUT = "authql login lockout"
 EVENT_FINGERPRINTS = "authql event fingerprints"
 KNOWN_CLIENTS = "authql known clients"
 PASSKEY_DECOYS = "authql passkey decoys"
+ADMIN_KEYS = "authql admin keys"
 # Before data keys these two were HKDF keys (security/sealing.py), every other label an HMAC.
 LEGACY_HKDF_LABELS = frozenset({TOTP_SECRETS, OUTBOX_MAIL})
 

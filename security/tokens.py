@@ -109,8 +109,13 @@ class Tokens:
         credential_version: int,
         amr: tuple[str, ...] = (),
         auth_time: int | None = None,
+        *,
+        roles: tuple[str, ...] = (),
+        app_metadata: dict[str, Any] | None = None,
     ) -> IssuedToken:
-        """A token for the session; `auth_time` (epoch seconds) defaults to now."""
+        """A token for the session; `auth_time` (epoch seconds) defaults to now. `roles` and
+        `app_metadata`: what the operator set (admin API), for the app's own API to authorise
+        on without calling authql."""
         now = int(clock.now())
         claims = {
             "iss": self._issuer,
@@ -120,6 +125,8 @@ class Tokens:
             "cv": credential_version,
             "amr": list(amr),
             "auth_time": now if auth_time is None else auth_time,
+            "roles": list(roles),
+            "app_metadata": app_metadata or {},
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,

@@ -14,6 +14,7 @@ from .change_password import (
 )
 from .complete_code_login import (
     CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     CompleteCodeLoginCompleteCodeLoginAuthPayload,
     CompleteCodeLoginCompleteCodeLoginFlowExpired,
     CompleteCodeLoginCompleteCodeLoginInvalidCode,
@@ -22,6 +23,7 @@ from .complete_code_login import (
 )
 from .complete_password_reset import (
     CompletePasswordReset,
+    CompletePasswordResetCompletePasswordResetAccountDisabled,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
@@ -45,6 +47,7 @@ from .complete_social_link import (
 )
 from .complete_social_sign_in import (
     CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     CompleteSocialSignInCompleteSocialSignInAuthPayload,
     CompleteSocialSignInCompleteSocialSignInFlowExpired,
     CompleteSocialSignInCompleteSocialSignInInvalidInput,
@@ -99,6 +102,7 @@ from .finish_passkey_registration import (
 )
 from .finish_passkey_sign_in import (
     FinishPasskeySignIn,
+    FinishPasskeySignInFinishPasskeySignInAccountDisabled,
     FinishPasskeySignInFinishPasskeySignInAuthPayload,
     FinishPasskeySignInFinishPasskeySignInFlowExpired,
     FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
@@ -107,6 +111,7 @@ from .finish_passkey_sign_in import (
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
+    LoginLoginAccountDisabled,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
@@ -239,6 +244,7 @@ from .verify_registration_code import (
 )
 from .verify_second_factor import (
     VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAccountDisabled,
     VerifySecondFactorVerifySecondFactorAuthPayload,
     VerifySecondFactorVerifySecondFactorFlowExpired,
     VerifySecondFactorVerifySecondFactorInvalidCode,
@@ -292,6 +298,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteCodeLoginCompleteCodeLoginInvalidCode,
         CompleteCodeLoginCompleteCodeLoginFlowExpired,
         CompleteCodeLoginCompleteCodeLoginRateLimited,
+        CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     ]:
         query = gql("""
             mutation CompleteCodeLogin($loginId: ID!, $code: String!) {
@@ -358,6 +365,7 @@ class AuthqlClient(AsyncBaseClient):
         VerifySecondFactorVerifySecondFactorInvalidCode,
         VerifySecondFactorVerifySecondFactorFlowExpired,
         VerifySecondFactorVerifySecondFactorRateLimited,
+        VerifySecondFactorVerifySecondFactorAccountDisabled,
     ]:
         query = gql("""
             mutation VerifySecondFactor($challengeId: ID!, $code: String!) {
@@ -996,6 +1004,7 @@ class AuthqlClient(AsyncBaseClient):
         FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
         FinishPasskeySignInFinishPasskeySignInFlowExpired,
         FinishPasskeySignInFinishPasskeySignInRateLimited,
+        FinishPasskeySignInFinishPasskeySignInAccountDisabled,
     ]:
         query = gql("""
             mutation FinishPasskeySignIn($challengeId: ID!, $credentialJson: String!) {
@@ -1229,6 +1238,7 @@ class AuthqlClient(AsyncBaseClient):
         CompletePasswordResetCompletePasswordResetFlowExpired,
         CompletePasswordResetCompletePasswordResetWeakPassword,
         CompletePasswordResetCompletePasswordResetRateLimited,
+        CompletePasswordResetCompletePasswordResetAccountDisabled,
     ]:
         query = gql("""
             mutation CompletePasswordReset($resetId: ID!, $code: String!, $newPassword: String!) {
@@ -1521,6 +1531,7 @@ class AuthqlClient(AsyncBaseClient):
         LoginLoginSecondFactorRequired,
         LoginLoginInvalidCredentials,
         LoginLoginRateLimited,
+        LoginLoginAccountDisabled,
     ]:
         query = gql("""
             mutation Login($email: String!, $password: String!) {
@@ -1780,6 +1791,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteSocialSignInCompleteSocialSignInInvalidInput,
         CompleteSocialSignInCompleteSocialSignInFlowExpired,
         CompleteSocialSignInCompleteSocialSignInRateLimited,
+        CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     ]:
         query = gql("""
             mutation CompleteSocialSignIn($ticket: ID!, $codeVerifier: String!, $profile: ProfileInput) {

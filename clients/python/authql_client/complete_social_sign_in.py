@@ -22,6 +22,7 @@ class CompleteSocialSignIn(BaseModel):
         "CompleteSocialSignInCompleteSocialSignInInvalidInput",
         "CompleteSocialSignInCompleteSocialSignInFlowExpired",
         "CompleteSocialSignInCompleteSocialSignInRateLimited",
+        "CompleteSocialSignInCompleteSocialSignInAccountDisabled",
     ] = Field(alias="completeSocialSignIn", discriminator="typename__")
 
 
@@ -63,6 +64,11 @@ class CompleteSocialSignInCompleteSocialSignInRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class CompleteSocialSignInCompleteSocialSignInAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 CompleteSocialSignIn.model_rebuild()
