@@ -62,6 +62,9 @@ def authql_env(
         {
             "MONGO_URL": mongo,
             "MONGO_DB": "authql_bench",
+            # A fresh database each run: its indexes built at start (what `python -m
+            # documents.migrate` does before production workers).
+            "MONGO_INDEXES": "build",
             "REDIS_URL": redis,
             "JWT_SECRET": secret,
             "DATA_DIR": str(data / "authql"),

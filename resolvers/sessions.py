@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import strawberry
@@ -22,6 +21,7 @@ from schema.sessions import (
     Session,
     SessionRevoked,
 )
+from security import clock
 from security.sessions import RefreshTokenRejected, RefreshTokenReused
 
 REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
@@ -50,7 +50,7 @@ async def refresh_tokens(
     if (
         user is None
         or user.credential_version != renewed.session.credential_version
-        or user.disabled_now(time.time())
+        or user.disabled_now(clock.now())
     ):
         await context.services.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)

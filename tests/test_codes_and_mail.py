@@ -344,6 +344,7 @@ async def test_production_prints_mail_only_when_asked_with_mailer_console(backen
         PORT=str(port),
         MONGO_URL=backend_urls["mongo_url"],
         MONGO_DB="authql_console_" + os.urandom(4).hex(),
+        MONGO_INDEXES="build",  # a fresh database, no migrate step run before
         REDIS_URL=backend_urls["redis_url"],
         JWT_SECRET=TEST_SECRET,
         MAILER="console",

@@ -4,7 +4,7 @@ A bare Starlette app on uvicorn (uvloop, h11, no access log) that reads the body
 verifies the bearer JWT with PyJWT (authql's own token: same secret, issuer and
 audience), keeps what it verified (and the user's email, read once from authql's
 `users` collection) as authql keeps both, makes one Redis round trip per request for the
-session's live key (authql's `live-session:{<sid>}`, the same Redis), and answers
+session's live key (authql's `live-session:{<user>}:<sid>`, the same Redis), and answers
 authql's JSON with orjson. No GraphQL, no middleware, no logs, ids or metrics: what is
 left is the price of Python, the server and one Redis round trip.
 
@@ -54,9 +54,9 @@ async def me(request: Request) -> Response:
         if user is None:
             return UNAUTHORIZED
         answer = {"data": {"me": {"id": claims["sub"], "email": user["email"]}}}
-        kept = verified[token] = (claims["sid"], orjson.dumps(answer))
-    session_id, body = kept
-    if not await request.app.state.redis.exists(f"live-session:{{{session_id}}}"):
+        kept = verified[token] = (f"live-session:{{{claims['sub']}}}:{claims['sid']}", orjson.dumps(answer))
+    live_key, body = kept
+    if not await request.app.state.redis.exists(live_key):
         return UNAUTHORIZED
     return Response(body, media_type="application/json")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -58,6 +57,7 @@ from schema.admin import (
 from schema.admin_context import AdminContext
 from schema.error_codes import ErrorCode
 from schema.problems import AccountExists, NotFound, invalid_input
+from security import clock
 from security.codes import CodeIssued
 from security.password_forms import hash_password
 from security.password_policy import password_problems
@@ -86,7 +86,7 @@ def admin_user(user: User) -> AdminUser:
         methods.insert(0, SignInMethod.PASSWORD)
     if user.two_factor_enabled:
         methods.append(SignInMethod.TOTP)
-    disabled = user.disabled_now(time.time())
+    disabled = user.disabled_now(clock.now())
     return AdminUser(
         id=strawberry.ID(str(user.id)),
         email=user.email,
@@ -182,7 +182,7 @@ def _user_query(filter: UserFilter) -> dict[str, Any]:
         created["$lt"] = _utc(filter.created_before)
     if created:
         query["created_at"] = created
-    now = int(time.time())
+    now = int(clock.now())
     if filter.status == AccountStatus.DISABLED:
         query["disabled"] = True
         query["$or"] = [{"disabled_until": 0}, {"disabled_until": {"$gt": now}}]
@@ -412,7 +412,7 @@ async def disable_user(
     until_epoch = 0
     if until is not None:
         until_epoch = int(_utc(until).timestamp())
-        if until_epoch <= time.time():
+        if until_epoch <= clock.now():
             problems["until"] = "Must be in the future."
     if reason is not None and len(reason) > REASON_MAX:
         problems["reason"] = f"At most {REASON_MAX} characters."
@@ -528,7 +528,7 @@ async def _by_id(id: str) -> User | None:
 
 
 def _status(user: User) -> dict[str, Any]:
-    disabled = user.disabled_now(time.time())
+    disabled = user.disabled_now(clock.now())
     return {
         "status": "DISABLED" if disabled else "ACTIVE",
         "disabledUntil": _from_epoch(user.disabled_until).isoformat()

@@ -10,7 +10,6 @@ verifySecondFactor opens the session with the second factor added ("otp", "mfa")
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import strawberry
@@ -20,6 +19,7 @@ from schema.context import Context
 from schema.problems import AccountDisabled, FlowExpired, flow_expired
 from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
+from security import clock
 from security.sessions import SessionTokens
 from security.tokens import Tokens
 
@@ -75,7 +75,7 @@ def account_disabled(context: Context, user: UserDocument) -> AccountDisabled | 
     """AccountDisabled when an operator disabled the account (until a time not yet come).
     Asked only once the person proved a factor: before, every answer is the one an unknown
     or wrong credential gets, so the answer tells nobody else the account exists."""
-    if not user.disabled_now(time.time()):
+    if not user.disabled_now(clock.now()):
         return None
     context.security_event("sign_in_disabled", user=str(user.id))
     until = datetime.fromtimestamp(user.disabled_until, UTC) if user.disabled_until else None
@@ -122,7 +122,7 @@ async def _record_sign_in(user: UserDocument) -> None:
     no copy a signed-in request serves shows it, so the write does not restamp the user's
     copies."""
     await UserDocument.get_pymongo_collection().update_one(
-        {"_id": user.id}, {"$set": {"last_sign_in_at": int(time.time())}}
+        {"_id": user.id}, {"$set": {"last_sign_in_at": int(clock.now())}}
     )
 
 
