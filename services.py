@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -15,12 +16,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from documents import DOCUMENT_MODELS
+from documents.webhook import DELIVERIES_SUFFIX, ENDPOINTS_SUFFIX
 from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.codes import CodeFlows, Limits
 from security.events import SecurityEvents
+from security.hooks import Hooks
 from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
@@ -40,6 +43,8 @@ from security.two_factor import (
 )
 from security.user_cache import UserCache
 from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, MailerKind, Settings
+from webhooks.deliveries import Webhooks
+from webhooks.endpoints import EndpointStore
 
 
 @dataclass
@@ -71,6 +76,10 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    # Outgoing HTTP (webhooks, hooks): one client per process, its connections kept alive.
+    http: httpx2.AsyncClient
+    webhooks: Webhooks
+    hooks: Hooks
 
     async def bind_documents(self) -> None:
         await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
@@ -78,6 +87,7 @@ class Services:
     async def close(self) -> None:
         await self.redis_watch.stop()
         self.passwords.close()
+        await self.http.aclose()
         await self.redis.aclose()
         await self.mongo.close()
 
@@ -160,6 +170,8 @@ async def open_services(settings: Settings) -> Services:
     # What this process kept is dropped when Redis turns out to be a new server.
     for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
         redis_watch.on_change(forget)
+    # No proxies from the environment: a proxy would connect to a name after the address check.
+    http = httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0)
     return Services(
         settings=settings,
         data_keys=ring,
@@ -201,6 +213,15 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        http=http,
+        webhooks=build_webhooks(mongo, settings, ring, events, http),
+        hooks=Hooks(
+            http,
+            before_sign_up_url=settings.hook_before_sign_up_url,
+            custom_claims_url=settings.hook_custom_claims_url,
+            secret=settings.hook_secret,
+            timeout_seconds=settings.hook_timeout_seconds,
+        ),
     )
 
 
@@ -271,6 +292,33 @@ def build_outbox(
         lease_seconds=settings.outbox_lease_seconds,
         poll_seconds=settings.outbox_poll_seconds,
         send_timeout_seconds=settings.smtp_timeout_seconds,
+    )
+
+
+def build_webhooks(
+    mongo: AsyncMongoClient[Any],
+    settings: Settings,
+    ring: KeyRing,
+    events: SecurityEvents,
+    http: httpx2.AsyncClient,
+) -> Webhooks:
+    database = mongo[settings.mongo_db]
+    return Webhooks(
+        database[settings.outbox_collection + DELIVERIES_SUFFIX],
+        EndpointStore(
+            database[settings.outbox_collection + ENDPOINTS_SUFFIX],
+            ring,
+            allow_private=settings.webhook_allow_private,
+        ),
+        ring,
+        events,
+        http,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        disable_after_failures=settings.webhook_disable_after_failures,
+        allow_private=settings.webhook_allow_private,
+        lease_seconds=settings.outbox_lease_seconds,
+        poll_seconds=settings.outbox_poll_seconds,
     )
 
 

@@ -10,6 +10,7 @@ from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password,
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.arguments import CurrentPassword
 from schema.context import Context
+from webhooks import events
 
 
 async def delete_account(
@@ -36,4 +37,5 @@ async def delete_account(
     await context.services.sessions.revoke_all(user_id)
     await user.remove(announce=context.services.users)
     context.security_event("account_deleted", user=user_id)
+    await context.services.webhooks.emit(events.USER_DELETED, user)
     return AccountDeleted(id=strawberry.ID(user_id))

@@ -10,6 +10,8 @@ verifySecondFactor opens the session with the second factor added ("otp", "mfa")
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import strawberry
 
 from documents.user import User as UserDocument
@@ -18,7 +20,11 @@ from schema.problems import FlowExpired, flow_expired
 from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security.sessions import SessionTokens
-from security.tokens import Tokens
+from webhooks import events
+from webhooks.payloads import user_fields
+
+if TYPE_CHECKING:
+    from services import Services
 
 
 def public_user(user: UserDocument) -> User:
@@ -81,7 +87,11 @@ async def signed_in(
         context.security_event("sign_in_outdated", user=str(user.id))
         return flow_expired()
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
-    return auth_payload(context.services.tokens, user, session)
+    payload = await auth_payload(context.services, user, session)
+    await context.services.webhooks.emit(
+        events.SESSION_CREATED, user, session={"id": str(session.session.id)}, amr=list(amr)
+    )
+    return payload
 
 
 async def _current_version(user: UserDocument) -> int | None:
@@ -105,16 +115,28 @@ async def open_session(
     )
 
 
-def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
+async def auth_payload(services: Services, user: UserDocument, session: SessionTokens) -> AuthPayload:
+    """The token pair of `session`; with HOOK_CUSTOM_CLAIMS_URL set, the access token carries
+    the hook's claims too (a failed or late hook raises HookFailed: no token at all)."""
     session_id = str(session.session.id)
     signed_in_at = session.session.auth_time or session.session.created_at
-    access = tokens.issue(
+    tokens = services.tokens
+    claims = tokens.claims(
         str(user.id),
         session_id,
         session.session.credential_version,
         tuple(session.session.amr),
         auth_time=int(signed_in_at.timestamp()),
     )
+    extra = None
+    if services.hooks.asks_custom_claims:
+        extra = await services.hooks.custom_claims(
+            {"id": str(user.id), "email": user.email, **user_fields(user)},
+            session_id,
+            list(session.session.amr),
+            claims,
+        )
+    access = tokens.sign(claims, extra)
     return AuthPayload(
         access_token=access.token,
         token_type="Bearer",

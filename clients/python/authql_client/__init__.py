@@ -154,6 +154,7 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInputFields,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+    StartRegistrationStartRegistrationSignUpRefused,
 )
 from .update_profile import (
     UpdateProfile,
@@ -299,6 +300,7 @@ __all__ = [
     "StartRegistrationStartRegistrationInvalidInputFields",
     "StartRegistrationStartRegistrationRateLimited",
     "StartRegistrationStartRegistrationRegistrationStarted",
+    "StartRegistrationStartRegistrationSignUpRefused",
     "UpdateProfile",
     "UpdateProfileUpdateProfileInvalidInput",
     "UpdateProfileUpdateProfileInvalidInputFields",

@@ -143,6 +143,7 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInput,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+    StartRegistrationStartRegistrationSignUpRefused,
 )
 from .update_profile import (
     UpdateProfile,
@@ -902,6 +903,7 @@ class AuthqlClient(AsyncBaseClient):
         StartRegistrationStartRegistrationRegistrationStarted,
         StartRegistrationStartRegistrationInvalidInput,
         StartRegistrationStartRegistrationRateLimited,
+        StartRegistrationStartRegistrationSignUpRefused,
     ]:
         query = gql("""
             mutation StartRegistration($email: String!) {

@@ -250,6 +250,7 @@ export type StartRegistrationMutation = { startRegistration:
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
     | { __typename: 'RegistrationStarted', registrationId: string, expiresAt: string, resendAvailableAt: string, codeLength: number }
+    | { __typename: 'SignUpRefused', message: string }
    };
 
 export type ResendRegistrationCodeMutationVariables = Exact<{
