@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
-import secrets
 import sys
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,8 +37,9 @@ RULE = "-" * 72
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_tag)s] %(message)s"
 
 
-@dataclass(frozen=True)
-class RequestInfo:
+class RequestInfo(NamedTuple):
+    """The request a log line belongs to (a tuple: made once per request, cheaply)."""
+
     id: str
     started: float  # time.monotonic() when the request reached the app
 
@@ -91,7 +91,8 @@ def request_id_of(scope: Scope) -> str:
         sent = Headers(scope=scope).getlist("x-request-id")
         if sent and VALID_REQUEST_ID.fullmatch(sent[-1]):
             return sent[-1]
-    return secrets.token_hex(16)  # 32 hex digits, as uuid4().hex, without building a UUID
+    # 32 hex digits, as uuid4().hex: an id, not a secret (no system call per request for it).
+    return f"{random.getrandbits(128):032x}"
 
 
 class RequestContext(logging.Filter):
@@ -107,7 +108,8 @@ class RequestContext(logging.Filter):
 
 
 class AccessPath(logging.Filter):
-    """Filter on `uvicorn.access`: drops the query string from the logged path.
+    """Filter for `uvicorn.access` (AccessLines does its work in ours; kept for log configs
+    written before it): drops the query string from the logged path.
 
     uvicorn logs `'%s - "%s %s HTTP/%s" %d'` with (client, method, path?query, version,
     status); the query may hold secrets, so it is cut before any handler sees it.
@@ -120,11 +122,59 @@ class AccessPath(logging.Filter):
         return True
 
 
+class AccessLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler of `uvicorn.access`: one line per request, the hottest log line there is.
+
+    It does what the logger's AccessPath filter and the console's RequestContext filter do
+    (the query string cut, the request id and duration stamped) in one step, and writes a
+    text line with one format of the record's own message, not through the general
+    Formatter machinery: the same line, at a fraction of the cost. Any other format
+    (JSON) is its formatter's, as for every other record."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            args = record.args
+            if isinstance(args, tuple) and len(args) == 5:
+                client, method, path, version, status = args
+                record.args = (client, method, str(path).split("?", 1)[0], version, status)
+            request = current_request.get()
+            record.request_id = request.id if request is not None else None
+            if request is not None:
+                record.duration_ms = round((time.monotonic() - request.started) * 1000, 1)
+            formatter = self.formatter
+            if type(formatter) is TextFormatter:
+                line = (
+                    f"{formatter.formatTime(record)} {record.levelname} {record.name} "
+                    f"[{record.request_id or '-'}] {record.getMessage()}"
+                )
+            else:
+                line = self.format(record)
+            stream = self.stream
+            stream.write(line + self.terminator)
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 class TextFormatter(logging.Formatter):
     """One line per record with the request id; the console mailer's mail below it."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The standard `asctime`, its date and time formatted once a second, not per line."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return self.default_msec_format % (self._stamp, record.msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_tag = getattr(record, "request_id", None) or "-"
@@ -182,10 +232,11 @@ def log_config(log_format: LogFormat | str) -> dict[str, Any]:
             "filters": ["request"],
         }
     }
+    handlers["access"] = {"class": "logs.AccessLines", "stream": "ext://sys.stdout", "formatter": "line"}
     loggers: dict[str, Any] = {
         "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
         "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
-        "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True, "filters": ["access_path"]},
+        "uvicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
     }
     formatters: dict[str, Any] = {"line": {"()": line_formatter}}
     if log_format == LogFormat.TEXT:

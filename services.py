@@ -5,12 +5,12 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -22,6 +22,7 @@ from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.codes import CodeFlows, Limits
+from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
 from security.hooks import Hooks
 from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
@@ -29,8 +30,12 @@ from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
 from security.rate_limits import RateLimits
+from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
+from security.social.config import SocialConfig, social_config
+from security.social.flows import SocialFlows
+from security.social.providers import ProviderClients
 from security.tokens import Tokens
 from security.two_factor import (
     ENROLLMENT_TTL_SECONDS,
@@ -76,6 +81,10 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    # Social sign-in: the configured providers, the flows in Redis, the providers' documents.
+    social: SocialConfig
+    social_flows: SocialFlows
+    provider_clients: ProviderClients
     # Outgoing HTTP (webhooks, hooks): one client per process, its connections kept alive.
     http: httpx2.AsyncClient
     webhooks: Webhooks
@@ -95,6 +104,11 @@ class Services:
 # Users kept in process by the hot path (security/user_cache.py): about 2 KB each, so
 # under 20 MB when full; least recently served go first.
 USER_CACHE_SIZE = 10_000
+# The longest window a durable count belongs to (wrong codes per address, a day): how
+# long Redis's data counts as young after it began (security/redis_epoch.py).
+DAY_SECONDS = 86_400
+# The MongoDB collection of counts that must survive Redis losing its data.
+DURABLE_COUNTS = "security_counts"
 
 # Beanie binds document classes per process, to the last initialised database. When
 # one of several apps in a process (tests do this) stops, the others rebind.
@@ -112,6 +126,7 @@ async def open_services(settings: Settings) -> Services:
             "run `python server.py` for the embedded default"
         )
     tokens = Tokens.from_settings(settings)  # first: a bad key file fails before anything opens
+    social = social_config(settings)  # a misconfigured provider too
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
@@ -122,25 +137,26 @@ async def open_services(settings: Settings) -> Services:
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,
     )
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.backend_timeout_seconds,
-        socket_connect_timeout=settings.backend_timeout_seconds,
-        # One immediate retry on a dropped connection (Redis restarted); a hung
-        # Redis times out once instead of several times over.
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=30,
-        # Every new connection reads Redis's run_id first: a restarted or failed-over
-        # Redis drops what this process kept before any request trusts it.
-        redis_connect_func=redis_watch.on_connect,
+    redis = open_redis(settings, redis_watch)
+    # Failures and per-address quotas are counted in MongoDB too, and read back while Redis's
+    # data is young: a Redis that restarted empty hands out no fresh guesses or mails.
+    epoch = RedisEpoch(redis, horizon_seconds=DAY_SECONDS, recheck_seconds=settings.redis_watch_seconds)
+    lasting = Lasting(DurableCounts(mongo[settings.mongo_db][DURABLE_COUNTS]), epoch)
+    registrations = code_flows(
+        redis, settings, "reg", settings.registration_ttl_seconds, ring=ring, lasting=lasting
     )
-    registrations = code_flows(redis, settings, "reg", settings.registration_ttl_seconds, ring=ring)
-    password_resets = code_flows(redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring)
+    password_resets = code_flows(
+        redis, settings, "reset", settings.password_reset_ttl_seconds, ring=ring, lasting=lasting
+    )
     # One step after the code: these flows live as long as their code. They have no resend,
     # so a new start is one, under the same cooldown per address the code goes to.
     code_ttl = settings.code_ttl_seconds
-    code_logins = code_flows(redis, settings, "login", code_ttl, start_cooldown=True, ring=ring)
-    email_changes = code_flows(redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring)
+    code_logins = code_flows(
+        redis, settings, "login", code_ttl, start_cooldown=True, ring=ring, lasting=lasting
+    )
+    email_changes = code_flows(
+        redis, settings, "email-change", code_ttl, start_cooldown=True, ring=ring, lasting=lasting
+    )
     mailer = build_mailer(settings)
     events = SecurityEvents(ring.derive(EVENT_FINGERPRINTS), request_id=current_request_id)
     passwords = Passwords(
@@ -168,7 +184,7 @@ async def open_services(settings: Settings) -> Services:
         max_age_seconds=settings.kept_trust_seconds,
     )
     # What this process kept is dropped when Redis turns out to be a new server.
-    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all):
+    for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all, epoch.forget):
         redis_watch.on_change(forget)
     # No proxies from the environment: a proxy would connect to a name after the address check.
     http = httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0)
@@ -202,6 +218,8 @@ async def open_services(settings: Settings) -> Services:
             key=ring.derive(LOGIN_LOCKOUT),
             threshold=settings.login_lockout_threshold,
             address_threshold=settings.login_lockout_address_threshold,
+            durable=lasting.counts,
+            epoch=epoch,
         ),
         events=events,
         totp=TotpSecrets(ring, settings.totp_issuer),
@@ -213,6 +231,9 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        social=social,
+        social_flows=SocialFlows(redis),
+        provider_clients=ProviderClients(),
         http=http,
         webhooks=build_webhooks(mongo, settings, ring, events, http),
         hooks=Hooks(
@@ -225,6 +246,37 @@ async def open_services(settings: Settings) -> Services:
     )
 
 
+def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
+    """The Redis client the settings ask for: one server, or a Redis Cluster reached
+    through the seed node `REDIS_URL` names (every key family carries a hash tag, so
+    each script, pipeline and transaction stays in one slot)."""
+    assert settings.redis_url is not None
+    timeouts: dict[str, Any] = {
+        "socket_timeout": settings.backend_timeout_seconds,
+        "socket_connect_timeout": settings.backend_timeout_seconds,
+    }
+    if settings.redis_cluster:
+        # Two tries: the second follows a refreshed slot map (a failover moved the slot).
+        # No more: a shard with no primary answers SERVICE_UNAVAILABLE at once rather
+        # than after the client's default backoff. Its run_ids are read in the
+        # background (RedisWatch.start): no per-connection hook on a cluster client.
+        cluster: Any = RedisCluster.from_url(
+            settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
+        )
+        return cast(Redis, cluster)
+    return Redis.from_url(
+        settings.redis_url,
+        **timeouts,
+        # One immediate retry on a dropped connection (Redis restarted); a hung
+        # Redis times out once instead of several times over.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
+        # Every new connection reads Redis's run_id first: a restarted or failed-over
+        # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=watch.on_connect,
+    )
+
+
 def code_flows(
     redis: Redis,
     settings: Settings,
@@ -233,6 +285,7 @@ def code_flows(
     *,
     start_cooldown: bool = False,
     ring: KeyRing | None = None,
+    lasting: Lasting | None = None,
 ) -> CodeFlows:
     """One machinery for every emailed-code flow: the same limits and attempt rules. Its codes
     are keyed under the current data key (`ring`, else the settings'): a rotation ends the
@@ -258,6 +311,7 @@ def code_flows(
         ),
         flow_ttl_seconds=flow_ttl_seconds,
         start_cooldown=start_cooldown,
+        lasting=lasting,
     )
 
 

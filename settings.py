@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class SmtpSecurity(StrEnum):
@@ -47,6 +48,10 @@ RATE_LIMITED_OPERATIONS = (
     "confirm_totp",
     "disable_totp",
     "regenerate_recovery_codes",
+    "start_social_sign_in",
+    "complete_social_sign_in",
+    "start_social_link",
+    "complete_social_link",
 )
 
 
@@ -122,6 +127,8 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     mongo_db: str = Field("authql", min_length=1, max_length=63)
     redis_url: str | None = None
+    # REDIS_URL names one seed node of a Redis Cluster (services.py builds a RedisCluster).
+    redis_cluster: bool = False
 
     jwt_secret: str | None = None
     jwt_issuer: str = Field("authql", min_length=1)
@@ -228,6 +235,10 @@ class Settings(BaseSettings):
     rate_limit_confirm_totp: str = "10/minute"
     rate_limit_disable_totp: str = "10/minute"
     rate_limit_regenerate_recovery_codes: str = "10/minute"
+    rate_limit_start_social_sign_in: str = "20/minute"
+    rate_limit_complete_social_sign_in: str = "20/minute"
+    rate_limit_start_social_link: str = "10/minute"
+    rate_limit_complete_social_link: str = "10/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
@@ -272,6 +283,16 @@ class Settings(BaseSettings):
     # `python server.py` only (uvicorn server:app takes --log-config log-config/<format>.json).
     log_format: LogFormat = LogFormat.TEXT
 
+    # Social sign-in (social/config.py reads the per-provider variables and checks them).
+    # The base URL browsers reach this server at; unset: http://HOST:PORT.
+    public_url: str | None = Field(None, max_length=2048)
+    # Provider ids in button order, comma-separated: `google,github,acme-sso`.
+    social_providers: str = Field("", max_length=2048)
+    # The exact redirectUri values an app may ask to come back to, comma-separated.
+    social_redirect_uris: str = Field("", max_length=16_384)
+    # Every SOCIAL_<ID>_<FIELD> variable, by its lower-case name (secrets among them).
+    social_variables: dict[str, str] = Field(default_factory=dict, repr=False)
+
     @field_validator(*(f"rate_limit_{operation}" for operation in (*RATE_LIMITED_OPERATIONS, "documents")))
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -294,6 +315,43 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: str) -> str:
         proxy_networks(value)  # parsing is the check: a bad CIDR raises, naming it
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, and the per-provider SOCIAL_<ID>_* variables of the environment,
+        whose names no field can declare (the ids are the operator's)."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _SocialVariables(settings_cls),
+            file_secret_settings,
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _social_variables(cls, data: object) -> object:
+        """Gather every `social_<id>_<field>` value given (arguments, .env) into
+        `social_variables`, beside those the environment source found."""
+        if not isinstance(data, dict):
+            return data
+        declared = {"social_providers", "social_redirect_uris", "social_variables"}
+        gathered = dict(data.get("social_variables") or {})
+        rest: dict[str, object] = {}
+        for key, value in data.items():
+            name = key.lower()
+            if name.startswith("social_") and name not in declared and isinstance(value, str):
+                gathered[name] = value
+            else:
+                rest[key] = value
+        return {**rest, "social_variables": gathered}
 
     @model_validator(mode="before")
     @classmethod
@@ -409,6 +467,22 @@ class Settings(BaseSettings):
         if self.mailer is not None:
             return self.mailer
         return MailerKind.SMTP if self.smtp_host is not None else MailerKind.CONSOLE
+
+
+class _SocialVariables(PydanticBaseSettingsSource):
+    """SOCIAL_<ID>_<FIELD> variables from the process environment, as `social_variables`."""
+
+    def get_field_value(self, field: object, field_name: str) -> tuple[object, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, object]:
+        declared = {"social_providers", "social_redirect_uris"}
+        found = {
+            name.lower(): value
+            for name, value in os.environ.items()
+            if name.lower().startswith("social_") and name.lower() not in declared
+        }
+        return {"social_variables": found} if found else {}
 
 
 @lru_cache(maxsize=16)

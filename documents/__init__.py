@@ -1,11 +1,12 @@
 """Beanie documents and their indexes."""
 
+from documents.identity import SocialIdentity
 from documents.outbox import OutboxMail
 from documents.session import Session
 from documents.user import User
 
 # OutboxMail is not bound: the outbox works on its own collection (OUTBOX_COLLECTION)
 # with plain pymongo calls and only uses the class to shape and index its records.
-DOCUMENT_MODELS = [User, Session]
+DOCUMENT_MODELS = [User, Session, SocialIdentity]
 
-__all__ = ["DOCUMENT_MODELS", "OutboxMail", "Session", "User"]
+__all__ = ["DOCUMENT_MODELS", "OutboxMail", "Session", "SocialIdentity", "User"]

@@ -18,6 +18,11 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+# The password hash of an account without a password (made by social sign-in): no
+# password matches it, after the same work as a wrong one (security/password_forms.py).
+NO_PASSWORD = ""
+
+
 class UserChanged(Exception):
     """The account changed since it was read in a way the write depended on, or is gone
     (UserGone)."""
@@ -56,10 +61,20 @@ class User(Document):
     totp_pending_expires: int = 0
     totp_last_step: int = 0
     recovery_codes: list[str] = []
+    # Whether the address is known to be its owner's: proven by an emailed code (every
+    # registration), a sign-in, or a provider that verified it. False only for an account
+    # made for someone (by an operator) that nobody signed into yet: a provider's verified
+    # address must not link itself into it (resolvers/social.py).
+    email_proven: bool = True
 
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None
+
+    @property
+    def has_password(self) -> bool:
+        """False for an account made by social sign-in that never set one (NO_PASSWORD)."""
+        return bool(self.password_hash)
 
     class Settings:
         name = "users"

@@ -37,10 +37,13 @@ BYTES_PER_TOKEN = 640
 ADMIT_TOKENS = 300
 
 
+UNPLANNED = object()
+
+
 class Document:
     """A parsed document, its operations' names, and what validating it found (empty: valid)."""
 
-    __slots__ = ("cost", "errors", "names", "node", "query")
+    __slots__ = ("cost", "errors", "names", "node", "plan", "query")
 
     def __init__(
         self, query: str, node: DocumentNode, names: list[str | None], errors: list[GraphQLError], tokens: int
@@ -50,6 +53,8 @@ class Document:
         self.names = names
         self.errors = errors
         self.cost = len(query) + tokens * BYTES_PER_TOKEN
+        # endpoints/plans.py's plan for it: UNPLANNED until first executed, then a Plan or None.
+        self.plan: object = UNPLANNED
 
     def runs(self, operation_name: str | None) -> bool:
         """True when the document is valid and `operation_name` picks exactly one operation."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from strawberry.http.parse_content_type import parse_content_type
 
@@ -160,7 +160,7 @@ async def read_body(request: GraphQLRequest) -> Response | None:
     store or log: refused here, before any resolver runs, so nothing is counted for it
     (no lockout attempt, no code attempt).
     """
-    raw = await request.body()
+    raw = await read_all(request)
     try:
         body = parse_body(raw)
     except (UnicodeDecodeError, ValueError):
@@ -172,6 +172,28 @@ async def read_body(request: GraphQLRequest) -> Response | None:
         return refused(400, UNENCODABLE, ErrorCode.BAD_USER_INPUT)
     request.json_body = body
     return None
+
+
+async def read_all(request: Request) -> bytes:
+    """The whole body, read as `Request.body()` reads it (ClientDisconnect when the client
+    hangs up first) and kept where it keeps it, without its stream generator: a body
+    nearly always arrives in one message."""
+    receive = request.receive
+    message = await receive()
+    chunks: list[bytes] = []
+    while True:
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+        message = await receive()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._stream_consumed = True
+    request._body = body  # what Request.body() answers from now on
+    return body
 
 
 def parse_body(raw: bytes) -> object:

@@ -34,10 +34,11 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.types import ExecutionResult
 
 import metrics
-from endpoints.documents import Document, Documents
+from endpoints.documents import UNPLANNED, Document, Documents
 from endpoints.errors import refused
 from endpoints.gate import Gate, GraphQLRequest, answers_one_json, asks_for_page
 from endpoints.middleware import BodyReadError
+from endpoints.plans import Fallback, Plan, outcome_middleware, plain_result, plan_for
 from graphiql.page import graphiql_page
 from schema.context import Context
 from schema.error_codes import ErrorCode
@@ -218,6 +219,47 @@ class PreparedOperations:
         operation_name: str | None,
         extensions: dict[str, Any] | None,
     ) -> GraphQLExecutionResult:
+        plan = document.plan
+        if plan is UNPLANNED:
+            plan = document.plan = plan_for(self._schema, document.node)
+        if plan is not None:
+            return await self._run_plan(plan, document, context, variables, operation_name, extensions)
+        return await self._execute(document, context, variables, operation_name, extensions)
+
+    async def _run_plan(
+        self,
+        plan: Plan,
+        document: Document,
+        context: object,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> GraphQLExecutionResult:
+        """The planned document (endpoints/plans.py): its field's resolver called here, its
+        plain outcome answered here, any other completed by graphql-core as ever."""
+        info = plan.info(self._schema, context, extensions, optimized_is_awaitable)
+        try:
+            result = plan.resolve(None, info)
+            if optimized_is_awaitable(result):
+                result = await result
+        except Exception as error:
+            middleware = outcome_middleware(error=error)
+        else:
+            try:
+                return plain_result(plan.complete(result))
+            except Fallback:
+                middleware = outcome_middleware(value=result)
+        return await self._execute(document, context, variables, operation_name, extensions, [middleware])
+
+    async def _execute(
+        self,
+        document: Document,
+        context: object,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+        middleware: list[Any] | None = None,
+    ) -> GraphQLExecutionResult:
         result = execute(
             self._schema,
             document.node,
@@ -226,6 +268,7 @@ class PreparedOperations:
             operation_name=operation_name,
             is_awaitable=optimized_is_awaitable,
             operation_extensions=extensions,
+            middleware=middleware,
             **self._executor,
         )
         if isawaitable(result):

@@ -84,14 +84,18 @@ class HangUpWatch:
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
-        self._body_read = asyncio.Event()
+        self._body_done = False
+        # Made only when a watch waits for the body's end (few requests ever hash).
+        self._body_read: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._watcher: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
         message = await self._receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self._body_read.set()
+        if not self._body_done and (message["type"] != "http.request" or not message.get("more_body", False)):
+            self._body_done = True
+            if self._body_read is not None:
+                self._body_read.set()
         return message
 
     def start(self) -> asyncio.Event:
@@ -106,7 +110,9 @@ class HangUpWatch:
             self._watcher.cancel()
 
     async def _watch(self, gone: asyncio.Event) -> None:
-        await self._body_read.wait()  # the next message can only be the disconnect
+        if not self._body_done:
+            self._body_read = asyncio.Event()
+            await self._body_read.wait()  # the next message can only be the disconnect
         if (await self._receive())["type"] == "http.disconnect":
             gone.set()
 

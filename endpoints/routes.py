@@ -1,22 +1,27 @@
 """The routes beside the GraphQL view: /graphql itself (the view built at start-up),
-health, JWKS, metrics, and the GraphiQL page's files."""
+health, JWKS, metrics, the GraphiQL page's files, and the social sign-in callback."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import metrics
 from endpoints.errors import error_response
 from graphiql.page import STATIC as GRAPHIQL_FILES
 from schema.error_codes import ErrorCode
+from security import clock
 from security.redis_health import redis_writable
+from security.social.providers import ProviderFailed
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -28,6 +33,29 @@ class GraphQLRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
+
+
+class GraphQLFirst:
+    """The innermost middleware: a POST to /graphql goes straight to the view.
+
+    The view answers every error of its own as JSON, so Starlette's exception middleware
+    and router (a Request, closures and a walk over the routes per request) have nothing
+    to do for the one request that is most of the traffic. Every other request (any other
+    path or method, /graphql's GET and OPTIONS and its 405s) takes the router as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and get_route_path(scope) == "/graphql"
+            and hasattr(scope["app"].state, "graphql")
+        ):
+            await scope["app"].state.graphql(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class GraphiQLFiles:
@@ -105,3 +133,58 @@ async def ready(request: Request) -> JSONResponse:
     if failed:
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+# What the browser is told on the way back to the app: the URL carries a one-time ticket,
+# so it must not be kept, nor leak to the next page's requests as a Referer.
+CALLBACK_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Pragma": "no-cache"}
+PROVIDER_ERRORS = {"access_denied": "access_denied"}
+social_logger = logging.getLogger("authql.social")
+
+
+async def social_callback(request: Request) -> Response:
+    """GET (or, for Apple's form_post, POST) /oauth/callback/<provider>: the provider's
+    answer. The state is consumed once, the code exchanged and the person identified
+    (security/social/providers.py); the browser goes back to the app's redirect URI with a
+    single-use `ticket`, or an `error` (access_denied, invalid_state, provider_error,
+    expired), and nothing else. An unknown state names no app to go back to: a 400."""
+    services: Services = request.app.state.services
+    provider = services.social.find(request.path_params["provider"])
+    if request.method == "POST":
+        params = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    else:
+        params = dict(request.query_params)
+    state = params.get("state", "")
+    flow = await services.social_flows.take(state) if provider is not None else None
+    if flow is None or provider is None:
+        services.events.emit("social_callback_unknown_state")
+        response = error_response(
+            400, "This sign-in is unknown, finished or expired; start again.", ErrorCode.BAD_REQUEST
+        )
+        response.headers.update(CALLBACK_HEADERS)
+        return response
+    if flow.provider != provider.id:
+        return _back(flow.redirect_uri, error="invalid_state")
+    if flow.expires_at <= clock.now():
+        return _back(flow.redirect_uri, error="expired")
+    if "error" in params or not params.get("code"):
+        return _back(flow.redirect_uri, error=PROVIDER_ERRORS.get(params.get("error", ""), "provider_error"))
+    try:
+        identity = await services.provider_clients.identify(
+            provider, code=params["code"], verifier=flow.verifier, nonce=flow.nonce
+        )
+    except ProviderFailed as failure:
+        social_logger.warning("social sign-in with %s failed: %s", provider.id, failure)
+        services.events.emit("social_provider_failed", provider=provider.id)
+        return _back(flow.redirect_uri, error="provider_error")
+    ticket = await services.social_flows.issue_ticket(flow, identity)
+    return _back(flow.redirect_uri, ticket=ticket)
+
+
+def _back(redirect_uri: str, **parameter: str) -> RedirectResponse:
+    """302 to the app's redirect URI with one parameter added to its query."""
+    parts = urlsplit(redirect_uri)
+    query = "&".join(item for item in (parts.query, urlencode(parameter)) if item)
+    return RedirectResponse(
+        urlunsplit(parts._replace(query=query)), status_code=302, headers=CALLBACK_HEADERS
+    )

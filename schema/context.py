@@ -42,9 +42,34 @@ class Context:
         return (await self.identity()).user
 
     async def identity(self) -> Identity:
-        if self._identity is None:
-            self._identity = asyncio.ensure_future(self._load_identity())
-        return await asyncio.shield(self._identity)
+        """The caller's identity, loaded once: by the first field that asks, itself (a task
+        of its own per request cost two more turns of the event loop); fields asking
+        meanwhile wait for that load."""
+        while True:
+            pending = self._identity
+            if pending is None:
+                return await self._load_once()
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this field itself was cancelled
+                # the field that was loading was cancelled, not this one: load again
+
+    async def _load_once(self) -> Identity:
+        pending = self._identity = asyncio.get_running_loop().create_future()
+        try:
+            identity = await self._load_identity()
+        except asyncio.CancelledError:
+            self._identity = None
+            pending.cancel()
+            raise
+        except Exception as error:
+            pending.set_exception(error)
+            pending.exception()  # retrieved: no "never retrieved" warning when nobody else waits
+            raise
+        pending.set_result(identity)
+        return identity
 
     def security_event(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
         """Log a security event with the caller's IP."""

@@ -14,8 +14,17 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import metrics
@@ -36,6 +45,11 @@ BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,
     ExecutionTimeout,
     TimeoutError,
+    # A Redis Cluster mid-failover: a shard without a primary (CLUSTERDOWN), a slot on the
+    # move (TRYAGAIN, MOVED/ASK after the client's retries), no node known for a slot.
+    ClusterError,
+    TryAgainError,
+    AskError,
 )
 
 
@@ -46,7 +60,16 @@ REFUSED_WRITE_MARKERS = ("READONLY You can't write", "OOM command not allowed")
 
 def is_backend_failure(error: BaseException | None) -> bool:
     """True if `error`, or anything it was raised from, is a backend outage."""
-    return any(isinstance(link, BACKEND_ERRORS) or _refused_write(link) for link in _chain(error))
+    return any(
+        isinstance(link, BACKEND_ERRORS) or _refused_write(link) or _cluster_unsettled(link)
+        for link in _chain(error)
+    )
+
+
+def _cluster_unsettled(error: BaseException) -> bool:
+    """redis-py's RedisClusterException: no node reachable, a slot no node serves yet, the
+    slot map unreadable; all outages, except keys of several slots in one call (a bug)."""
+    return isinstance(error, RedisClusterException) and "same slot" not in str(error)
 
 
 def _refused_write(error: BaseException) -> bool:
@@ -57,7 +80,7 @@ def failed_backend(error: BaseException | None) -> str:
     """Which backend an outage comes from (for the metrics): redis, mongo, or other. (SMTP
     is never on a request's path: the outbox sends, mail/outbox.py.)"""
     for link in _chain(error):
-        if isinstance(link, RedisError):
+        if isinstance(link, (RedisError, RedisClusterException)):
             return "redis"
         if isinstance(link, PyMongoError):
             return "mongo"

@@ -29,6 +29,7 @@ from schema import (
     profile,
     registration,
     sessions,
+    social,
     two_factor,
 )
 from schema.limits import limit_rules
@@ -46,12 +47,15 @@ DATE_TIME = dataclasses.replace(
 )
 
 
-QUERY_DESCRIPTION = "What a client may read: the signed-in user, their sessions, and the error codes."
+QUERY_DESCRIPTION = (
+    "What a client may read: the signed-in user, their sessions, the error codes and the social providers."
+)
 MUTATION_DESCRIPTION = (
     "What a client may change: the four registration steps, login and sign-in by emailed code with "
     "its second factor, the session and password operations, the password reset, the email change, "
-    "two-factor enrolment, the profile and the account's deletion. Expected failures are result types "
-    "implementing Problem; only the causes listed in ErrorCode become top-level errors."
+    "two-factor enrolment, social sign-in and linking, the profile and the account's deletion. "
+    "Expected failures are result types implementing Problem; only the causes listed in ErrorCode "
+    "become top-level errors."
 )
 
 
@@ -65,7 +69,9 @@ def root_types() -> tuple[type, type]:
     """Query and Mutation, built fresh for each schema (the measuring extension is added
     to their fields in place)."""
     query = root_type(
-        "Query", QUERY_DESCRIPTION, (profile.queries(), sessions.queries(), error_codes.queries())
+        "Query",
+        QUERY_DESCRIPTION,
+        (profile.queries(), sessions.queries(), error_codes.queries(), social.queries()),
     )
     mutation = root_type(
         "Mutation",
@@ -81,6 +87,7 @@ def root_types() -> tuple[type, type]:
             code_login.mutations(),
             email_change.mutations(),
             two_factor.mutations(),
+            social.mutations(),
         ),
     )
     return query, mutation

@@ -24,6 +24,26 @@ class User:
     recovery_codes_left: int = strawberry.field(
         description="Unused recovery codes; 0 when two-factor is off."
     )
+    has_password: bool = strawberry.field(
+        description=(
+            "False for an account made by social sign-in that never set a password "
+            "(a password reset sets one)."
+        )
+    )
+
+    @strawberry.field(description="The provider identities linked to the account, oldest first.")
+    async def identities(self) -> list[SocialIdentity]:
+        from resolvers.social import identities_of
+
+        return await identities_of(str(self.id))
+
+
+@strawberry.type(description="A provider identity linked to the account.")
+class SocialIdentity:
+    provider: strawberry.ID = strawberry.field(description="The provider's id, as in SocialProvider.id.")
+    email: str | None = strawberry.field(description="The address the provider gave at the last sign-in.")
+    linked_at: datetime = strawberry.field(description="When it was linked.")
+    last_used_at: datetime | None = strawberry.field(description="When it last signed in.")
 
 
 @strawberry.type(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from security import lua
+from security.durable_counts import Lasting
 
 
 @dataclass(frozen=True)
@@ -34,25 +35,46 @@ class Count:
 
 
 class WindowedCounters:
-    def __init__(self, redis: Redis) -> None:
+    """`lasting`: where counts taken with `lasting=True` are also kept, in MongoDB, and read
+    back while Redis's data is young (security/durable_counts.py)."""
+
+    def __init__(self, redis: Redis, lasting: Lasting | None = None) -> None:
         self._redis = redis
+        self._lasting = lasting
         self._take = lua.register(redis, "counters/take")
         self._refund = lua.register(redis, "counters/refund")
+        self._restore = lua.register(redis, "counters/restore")
 
-    async def take(self, key: str, window_seconds: int, amount: int = 1) -> Count:
+    async def take(self, key: str, window_seconds: int, amount: int = 1, *, lasting: bool = False) -> Count:
         """Count `amount` in `key`'s window (opened now if there is none)."""
+        lasting = lasting and self._lasting is not None
+        if lasting:
+            await self._restore_lost(key)
         value, ttl = await self._take(keys=[key], args=[window_seconds, amount])
+        if lasting:
+            assert self._lasting is not None
+            await self._lasting.counts.add(key, window_seconds, amount)
         return Count(int(value), max(int(ttl), 1))
 
-    async def refund(self, key: str) -> None:
+    async def refund(self, key: str, *, lasting: bool = False) -> None:
         await self._refund(keys=[key])
+        if lasting and self._lasting is not None:
+            await self._lasting.counts.add(key, 0, -1)
+
+    async def _restore_lost(self, key: str) -> None:
+        assert self._lasting is not None
+        kept = (await self._lasting.lost([key])).get(key)
+        if kept is not None:
+            await self._restore(keys=[key], args=[kept.count, kept.window_end_ms])
 
     async def clear(self, key: str) -> None:
         """End `key`'s window: the next take opens a new one."""
         await self._redis.delete(key)
 
-    async def peek(self, key: str) -> Count:
+    async def peek(self, key: str, *, lasting: bool = False) -> Count:
         """The count so far (0 when its window is over), without counting."""
+        if lasting and self._lasting is not None:
+            await self._restore_lost(key)
         pipe = self._redis.pipeline(transaction=False)
         pipe.get(key)
         pipe.ttl(key)

@@ -38,7 +38,7 @@ async def identity_for_token(
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
-    live, stamp = await users.check(sessions.live_key(claims.session_id), claims.subject)
+    live, stamp = await users.check(sessions.live_key(claims.subject, claims.session_id), claims.subject)
     if not live or not await sessions.confirmed(claims.session_id):
         return None
     user = users.get(claims.subject, stamp)

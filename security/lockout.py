@@ -45,7 +45,9 @@ from typing import Generic, TypeVar
 from redis.asyncio import Redis
 
 from security import lua
+from security.durable_counts import DurableCounts
 from security.passwords import hash_started
+from security.redis_epoch import RedisEpoch
 
 T = TypeVar("T")
 
@@ -83,10 +85,23 @@ class Checked(Generic[T]):
 
 
 class LoginLockout:
-    def __init__(self, redis: Redis, *, key: bytes, threshold: int, address_threshold: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key: bytes,
+        threshold: int,
+        address_threshold: int,
+        durable: DurableCounts | None = None,
+        epoch: RedisEpoch | None = None,
+    ) -> None:
         """`key`: the data-key ring's "authql login lockout" key (services.py), which the
-        addresses in Redis key names are digested under."""
+        addresses in Redis key names are digested under. With `durable` and `epoch`,
+        every failure is counted in MongoDB too, and read back while Redis's data is young
+        (see security/durable_counts.py): a Redis restarted empty gives no fresh guesses."""
         self._redis = redis
+        self._durable = durable
+        self._epoch = epoch
         self._key = key
         self._threshold = threshold
         self._address_threshold = max(address_threshold, threshold + 7)
@@ -94,6 +109,7 @@ class LoginLockout:
         self._failed = lua.register(redis, "lockout/failed")
         self._succeeded = lua.register(redis, "lockout/succeeded")
         self._renew = lua.register(redis, "lockout/renew")
+        self._restore = lua.register(redis, "lockout/restore")
         self._renewals: set[asyncio.Future[object]] = set()  # held until done (asyncio keeps weak refs)
 
     async def check(
@@ -105,6 +121,7 @@ class LoginLockout:
         failure. If `check` raises, its slot is freed without counting (it proved nothing).
         Without a client, every such check of the address shares one client's count."""
         keys = self._redis_keys(email, client)
+        await self._restore_lost(keys)
         slot = secrets.token_hex(8)
         refused_for = await self._take_slot(keys, slot)
         if refused_for is not None:
@@ -115,7 +132,8 @@ class LoginLockout:
             value = await check()
             settled = True
             if value:
-                await self._succeeded(keys=keys, args=[slot])
+                if int(await self._succeeded(keys=keys, args=[slot])) and self._durable is not None:
+                    await self._durable.clear([keys[0]])
                 return Checked(value=value)
             locks = int(
                 await self._failed(
@@ -131,6 +149,9 @@ class LoginLockout:
                     ],
                 )
             )
+            if self._durable is not None:
+                await self._durable.add(keys[0], FAILURES_TTL_MS / 1000)
+                await self._durable.add(keys[3], ADDRESS_WINDOW_MS / 1000)
             return Checked(value=value, locked=locks > 0, address_locked=locks == 2)
         finally:
             hash_started.reset(renewing)
@@ -152,6 +173,24 @@ class LoginLockout:
         by emailed code from it); other clients' locks stay."""
         keys = self._redis_keys(email, client)
         await self._redis.delete(keys[0], keys[3])
+        if self._durable is not None:
+            await self._durable.clear([keys[0], keys[3]])
+
+    async def _restore_lost(self, keys: list[str]) -> None:
+        """While Redis's data is young, raise its counts to MongoDB's (and their locks)."""
+        if self._durable is None or self._epoch is None or not await self._epoch.young():
+            return
+        found = await self._durable.read([keys[0], keys[3]])
+        if not found:
+            return
+        args: list[int] = []
+        for key, threshold in ((keys[0], self._threshold), (keys[3], self._address_threshold)):
+            count = found.get(key)
+            if count is None:
+                args += [0, 0, 0, threshold]
+            else:
+                args += [count.count, count.last_at_ms, count.window_end_ms, threshold]
+        await self._restore(keys=[keys[0], keys[3]], args=[*args, BASE_LOCK_MS, MAX_LOCK_MS])
 
     async def _free_slot(self, keys: list[str], slot: str) -> None:
         await self._redis.zrem(keys[1], slot)

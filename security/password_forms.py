@@ -41,8 +41,11 @@ async def hash_password(passwords: Passwords, password: str) -> str:
 
 
 async def verify_password(passwords: Passwords, password_hash: str | None, password: str) -> Match:
-    """Whether `password` matches; with no hash, one dummy verify, as for a marked hash."""
+    """Whether `password` matches; with no hash (an unknown address, or an account without
+    a password), one dummy verify, as for a marked hash."""
     form = normalized(password)
+    if not password_hash:
+        password_hash = None
     if password_hash is None or password_hash.startswith(NFKC_MARK):
         matched = await passwords.verify(argon2_hash(password_hash), form)
         return Match.NORMALIZED if matched else Match.NONE

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import quote
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 
 class RateLimits:
     def __init__(self, redis: Redis, limits: dict[str, str]) -> None:
-        # The app's own connection pool: same timeouts, no second set of sockets.
-        storage = RedisStorage(
-            "async+redis://", implementation="redispy", connection_pool=redis.connection_pool
-        )
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = MovingWindowRateLimiter(storage_on(redis))
         self._items: dict[str, RateLimitItem] = {
             operation: parse(limit) for operation, limit in limits.items()
         }
@@ -34,3 +31,23 @@ class RateLimits:
             return None
         stats = await self._limiter.get_window_stats(item, "authql", operation, client_bucket)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def storage_on(redis: Redis | RedisCluster) -> Storage:
+    """The limits' storage on the app's Redis. One server: the app's own connection pool
+    (same timeouts, no second set of sockets). A cluster client has no pool to lend:
+    `limits` gets its own cluster client, seeded by the same node, with the same
+    credentials and timeouts (each limit is one key, so one slot)."""
+    if not isinstance(redis, RedisCluster):
+        return RedisStorage("async+redis://", implementation="redispy", connection_pool=redis.connection_pool)
+    seed = redis.startup_nodes[0]
+    options = redis.connection_kwargs
+    password = options.get("password")
+    credentials = f"{quote(options.get('username') or '')}:{quote(password)}@" if password else ""
+    return RedisClusterStorage(
+        f"async+redis+cluster://{credentials}{seed.host}:{seed.port}",
+        implementation="redispy",
+        socket_timeout=options["socket_timeout"],
+        socket_connect_timeout=options["socket_connect_timeout"],
+        retry=redis.retry,  # type: ignore[arg-type]  # passed on to RedisCluster as it is
+    )

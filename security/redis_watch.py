@@ -13,6 +13,11 @@ connection carries a command (a restart or a failover always means new connectio
 old ones broke), and every `interval_seconds` in the background, for whatever a proxy
 in between might hide. A rollback that keeps the same server (`DEBUG RELOAD`, a
 proxy that hides the change) is bounded by the maximum age of what is kept instead.
+
+A Redis Cluster client has no per-connection hook: the watch reads every primary's
+run_id in the background instead, once at start and then every `interval_seconds`, and
+any run_id it has not seen before (a restarted node, a promoted replica) drops what was
+kept. A failover is noticed within the interval; the maximum age bounds it too.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 logger = logging.getLogger("authql")
 
@@ -37,6 +42,7 @@ class RedisWatch:
         self._run_id: str | None = None
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._seen: set[str] = set()  # a cluster's run_ids so far, every node's
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -60,9 +66,19 @@ class RedisWatch:
                 listener()
         self._run_id = run_id
 
-    def start(self, redis: Redis) -> None:
+    def saw_nodes(self, run_ids: set[str]) -> None:
+        """Record a cluster's run_ids; one never seen before drops what was kept."""
+        new = run_ids - self._seen
+        if new and self._seen:
+            logger.warning("Redis Cluster has new servers (run_id %s): dropping what was kept", sorted(new))
+            for listener in self._listeners:
+                listener()
+        self._seen |= new
+
+    def start(self, redis: Redis | RedisCluster) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._poll(redis), name="redis-watch")
+            poll = self._poll_cluster(redis) if isinstance(redis, RedisCluster) else self._poll(redis)
+            self._task = asyncio.create_task(poll, name="redis-watch")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -79,6 +95,16 @@ class RedisWatch:
             except (RedisError, OSError):
                 continue  # the next connection's handshake reads the run_id anyway
             self.saw(str(info.get("run_id")) if info.get("run_id") else None)
+
+    async def _poll_cluster(self, redis: RedisCluster) -> None:
+        while True:
+            try:
+                infos = await redis.info("server", target_nodes=RedisCluster.PRIMARIES)
+            except (RedisError, RedisClusterException, OSError):
+                pass  # the shard is failing over: the next poll finds its new primary
+            else:
+                self.saw_nodes({str(info["run_id"]) for info in infos.values() if info.get("run_id")})
+            await asyncio.sleep(self._interval)
 
 
 def _run_id(info: object) -> str | None:

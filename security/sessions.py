@@ -133,7 +133,7 @@ class Sessions:
         token = self._new_token(str(session.id))
         session.refresh_hash = _digest(token)
         # Key first: whoever finds the document to revoke it deletes the key after this.
-        await self._vouch(str(session.id))
+        await self._vouch(user_id, str(session.id))
         await session.insert()
         metrics.SESSIONS_OPENED.inc()
         return SessionTokens(session, token, self._expires_in(session, now))
@@ -242,27 +242,26 @@ class Sessions:
         """Ask MongoDB again about every session: Redis may have brought ended ones back."""
         self._confirmed.clear()
 
-    def live_key(self, session_id: str) -> str:
+    def live_key(self, user_id: str, session_id: str) -> str:
         """The Redis key whose existence says access tokens of this session are accepted
         (one EXISTS, in security/user_cache.py's check script); a missing key (ended,
         expired, or lost by Redis) means no."""
-        return _live_key(session_id)
+        return _live_key(user_id, session_id)
 
-    async def _vouch(self, session_id: str) -> None:
-        await self._redis.set(_live_key(session_id), 1, ex=self._live_key_seconds)
+    async def _vouch(self, user_id: str, session_id: str) -> None:
+        await self._redis.set(_live_key(user_id, session_id), 1, ex=self._live_key_seconds)
 
     async def _unvouch(self, sessions: list[Session]) -> None:
-        # One DEL per key, not one DEL of many: each key is its own Cluster slot.
+        # One DEL per key, not one DEL of many: sessions of several users are in several slots.
         pipe = self._redis.pipeline(transaction=False)
         for session in sessions:
-            pipe.delete(_live_key(str(session.id)))
+            pipe.delete(_live_key(session.user_id, str(session.id)))
         await pipe.execute()
 
     async def _vouched(self, renewed: SessionTokens) -> SessionTokens:
         """`renewed` after its session's key is set, if the session still exists once the
         key is: a revoke that ran meanwhile must not leave the key behind."""
-        session_id = str(renewed.session.id)
-        await self._vouch(session_id)
+        await self._vouch(renewed.session.user_id, str(renewed.session.id))
         if await Session.get_pymongo_collection().find_one({"_id": renewed.session.id}, {"_id": 1}) is None:
             await self._unvouch([renewed.session])
             raise RefreshTokenRejected()
@@ -368,5 +367,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _live_key(session_id: str) -> str:
-    return f"live-session:{{{session_id}}}"
+def _live_key(user_id: str, session_id: str) -> str:
+    """Under the user's hash tag, the tag of the user's cache stamp: the signed-in check
+    reads both in one script, so on a Redis Cluster they must share a slot. (The other
+    way round, the stamp under each session's tag, would make every write to a user
+    restamp every one of its sessions.)"""
+    return f"live-session:{{{user_id}}}:{session_id}"

@@ -34,6 +34,7 @@ from asgi_lifespan import LifespanManager
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
 from redis.asyncio import Redis
+from redis_cluster import RedisClusterNodes
 from starlette.applications import Starlette
 from turns import Turns
 
@@ -193,9 +194,24 @@ def backend_urls(data_dir: Path) -> Iterator[dict[str, str]]:
         if not redis_url:
             started.append(start_redis(data_dir))
             redis_url = started[-1].url
-        yield {"mongo_url": mongo_url, "redis_url": redis_url}
+        urls = {"mongo_url": mongo_url, "redis_url": redis_url}
+        if os.environ.get("AUTHQL_TEST_REDIS_CLUSTER"):  # AUTHQL_TEST_REDIS_URL names a cluster node
+            urls["redis_cluster"] = "true"
+        yield urls
     finally:
         stop_services(started)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(data_dir: Path) -> Iterator[RedisClusterNodes]:
+    """A local Redis Cluster (3 primaries, 3 replicas), started once per worker that asks:
+    tests/redis_cluster.py."""
+    cluster = RedisClusterNodes(data_dir / "redis-cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

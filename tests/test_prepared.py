@@ -50,6 +50,11 @@ async def test_refused_documents_take_strawberrys_way_with_the_kept_document(ser
 
 
 TWO_OPERATIONS = "query A { __typename } query B { errorCodes }"
+# Planned shapes (endpoints/plans.py): one query field, no arguments, scalar leaves.
+PLANNED = [
+    "{ me { id email } }",
+    "query Named { m: me { __typename who: email phone createdAt twoFactorEnabled recoveryCodesLeft } }",
+]
 
 
 def bodies(token: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -72,6 +77,12 @@ def bodies(token: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
         ({"query": "query { me { id } } query { me { email } }"}, signed_in),
         ({"query": "{ me { ...F } } fragment F on User { email phone }"}, signed_in),
         ({"query": "{ me { id "}, {}),
+        *(({"query": query}, headers) for query in PLANNED for headers in (signed_in, {})),
+        ({"query": PLANNED[1], "operationName": "Named"}, signed_in),
+        ({"query": PLANNED[1], "operationName": "Other"}, signed_in),
+        ({"query": "{ me { id id } }"}, signed_in),
+        ({"query": "{ me { id @include(if: true) } }"}, signed_in),
+        ({"query": "{ sessions { id } }"}, signed_in),
         ({"query": "mutation { logout { __typename } }"}, {}),
         ({"query": ME, "variables": "not an object"}, signed_in),
         ({"query": ME, "operationName": 7}, signed_in),
@@ -123,3 +134,15 @@ async def test_the_short_way_answers_as_strawberrys_way(served, mailbox: Mailbox
 
 async def no_short_way(request: object) -> None:
     return None
+
+
+async def test_the_common_shapes_are_planned_and_others_are_not(served, mailbox: Mailbox) -> None:
+    client, view = served
+    token = (await register(client, mailbox))["accessToken"]
+    headers = {"authorization": f"Bearer {token}"}
+    for query in PLANNED:
+        await gql(client, query, token=token)
+        assert view.documents.cached(query).plan is not None, query
+    for query in ("{ me { ...F } } fragment F on User { email }", "{ me { id id } }", "{ sessions { id } }"):
+        await client.post("/graphql", json={"query": query}, headers=headers)
+        assert view.documents.cached(query).plan is None, query

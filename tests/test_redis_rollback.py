@@ -115,7 +115,7 @@ async def test_a_redis_restarted_from_an_old_snapshot_brings_no_revocation_back(
         snapshot_redis[0] = service = start_snapshot_redis(Path(service.log_path).parent, port)
         # Redis holds the past again: the logged-out session's key and the old user stamp.
         async with Redis.from_url(service.url) as restarted:
-            assert await restarted.exists(f"live-session:{{{old_session_id(logged_out)}}}")
+            assert await restarted.exists(live_key_of(logged_out))
 
         assert not await accepted(client, logged_out)
         assert not await accepted(client, old)
@@ -133,7 +133,7 @@ async def test_a_rollback_on_the_same_server_is_caught_within_the_age_bound(
         logged_out, old, new = await revoke_after_snapshot(client, writer, redis, mailbox)
         await redis.execute_command("DEBUG", "RELOAD", "NOSAVE")
         rolled_back = asyncio.get_running_loop().time()
-        assert await redis.exists(f"live-session:{{{old_session_id(logged_out)}}}")
+        assert await redis.exists(live_key_of(logged_out))
 
         while await accepted(client, logged_out) or await accepted(client, old):
             assert asyncio.get_running_loop().time() - rolled_back < 1.5, "kept past KEPT_TRUST_SECONDS"
@@ -141,11 +141,12 @@ async def test_a_rollback_on_the_same_server_is_caught_within_the_age_bound(
         assert await accepted(client, new)
 
 
-def old_session_id(token: str) -> str:
-    """The `sid` claim, read without checking (the test only names a Redis key with it)."""
+def live_key_of(token: str) -> str:
+    """The session's live key, named from the token's claims read without checking."""
     import jwt  # noqa: PLC0415
 
-    return str(jwt.decode(token, options={"verify_signature": False})["sid"])
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return f"live-session:{{{claims['sub']}}}:{claims['sid']}"
 
 
 class SwitchingProxy:
@@ -234,7 +235,7 @@ async def test_a_failover_behind_a_proxy_is_caught_by_the_background_watch(
 
                 await proxy.switch(lagging_port)
                 failed_over = asyncio.get_running_loop().time()
-                assert await replica.exists(f"live-session:{{{old_session_id(kept)}}}")
+                assert await replica.exists(live_key_of(kept))
                 # A command in flight through the proxy at the switch is lost (a timeout, as in
                 # a real failover): only an UNAUTHENTICATED answer ends the wait.
                 while not refused(await gql(client, ME, token=kept)):

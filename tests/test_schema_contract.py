@@ -38,6 +38,19 @@ def test_live_schema_is_a_compatible_superset_of_all_three_contract_files_togeth
     assert find_breaking_changes(contract, schema._schema) == []
 
 
+def test_live_schema_is_a_compatible_superset_of_all_four_contract_files_together():
+    files = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql")
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in files))
+    assert find_breaking_changes(contract, schema._schema) == []
+
+
+def test_live_schema_is_a_compatible_superset_of_the_contract_files_with_hooks():
+    # hooks.graphql extends core's StartRegistrationResult and social's CompleteSocialSignInResult.
+    files = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql", "hooks.graphql")
+    contract = build_schema("\n".join((CONTRACT / name).read_text() for name in files))
+    assert find_breaking_changes(contract, schema._schema) == []
+
+
 def test_live_schema_has_no_breaking_change_against_the_last_release():
     released = build_schema((ROOT / "schema.released.graphql").read_text())
     assert find_breaking_changes(released, schema._schema) == []
@@ -52,7 +65,13 @@ def test_exported_schema_graphql_matches_the_code():
 
 def test_kept_contract_equals_the_shared_one_where_it_is_present():
     kept = {path.name: path.read_text() for path in CONTRACT.glob("*.graphql")}
-    assert set(kept) == {"core.graphql", "sessions.graphql", "account.graphql"}
+    assert set(kept) == {
+        "core.graphql",
+        "sessions.graphql",
+        "account.graphql",
+        "social.graphql",
+        "hooks.graphql",
+    }
     if not SHARED_CONTRACT.is_dir():
         return  # a clone on its own: the kept copy is the contract
     for name, text in kept.items():

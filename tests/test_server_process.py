@@ -104,6 +104,10 @@ def server_data_dir(tmp_path: Path) -> Path:
     return tmp_path / "var"
 
 
+# The embedded server hashes at its real argon2 cost, at a low priority: on a loaded machine
+# one hash can take longer than httpx's 5 s default.
+SLOW_HASH_TIMEOUT = 30.0
+
 SESSIONS = "query { sessions { ipAddress current } }"
 
 
@@ -114,7 +118,7 @@ async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_
     first = ServerProcess(server_data_dir, free_port(), TRUSTED_PROXIES="", RATE_LIMIT_LOGIN="6/minute")
     try:
         await first.wait_ready()
-        async with httpx.AsyncClient(base_url=first.url) as client:
+        async with httpx.AsyncClient(base_url=first.url, timeout=SLOW_HASH_TIMEOUT) as client:
             ide = await client.get("/graphql", headers={"Accept": "text/html"})
             assert ide.status_code == 200 and "graphiql" in ide.text.lower()
 
@@ -167,7 +171,7 @@ async def test_embedded_server_signs_up_over_a_socket_and_keeps_accounts_across_
     second = ServerProcess(server_data_dir, free_port())
     try:
         await second.wait_ready()
-        async with httpx.AsyncClient(base_url=second.url) as client:
+        async with httpx.AsyncClient(base_url=second.url, timeout=SLOW_HASH_TIMEOUT) as client:
             login = await data(client, LOGIN, {"email": email, "password": PASSWORD})
             assert login["__typename"] == "AuthPayload"
             assert login["user"]["id"] == payload["user"]["id"]

@@ -15,7 +15,7 @@ async def test_a_change_to_a_served_copy_in_place_leaves_the_kept_copy_as_loaded
         registered = await register(client, mailbox)
         user_id, session_id = registered["user"]["id"], registered["sessionId"]
         users = app.state.services.users
-        live_key = app.state.services.sessions.live_key(session_id)
+        live_key = app.state.services.sessions.live_key(user_id, session_id)
 
         _, stamp = await users.check(live_key, user_id)
         await users.keep(user_id, stamp, None)  # no stamp yet: this sets one

@@ -391,7 +391,19 @@ async def test_the_request_goes_to_the_checked_address_with_the_name_as_host() -
     target = await resolve("https://93.184.215.14:8443/hook?x=1", allow_private=False)
     assert str(target.url) == "https://93.184.215.14:8443/hook?x=1" and target.host == "93.184.215.14:8443"
     target = await resolve("http://localhost:9/hook", allow_private=True)
-    assert target.url.host in ("127.0.0.1", "::1") and target.host == "localhost:9"
+    assert {url.host for url in target.urls} <= {"127.0.0.1", "::1"} and target.host == "localhost:9"
+
+
+async def test_a_name_is_called_at_its_checked_address_with_its_name_as_host(
+    backend_urls: dict[str, str], mailbox: Mailbox
+) -> None:
+    receiver = Receiver()
+    async with receiving(receiver) as port, app_with(fast(backend_urls, mailbox)) as (client, store, _):
+        saved = await store.create(f"http://localhost:{port}/by-name", [events.USER_CREATED])
+        user_id = (await register(client, mailbox))["user"]["id"]
+        (arrival,) = await receiver.wait_for(1, where=about(user_id))
+        assert arrival.headers["host"] == f"localhost:{port}" and arrival.path == "/by-name"
+        verified(arrival, saved.secret)
 
 
 async def test_redirects_are_not_followed_and_long_answers_are_cut(

@@ -24,11 +24,16 @@ class AddressRefused(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """The request to make: `url` names the checked address; `host` goes in the Host header
-    and the TLS server name, so the certificate is still checked against the name."""
+    """The request to make: `urls` name the checked addresses (tried in the resolver's
+    order until one connects); `host` goes in the Host header and the TLS server name, so
+    the certificate is still checked against the name."""
 
-    url: httpx2.URL
+    urls: tuple[httpx2.URL, ...]
     host: str
+
+    @property
+    def url(self) -> httpx2.URL:
+        return self.urls[0]
 
 
 def shape_problem(url: str, *, allow_private: bool) -> str | None:
@@ -64,7 +69,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
         answers = await asyncio.get_running_loop().getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise AddressRefused(f"the name does not resolve ({type(error).__name__})") from None
-    addresses = [ip_address(str(answer[4][0]).split("%")[0]) for answer in answers]
+    addresses = list(dict.fromkeys(ip_address(str(answer[4][0]).split("%")[0]) for answer in answers))
     if not addresses:
         raise AddressRefused("the name does not resolve")
     if not allow_private:
@@ -72,4 +77,4 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
             if refused_address(address):
                 raise AddressRefused(f"{parsed.host} resolves to a non-public address ({address})")
     host = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
-    return Target(url=parsed.copy_with(host=str(addresses[0])), host=host)
+    return Target(urls=tuple(parsed.copy_with(host=str(address)) for address in addresses), host=host)

@@ -47,7 +47,7 @@ from security import clock
 from security.events import SecurityEvents
 from security.keyring import WEBHOOK_PAYLOADS, KeyRing, Unsealable
 
-from .addresses import AddressRefused, resolve
+from .addresses import AddressRefused, Target, resolve
 from .endpoints import EndpointStore
 from .signing import message_id, signed_headers
 
@@ -271,14 +271,7 @@ class Webhooks:
                 headers = signed_headers(self.endpoints.signing_secrets(endpoint), webhook_id, body)
                 headers["host"] = target.host
                 headers["user-agent"] = "authql-webhooks"
-                request = self._client.build_request(
-                    "POST",
-                    target.url,
-                    content=body,
-                    headers=headers,
-                    extensions={"sni_hostname": target.host.rsplit(":", 1)[0].strip("[]")},
-                )
-                response = await self._client.send(request, stream=True, follow_redirects=False)
+                response = await self._connect(target, headers, body)
                 try:
                     read = 0
                     async for chunk in response.aiter_raw():
@@ -296,6 +289,20 @@ class Webhooks:
         if 200 <= response.status_code < 300:
             return None
         return f"answered {response.status_code}"
+
+    async def _connect(self, target: Target, headers: dict[str, str], body: bytes) -> httpx2.Response:
+        """The answer's head from the first checked address that takes the connection."""
+        server_name = target.host.rsplit(":", 1)[0].strip("[]") if target.url.port else target.host
+        for index, url in enumerate(target.urls):
+            request = self._client.build_request(
+                "POST", url, content=body, headers=headers, extensions={"sni_hostname": server_name}
+            )
+            try:
+                return await self._client.send(request, stream=True, follow_redirects=False)
+            except httpx2.ConnectError:
+                if index == len(target.urls) - 1:
+                    raise
+        raise AssertionError("resolve() answers at least one address")
 
     async def _abandon(self, record: dict[str, Any], error: str) -> None:
         await self._finish(record, ABANDONED, error)

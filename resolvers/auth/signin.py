@@ -38,6 +38,7 @@ def public_user(user: UserDocument) -> User:
         updated_at=user.updated_at,
         two_factor_enabled=user.two_factor_enabled,
         recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
+        has_password=user.has_password,
     )
 
 
@@ -87,6 +88,8 @@ async def signed_in(
         context.security_event("sign_in_outdated", user=str(user.id))
         return flow_expired()
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
+    if not user.email_proven:  # an account made for someone, signed into: its owner has it
+        await user.write_changes({"email_proven": True}, announce=context.services.users, touch=False)
     payload = await auth_payload(context.services, user, session)
     await context.services.webhooks.emit(
         events.SESSION_CREATED, user, session={"id": str(session.session.id)}, amr=list(amr)

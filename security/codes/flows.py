@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 
 from security.codes import scripts
 from security.codes.quotas import Limits, Quotas, RateLimitExceeded
+from security.durable_counts import Lasting
 
 CODE_SENT = "CODE_SENT"
 VERIFIED = "VERIFIED"
@@ -95,6 +96,7 @@ class CodeFlows:
         limits: Limits,
         flow_ttl_seconds: int,
         start_cooldown: bool = False,
+        lasting: Lasting | None = None,
     ) -> None:
         """`start_cooldown`: a flow without a resend (sign-in by code, email change) starts
         at most once per (address, client) and resend cooldown, so a new start is its resend.
@@ -110,7 +112,9 @@ class CodeFlows:
         self._cooldown_ms = resend_cooldown_seconds * 1000
         self._flow_ttl_ms = flow_ttl_seconds * 1000
         self._start_cooldown = start_cooldown
-        self.quotas = Quotas(redis, prefix=prefix, digest=self._address_digest, limits=limits)
+        self.quotas = Quotas(
+            redis, prefix=prefix, digest=self._address_digest, limits=limits, lasting=lasting
+        )
         self._open_script = scripts.register(redis, "open")
         self._verify = scripts.register(redis, "verify")
         self._resend = scripts.register(redis, "resend")

@@ -14,6 +14,10 @@ Wrong codes, counted before the compare and refunded when the code was right:
   past it no new flow starts for the address, but a flow already open still takes its
   right code: other clients' failures never refuse the owner's mailed code;
 - all together, an hour (CODE_FAILURES_PER_HOUR): a breaker; past it no new flow starts.
+
+The per-address counts (mails and wrong codes) are also kept in MongoDB and read back
+while Redis's data is young (security/durable_counts.py): a Redis restarted empty does
+not hand an address a fresh quota.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from redis.asyncio import Redis
 
 from security.codes import scripts
 from security.counters import Count, WindowedCounters
+from security.durable_counts import Lasting
 
 HOUR = 3600
 DAY = 86_400
@@ -64,6 +69,7 @@ class Budget:
     limit: int
     window_seconds: int
     reason: str
+    lasting: bool = False  # an address's: kept in MongoDB too
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,11 @@ async def take_all(counters: WindowedCounters, budgets: Sequence[Budget]) -> lis
     """Count one in every budget; if any is over, give every count back and refuse."""
     taken: list[str] = []
     for budget in budgets:
-        count = await counters.take(budget.key, budget.window_seconds)
+        count = await counters.take(budget.key, budget.window_seconds, lasting=budget.lasting)
         taken.append(budget.key)
         if count.over(budget.limit):
-            for key in taken:
-                await counters.refund(key)
+            for key, was in zip(taken, budgets, strict=False):
+                await counters.refund(key, lasting=was.lasting)
             raise RateLimitExceeded(count.ttl_seconds, budget.reason)
     return taken
 
@@ -96,9 +102,17 @@ async def take_all(counters: WindowedCounters, budgets: Sequence[Budget]) -> lis
 class Quotas:
     """The budgets of one kind of flow (`prefix`); `digest` names an address in keys."""
 
-    def __init__(self, redis: Redis, *, prefix: str, digest: Callable[[str], str], limits: Limits) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        digest: Callable[[str], str],
+        limits: Limits,
+        lasting: Lasting | None = None,
+    ) -> None:
         self._redis = redis
-        self._counters = WindowedCounters(redis)
+        self._counters = WindowedCounters(redis, lasting)
         self._prefix = prefix
         self._digest = digest
         self.limits = limits
@@ -111,12 +125,17 @@ class Quotas:
         past its wrong codes for the address, or the wrong-code breaker has tripped."""
         digest = self._digest(email)
         checks = (
-            (_client_failures_key(digest, client), self.limits.failures_per_address_client, "code_failures"),
-            (_address_failures_key(digest), self.limits.failures_per_address, "code_failures_ceiling"),
-            (GLOBAL_FAILURES_KEY, self.limits.failures, "code_breaker"),
+            (
+                _client_failures_key(digest, client),
+                self.limits.failures_per_address_client,
+                "code_failures",
+                True,
+            ),
+            (_address_failures_key(digest), self.limits.failures_per_address, "code_failures_ceiling", True),
+            (GLOBAL_FAILURES_KEY, self.limits.failures, "code_breaker", False),
         )
-        for key, limit, reason in checks:
-            count = await self._counters.peek(key)
+        for key, limit, reason, lasting in checks:
+            count = await self._counters.peek(key, lasting=lasting)
             if count.value >= limit:
                 raise RateLimitExceeded(count.ttl_seconds, reason)
 
@@ -152,16 +171,20 @@ class Quotas:
 
     async def refund_mail(self, email: str, client: str | None) -> None:
         for budget in self._mail_budgets(email, client):
-            await self._counters.refund(budget.key)
+            await self._counters.refund(budget.key, lasting=budget.lasting)
 
     def _mail_budgets(self, email: str, client: str | None) -> tuple[Budget, ...]:
         digest = self._digest(email)
         address = f"{self._prefix}:address:{{{digest}}}"
         return (
             Budget(
-                f"{address}:{client or 'unknown'}", self.limits.mails_per_address_client, HOUR, "address_mail"
+                f"{address}:{client or 'unknown'}",
+                self.limits.mails_per_address_client,
+                HOUR,
+                "address_mail",
+                lasting=True,
             ),
-            Budget(address, self.limits.mails_per_address, HOUR, "address_mail_ceiling"),
+            Budget(address, self.limits.mails_per_address, HOUR, "address_mail_ceiling", lasting=True),
             Budget(client_mail_key(client), self.limits.mails_per_client, HOUR, "client_mail"),
             Budget(GLOBAL_MAIL_KEY, self.limits.mails, HOUR, "mail_breaker"),
         )
@@ -183,6 +206,7 @@ class Quotas:
                     self.limits.failures_per_address_client,
                     DAY,
                     "code_failures",
+                    lasting=True,
                 ),
                 Budget(
                     f"{FAILURES_PREFIX}:client:{{{client or 'unknown'}}}",
@@ -192,7 +216,7 @@ class Quotas:
                 ),
             ),
         )
-        address = await self._counters.take(_address_failures_key(digest), DAY)
+        address = await self._counters.take(_address_failures_key(digest), DAY, lasting=True)
         overall = await self._counters.take(GLOBAL_FAILURES_KEY, HOUR)
         return FailureTaken(
             keys=(*taken, _address_failures_key(digest), GLOBAL_FAILURES_KEY),
@@ -202,7 +226,9 @@ class Quotas:
 
     async def refund_failure(self, taken: FailureTaken) -> None:
         for key in taken.keys:
-            await self._counters.refund(key)
+            await self._counters.refund(
+                key, lasting=key not in (GLOBAL_FAILURES_KEY,) and ":client:{" not in key
+            )
 
 
 def _address_failures_key(digest: str) -> str:

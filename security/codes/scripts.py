@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from security import lua
 
 LUA_DIR = Path(__file__).parent / "lua"
 
 
-def register(redis: Redis, name: str) -> AsyncScript:
+def register(redis: Redis, name: str) -> lua.Script:
     return lua.register(redis, name, LUA_DIR)

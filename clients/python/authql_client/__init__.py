@@ -35,6 +35,26 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationInvalidInput,
     CompleteRegistrationCompleteRegistrationInvalidInputFields,
 )
+from .complete_social_link import (
+    CompleteSocialLink,
+    CompleteSocialLinkCompleteSocialLinkFlowExpired,
+    CompleteSocialLinkCompleteSocialLinkRateLimited,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken,
+)
+from .complete_social_sign_in import (
+    CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAuthPayload,
+    CompleteSocialSignInCompleteSocialSignInFlowExpired,
+    CompleteSocialSignInCompleteSocialSignInInvalidInput,
+    CompleteSocialSignInCompleteSocialSignInInvalidInputFields,
+    CompleteSocialSignInCompleteSocialSignInRateLimited,
+    CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSignUpRefused,
+    CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
+    CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
+)
 from .confirm_email_change import (
     ConfirmEmailChange,
     ConfirmEmailChangeConfirmEmailChangeAccountExists,
@@ -91,6 +111,7 @@ from .login import (
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
+from .my_identities import MyIdentities, MyIdentitiesMe, MyIdentitiesMeIdentities
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -128,6 +149,7 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
 )
+from .social_providers import SocialProviders, SocialProvidersSocialProviders
 from .start_code_login import (
     StartCodeLogin,
     StartCodeLoginStartCodeLoginCodeLoginStarted,
@@ -155,6 +177,29 @@ from .start_registration import (
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
     StartRegistrationStartRegistrationSignUpRefused,
+)
+from .start_social_link import (
+    StartSocialLink,
+    StartSocialLinkStartSocialLinkRateLimited,
+    StartSocialLinkStartSocialLinkReauthenticationRequired,
+    StartSocialLinkStartSocialLinkRedirectNotAllowed,
+    StartSocialLinkStartSocialLinkSocialSignInStarted,
+    StartSocialLinkStartSocialLinkUnknownProvider,
+)
+from .start_social_sign_in import (
+    StartSocialSignIn,
+    StartSocialSignInStartSocialSignInRateLimited,
+    StartSocialSignInStartSocialSignInRedirectNotAllowed,
+    StartSocialSignInStartSocialSignInSocialSignInStarted,
+    StartSocialSignInStartSocialSignInUnknownProvider,
+)
+from .unlink_social_identity import (
+    UnlinkSocialIdentity,
+    UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod,
+    UnlinkSocialIdentityUnlinkSocialIdentityNotFound,
+    UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser,
 )
 from .update_profile import (
     UpdateProfile,
@@ -206,6 +251,22 @@ __all__ = [
     "CompleteRegistrationCompleteRegistrationFlowExpired",
     "CompleteRegistrationCompleteRegistrationInvalidInput",
     "CompleteRegistrationCompleteRegistrationInvalidInputFields",
+    "CompleteSocialLink",
+    "CompleteSocialLinkCompleteSocialLinkFlowExpired",
+    "CompleteSocialLinkCompleteSocialLinkRateLimited",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser",
+    "CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken",
+    "CompleteSocialSignIn",
+    "CompleteSocialSignInCompleteSocialSignInAuthPayload",
+    "CompleteSocialSignInCompleteSocialSignInFlowExpired",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInput",
+    "CompleteSocialSignInCompleteSocialSignInInvalidInputFields",
+    "CompleteSocialSignInCompleteSocialSignInRateLimited",
+    "CompleteSocialSignInCompleteSocialSignInSecondFactorRequired",
+    "CompleteSocialSignInCompleteSocialSignInSignUpRefused",
+    "CompleteSocialSignInCompleteSocialSignInSocialAccountExists",
+    "CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified",
     "ConfirmEmailChange",
     "ConfirmEmailChangeConfirmEmailChangeAccountExists",
     "ConfirmEmailChangeConfirmEmailChangeEmailChanged",
@@ -249,6 +310,9 @@ __all__ = [
     "LogoutScope",
     "Me",
     "MeMe",
+    "MyIdentities",
+    "MyIdentitiesMe",
+    "MyIdentitiesMeIdentities",
     "ProfileInput",
     "ProfileUpdateInput",
     "RefreshTokens",
@@ -281,6 +345,8 @@ __all__ = [
     "SetRegistrationPasswordSetRegistrationPasswordWeakPassword",
     "SignedIn",
     "SignedInUser",
+    "SocialProviders",
+    "SocialProvidersSocialProviders",
     "StartCodeLogin",
     "StartCodeLoginStartCodeLoginCodeLoginStarted",
     "StartCodeLoginStartCodeLoginInvalidInput",
@@ -301,6 +367,23 @@ __all__ = [
     "StartRegistrationStartRegistrationRateLimited",
     "StartRegistrationStartRegistrationRegistrationStarted",
     "StartRegistrationStartRegistrationSignUpRefused",
+    "StartSocialLink",
+    "StartSocialLinkStartSocialLinkRateLimited",
+    "StartSocialLinkStartSocialLinkReauthenticationRequired",
+    "StartSocialLinkStartSocialLinkRedirectNotAllowed",
+    "StartSocialLinkStartSocialLinkSocialSignInStarted",
+    "StartSocialLinkStartSocialLinkUnknownProvider",
+    "StartSocialSignIn",
+    "StartSocialSignInStartSocialSignInRateLimited",
+    "StartSocialSignInStartSocialSignInRedirectNotAllowed",
+    "StartSocialSignInStartSocialSignInSocialSignInStarted",
+    "StartSocialSignInStartSocialSignInUnknownProvider",
+    "UnlinkSocialIdentity",
+    "UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod",
+    "UnlinkSocialIdentityUnlinkSocialIdentityNotFound",
+    "UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked",
+    "UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinkedUser",
     "UpdateProfile",
     "UpdateProfileUpdateProfileInvalidInput",
     "UpdateProfileUpdateProfileInvalidInputFields",

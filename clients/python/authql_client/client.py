@@ -36,6 +36,24 @@ from .complete_registration import (
     CompleteRegistrationCompleteRegistrationFlowExpired,
     CompleteRegistrationCompleteRegistrationInvalidInput,
 )
+from .complete_social_link import (
+    CompleteSocialLink,
+    CompleteSocialLinkCompleteSocialLinkFlowExpired,
+    CompleteSocialLinkCompleteSocialLinkRateLimited,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked,
+    CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken,
+)
+from .complete_social_sign_in import (
+    CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAuthPayload,
+    CompleteSocialSignInCompleteSocialSignInFlowExpired,
+    CompleteSocialSignInCompleteSocialSignInInvalidInput,
+    CompleteSocialSignInCompleteSocialSignInRateLimited,
+    CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSignUpRefused,
+    CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
+    CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
+)
 from .confirm_email_change import (
     ConfirmEmailChange,
     ConfirmEmailChangeConfirmEmailChangeAccountExists,
@@ -82,6 +100,7 @@ from .login import (
 )
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
+from .my_identities import MyIdentities, MyIdentitiesMe
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -119,6 +138,7 @@ from .set_registration_password import (
     SetRegistrationPasswordSetRegistrationPasswordRegistrationPasswordSet,
     SetRegistrationPasswordSetRegistrationPasswordWeakPassword,
 )
+from .social_providers import SocialProviders, SocialProvidersSocialProviders
 from .start_code_login import (
     StartCodeLogin,
     StartCodeLoginStartCodeLoginCodeLoginStarted,
@@ -144,6 +164,28 @@ from .start_registration import (
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
     StartRegistrationStartRegistrationSignUpRefused,
+)
+from .start_social_link import (
+    StartSocialLink,
+    StartSocialLinkStartSocialLinkRateLimited,
+    StartSocialLinkStartSocialLinkReauthenticationRequired,
+    StartSocialLinkStartSocialLinkRedirectNotAllowed,
+    StartSocialLinkStartSocialLinkSocialSignInStarted,
+    StartSocialLinkStartSocialLinkUnknownProvider,
+)
+from .start_social_sign_in import (
+    StartSocialSignIn,
+    StartSocialSignInStartSocialSignInRateLimited,
+    StartSocialSignInStartSocialSignInRedirectNotAllowed,
+    StartSocialSignInStartSocialSignInSocialSignInStarted,
+    StartSocialSignInStartSocialSignInUnknownProvider,
+)
+from .unlink_social_identity import (
+    UnlinkSocialIdentity,
+    UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod,
+    UnlinkSocialIdentityUnlinkSocialIdentityNotFound,
+    UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired,
+    UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked,
 )
 from .update_profile import (
     UpdateProfile,
@@ -1285,3 +1327,305 @@ class AuthqlClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return RevokeSession.model_validate(data).revoke_session
+
+    async def social_providers(
+        self, **kwargs: Any
+    ) -> list[SocialProvidersSocialProviders]:
+        query = gql("""
+            query SocialProviders {
+              socialProviders {
+                id
+                displayName
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="SocialProviders", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return SocialProviders.model_validate(data).social_providers
+
+    async def my_identities(self, **kwargs: Any) -> MyIdentitiesMe:
+        query = gql("""
+            query MyIdentities {
+              me {
+                id
+                hasPassword
+                identities {
+                  provider
+                  email
+                  linkedAt
+                  lastUsedAt
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="MyIdentities", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return MyIdentities.model_validate(data).me
+
+    async def start_social_sign_in(
+        self, provider: str, redirect_uri: str, code_challenge: str, **kwargs: Any
+    ) -> Union[
+        StartSocialSignInStartSocialSignInSocialSignInStarted,
+        StartSocialSignInStartSocialSignInUnknownProvider,
+        StartSocialSignInStartSocialSignInRedirectNotAllowed,
+        StartSocialSignInStartSocialSignInRateLimited,
+    ]:
+        query = gql("""
+            mutation StartSocialSignIn($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
+              startSocialSignIn(
+                provider: $provider
+                redirectUri: $redirectUri
+                codeChallenge: $codeChallenge
+              ) {
+                __typename
+                ... on SocialSignInStarted {
+                  authorizationUrl
+                  expiresAt
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "provider": provider,
+            "redirectUri": redirect_uri,
+            "codeChallenge": code_challenge,
+        }
+        response = await self.execute(
+            query=query,
+            operation_name="StartSocialSignIn",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return StartSocialSignIn.model_validate(data).start_social_sign_in
+
+    async def complete_social_sign_in(
+        self,
+        ticket: str,
+        code_verifier: str,
+        profile: Union[Optional[ProfileInput], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Union[
+        CompleteSocialSignInCompleteSocialSignInAuthPayload,
+        CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+        CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
+        CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
+        CompleteSocialSignInCompleteSocialSignInInvalidInput,
+        CompleteSocialSignInCompleteSocialSignInFlowExpired,
+        CompleteSocialSignInCompleteSocialSignInRateLimited,
+        CompleteSocialSignInCompleteSocialSignInSignUpRefused,
+    ]:
+        query = gql("""
+            mutation CompleteSocialSignIn($ticket: ID!, $codeVerifier: String!, $profile: ProfileInput) {
+              completeSocialSignIn(
+                ticket: $ticket
+                codeVerifier: $codeVerifier
+                profile: $profile
+              ) {
+                __typename
+                ...SignedIn
+                ...SecondFactorNeeded
+                ... on Problem {
+                  message
+                }
+                ... on InvalidInput {
+                  fields {
+                    field
+                    message
+                  }
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment SecondFactorNeeded on SecondFactorRequired {
+              challengeId
+              expiresAt
+              methods
+            }
+
+            fragment SignedIn on AuthPayload {
+              accessToken
+              tokenType
+              expiresIn
+              refreshToken
+              refreshExpiresIn
+              sessionId
+              user {
+                ...UserFields
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {
+            "ticket": ticket,
+            "codeVerifier": code_verifier,
+            "profile": profile,
+        }
+        response = await self.execute(
+            query=query,
+            operation_name="CompleteSocialSignIn",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return CompleteSocialSignIn.model_validate(data).complete_social_sign_in
+
+    async def start_social_link(
+        self, provider: str, redirect_uri: str, code_challenge: str, **kwargs: Any
+    ) -> Union[
+        StartSocialLinkStartSocialLinkSocialSignInStarted,
+        StartSocialLinkStartSocialLinkUnknownProvider,
+        StartSocialLinkStartSocialLinkRedirectNotAllowed,
+        StartSocialLinkStartSocialLinkReauthenticationRequired,
+        StartSocialLinkStartSocialLinkRateLimited,
+    ]:
+        query = gql("""
+            mutation StartSocialLink($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
+              startSocialLink(
+                provider: $provider
+                redirectUri: $redirectUri
+                codeChallenge: $codeChallenge
+              ) {
+                __typename
+                ... on SocialSignInStarted {
+                  authorizationUrl
+                  expiresAt
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "provider": provider,
+            "redirectUri": redirect_uri,
+            "codeChallenge": code_challenge,
+        }
+        response = await self.execute(
+            query=query, operation_name="StartSocialLink", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return StartSocialLink.model_validate(data).start_social_link
+
+    async def complete_social_link(
+        self, ticket: str, code_verifier: str, **kwargs: Any
+    ) -> Union[
+        CompleteSocialLinkCompleteSocialLinkSocialIdentityLinked,
+        CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken,
+        CompleteSocialLinkCompleteSocialLinkFlowExpired,
+        CompleteSocialLinkCompleteSocialLinkRateLimited,
+    ]:
+        query = gql("""
+            mutation CompleteSocialLink($ticket: ID!, $codeVerifier: String!) {
+              completeSocialLink(ticket: $ticket, codeVerifier: $codeVerifier) {
+                __typename
+                ... on SocialIdentityLinked {
+                  user {
+                    ...UserFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"ticket": ticket, "codeVerifier": code_verifier}
+        response = await self.execute(
+            query=query,
+            operation_name="CompleteSocialLink",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return CompleteSocialLink.model_validate(data).complete_social_link
+
+    async def unlink_social_identity(
+        self, provider: str, **kwargs: Any
+    ) -> Union[
+        UnlinkSocialIdentityUnlinkSocialIdentitySocialIdentityUnlinked,
+        UnlinkSocialIdentityUnlinkSocialIdentityNotFound,
+        UnlinkSocialIdentityUnlinkSocialIdentityLastSignInMethod,
+        UnlinkSocialIdentityUnlinkSocialIdentityReauthenticationRequired,
+    ]:
+        query = gql("""
+            mutation UnlinkSocialIdentity($provider: ID!) {
+              unlinkSocialIdentity(provider: $provider) {
+                __typename
+                ... on SocialIdentityUnlinked {
+                  user {
+                    ...UserFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"provider": provider}
+        response = await self.execute(
+            query=query,
+            operation_name="UnlinkSocialIdentity",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return UnlinkSocialIdentity.model_validate(data).unlink_social_identity

@@ -348,6 +348,88 @@ export type RevokeSessionMutation = { revokeSession:
     | { __typename: 'SessionRevoked', id: string }
    };
 
+export type SocialProvidersQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SocialProvidersQuery = { socialProviders: Array<{ id: string, displayName: string }> };
+
+export type MyIdentitiesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyIdentitiesQuery = { me: { id: string, hasPassword: boolean, identities: Array<{ provider: string, email: string | null, linkedAt: string, lastUsedAt: string | null }> } };
+
+export type StartSocialSignInMutationVariables = Exact<{
+  provider: string | number;
+  redirectUri: string;
+  codeChallenge: string;
+}>;
+
+
+export type StartSocialSignInMutation = { startSocialSignIn:
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'RedirectNotAllowed', message: string }
+    | { __typename: 'SocialSignInStarted', authorizationUrl: string, expiresAt: string }
+    | { __typename: 'UnknownProvider', message: string }
+   };
+
+export type CompleteSocialSignInMutationVariables = Exact<{
+  ticket: string | number;
+  codeVerifier: string;
+  profile?: ProfileInput | null | undefined;
+}>;
+
+
+export type CompleteSocialSignInMutation = { completeSocialSignIn:
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'SecondFactorRequired', challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> }
+    | { __typename: 'SignUpRefused', message: string }
+    | { __typename: 'SocialAccountExists', message: string }
+    | { __typename: 'SocialEmailUnverified', message: string }
+   };
+
+export type StartSocialLinkMutationVariables = Exact<{
+  provider: string | number;
+  redirectUri: string;
+  codeChallenge: string;
+}>;
+
+
+export type StartSocialLinkMutation = { startSocialLink:
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'ReauthenticationRequired', message: string }
+    | { __typename: 'RedirectNotAllowed', message: string }
+    | { __typename: 'SocialSignInStarted', authorizationUrl: string, expiresAt: string }
+    | { __typename: 'UnknownProvider', message: string }
+   };
+
+export type CompleteSocialLinkMutationVariables = Exact<{
+  ticket: string | number;
+  codeVerifier: string;
+}>;
+
+
+export type CompleteSocialLinkMutation = { completeSocialLink:
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'SocialIdentityLinked', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'SocialIdentityTaken', message: string }
+   };
+
+export type UnlinkSocialIdentityMutationVariables = Exact<{
+  provider: string | number;
+}>;
+
+
+export type UnlinkSocialIdentityMutation = { unlinkSocialIdentity:
+    | { __typename: 'LastSignInMethod', message: string }
+    | { __typename: 'NotFound', message: string }
+    | { __typename: 'ReauthenticationRequired', message: string }
+    | { __typename: 'SocialIdentityUnlinked', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+   };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -1064,3 +1146,171 @@ export const RevokeSessionDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<RevokeSessionMutation, RevokeSessionMutationVariables>;
+export const SocialProvidersDocument = new TypedDocumentString(`
+    query SocialProviders {
+  socialProviders {
+    id
+    displayName
+  }
+}
+    `) as unknown as TypedDocumentString<SocialProvidersQuery, SocialProvidersQueryVariables>;
+export const MyIdentitiesDocument = new TypedDocumentString(`
+    query MyIdentities {
+  me {
+    id
+    hasPassword
+    identities {
+      provider
+      email
+      linkedAt
+      lastUsedAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<MyIdentitiesQuery, MyIdentitiesQueryVariables>;
+export const StartSocialSignInDocument = new TypedDocumentString(`
+    mutation StartSocialSignIn($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
+  startSocialSignIn(
+    provider: $provider
+    redirectUri: $redirectUri
+    codeChallenge: $codeChallenge
+  ) {
+    __typename
+    ... on SocialSignInStarted {
+      authorizationUrl
+      expiresAt
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<StartSocialSignInMutation, StartSocialSignInMutationVariables>;
+export const CompleteSocialSignInDocument = new TypedDocumentString(`
+    mutation CompleteSocialSignIn($ticket: ID!, $codeVerifier: String!, $profile: ProfileInput) {
+  completeSocialSignIn(
+    ticket: $ticket
+    codeVerifier: $codeVerifier
+    profile: $profile
+  ) {
+    __typename
+    ...SignedIn
+    ...SecondFactorNeeded
+    ... on Problem {
+      message
+    }
+    ... on InvalidInput {
+      fields {
+        field
+        message
+      }
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment SecondFactorNeeded on SecondFactorRequired {
+  challengeId
+  expiresAt
+  methods
+}
+fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}
+fragment SignedIn on AuthPayload {
+  accessToken
+  tokenType
+  expiresIn
+  refreshToken
+  refreshExpiresIn
+  sessionId
+  user {
+    ...UserFields
+  }
+}`) as unknown as TypedDocumentString<CompleteSocialSignInMutation, CompleteSocialSignInMutationVariables>;
+export const StartSocialLinkDocument = new TypedDocumentString(`
+    mutation StartSocialLink($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
+  startSocialLink(
+    provider: $provider
+    redirectUri: $redirectUri
+    codeChallenge: $codeChallenge
+  ) {
+    __typename
+    ... on SocialSignInStarted {
+      authorizationUrl
+      expiresAt
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<StartSocialLinkMutation, StartSocialLinkMutationVariables>;
+export const CompleteSocialLinkDocument = new TypedDocumentString(`
+    mutation CompleteSocialLink($ticket: ID!, $codeVerifier: String!) {
+  completeSocialLink(ticket: $ticket, codeVerifier: $codeVerifier) {
+    __typename
+    ... on SocialIdentityLinked {
+      user {
+        ...UserFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}`) as unknown as TypedDocumentString<CompleteSocialLinkMutation, CompleteSocialLinkMutationVariables>;
+export const UnlinkSocialIdentityDocument = new TypedDocumentString(`
+    mutation UnlinkSocialIdentity($provider: ID!) {
+  unlinkSocialIdentity(provider: $provider) {
+    __typename
+    ... on SocialIdentityUnlinked {
+      user {
+        ...UserFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}`) as unknown as TypedDocumentString<UnlinkSocialIdentityMutation, UnlinkSocialIdentityMutationVariables>;

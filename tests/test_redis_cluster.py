@@ -1,0 +1,203 @@
+"""authql on a Redis Cluster (REDIS_CLUSTER=true, REDIS_URL naming one seed node): a local
+cluster of 3 primaries and 3 replicas (tests/redis_cluster.py), shared by this module.
+
+The core, session, lockout, code and two-factor flows are the other modules' own tests,
+run here again against the cluster (imported below: pytest runs them with this module's
+fixtures). Redis Cluster refuses a script or transaction whose keys are in several slots
+(CROSSSLOT), so each of them passing is a proof for the scripts it runs; the last test
+lists the key families authql writes and finds every key the run left in one of them.
+Then a primary is killed mid-run: requests fail fast with SERVICE_UNAVAILABLE, work
+again once its replica takes over, and signed-in users stay signed in."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Mailbox, serve, serve_app
+from conftest import test_settings as settings_with
+from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
+from redis.asyncio import RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException
+from redis_cluster import RedisClusterNodes
+
+# The other modules' flows, on the cluster.
+from test_code_login import test_the_mailed_code_signs_in, test_wrong_codes_burn_the_flow  # noqa: F401
+from test_lockout import (  # noqa: F401
+    test_a_completed_password_reset_lifts_the_lockout,
+    test_concurrent_wrong_guesses_verify_at_most_the_threshold,
+)
+from test_login_and_profile import (  # noqa: F401
+    test_login_with_right_password_returns_auth_payload,
+    test_me_accepts_only_valid_access_tokens,
+    test_update_profile_changes_only_the_fields_sent,
+)
+from test_sessions import (  # noqa: F401
+    test_change_password_keeps_only_the_current_session,
+    test_logout_current_others_and_all,
+    test_refresh_rotates_the_token_and_keeps_the_session,
+    test_revoke_session_ends_own_sessions_and_hides_others,
+)
+from test_two_factor import (  # noqa: F401
+    test_a_challenge_allows_five_attempts,
+    test_enrol_confirm_login_verify_disable_cycle,
+)
+
+from schema.errors import failure_answer
+
+pytestmark = pytest.mark.subprocess
+
+LOGOUT = "mutation { logout { revokedSessions } }"
+REFRESH = """mutation($token: String!) { refreshTokens(refreshToken: $token) {
+  __typename ... on AuthPayload { accessToken refreshToken } } }"""
+
+# Every key family authql writes in Redis, with the part in braces (the hash tag) that
+# decides its slot. A script or transaction only ever names keys of one family's tag:
+# `live-session` is under the user's tag, like `user-cache`, as the signed-in check reads both.
+KEY_FAMILIES = {
+    "user-cache": r"user-cache:\{(?P<tag>[0-9a-f]{24})\}",
+    "live-session": r"live-session:\{(?P<tag>[0-9a-f]{24})\}:[0-9a-f]{24}",
+    "code flow": r"(reg|reset|login|email-change):\{(?P<tag>[\w-]+)\}",
+    "code start cooldown": r"(reg|reset|login|email-change):cooldown:\{(?P<tag>[0-9a-f]+)\}:[\w.:]+",
+    "mails to an address": r"(reg|reset|login|email-change):address:\{(?P<tag>[0-9a-f]+)\}(:[\w.:]+)?",
+    "mails from a client": r"mail-quota:client:\{(?P<tag>[\w.:]+)\}",
+    "mails overall": r"mail-quota:\{(?P<tag>all)\}",
+    "wrong codes": r"code-failures:(client:)?\{(?P<tag>[\w.:]+)\}(:[\w.:]+)?",
+    "notices": r"notice-quota:\{(?P<tag>[0-9a-f]{24})\}",
+    "notices sent once": r"notice-once:\{(?P<tag>[0-9a-f]{64})\}",
+    "lockout": r"lockout:\{(?P<tag>[0-9a-f]+)\}(:.+)?",
+    "second-factor challenge": r"2fa-challenge:\{(?P<tag>[0-9a-f]+)\}",
+    "second-factor tries": r"2fa-tries:\w+:\{(?P<tag>[0-9a-f]{24})\}",
+    "second-factor budget": r"2fa-(budget|warned):\{(?P<tag>[0-9a-f]{24})\}",
+    "known clients": r"known-clients:\{(?P<tag>[0-9a-f]{24})\}",
+    "health probe": r"authql:health",
+    "epoch marker (when Redis's data began)": r"authql:epoch",
+    "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",
+}
+
+
+@pytest.fixture(scope="module")
+def backend_urls(backend_urls: dict[str, str], redis_cluster: RedisClusterNodes) -> dict[str, str]:
+    """The session's MongoDB and the cluster, as every test of this module sees them."""
+    return {**backend_urls, "redis_url": redis_cluster.url, "redis_cluster": "true"}
+
+
+@pytest.fixture(scope="module")
+def settings(backend_urls: dict[str, str], mailbox: Mailbox):
+    return settings_with(backend_urls, mailbox)
+
+
+@pytest.fixture(scope="module")
+async def client(settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings) as client:
+        yield client
+
+
+def service_unavailable(body: dict[str, Any]) -> bool:
+    errors = body.get("errors") or []
+    return bool(errors) and all(error["extensions"]["code"] == "SERVICE_UNAVAILABLE" for error in errors)
+
+
+async def test_two_workers_on_the_cluster_see_one_logout_at_once(settings, mailbox):
+    async with serve(settings) as one, serve(settings) as two:
+        signed_in = await register(one, mailbox)
+        token = signed_in["accessToken"]
+        assert (await data(two, ME, token=token))["id"] == signed_in["user"]["id"]
+        assert (await data(one, LOGOUT, token=token))["revokedSessions"] == 1
+        assert (await gql(two, ME, token=token))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_per_ip_limits_count_on_the_cluster(backend_urls, mailbox):
+    async with serve(settings_with(backend_urls, mailbox, rate_limit_login="2/minute")) as client:
+        email = new_email()
+        answers = [await data(client, LOGIN, {"email": email, "password": PASSWORD}) for _ in range(3)]
+        assert [answer["__typename"] for answer in answers] == ["InvalidCredentials"] * 2 + ["RateLimited"]
+
+
+async def test_scripts_unknown_to_every_node_are_sent_again(client, mailbox, redis_cluster):
+    """What a promoted replica or a restarted node is like: an empty script cache."""
+    signed_in = await register(client, mailbox)
+    cluster = RedisCluster.from_url(redis_cluster.url)
+    try:
+        await cluster.execute_command("SCRIPT", "FLUSH", target_nodes=RedisCluster.ALL_NODES)
+    finally:
+        await cluster.aclose()
+    assert (await data(client, ME, token=signed_in["accessToken"]))["id"] == signed_in["user"]["id"]
+    again = await data(client, LOGIN, {"email": signed_in["user"]["email"], "password": PASSWORD})
+    assert again["__typename"] == "AuthPayload"
+
+
+def test_cluster_errors_are_outages_and_a_cross_slot_call_is_a_bug():
+    assert failure_answer(ClusterDownError("CLUSTERDOWN The cluster is down"))[0] == "SERVICE_UNAVAILABLE"
+    assert failure_answer(RedisClusterException("No cluster node reachable"))[0] == "SERVICE_UNAVAILABLE"
+    crossed = RedisClusterException("Keys in request don't hash to the same slot")
+    assert failure_answer(crossed)[0] == "INTERNAL_SERVER_ERROR"
+
+
+async def test_a_killed_primary_is_an_outage_then_over_and_nobody_is_signed_out(
+    settings, mailbox, redis_cluster
+):
+    async with serve_app(settings) as (client, app):
+        signed_in = await register(client, mailbox)
+        token, user_id = signed_in["accessToken"], signed_in["user"]["id"]
+        others = [await register(client, mailbox) for _ in range(3)]
+        cluster: RedisCluster = app.state.services.redis  # type: ignore[assignment]
+        victim = cluster.get_node_from_key(f"user-cache:{{{user_id}}}")
+        redis_cluster.kill(victim.port)
+        killed = time.monotonic()
+
+        answers: list[str] = []
+        while True:
+            started = time.monotonic()
+            body = await gql(client, ME, token=token)
+            took = time.monotonic() - started
+            assert took < 2 * settings.backend_timeout_seconds + 1, f"an answer took {took:.1f} s"
+            if not body.get("errors"):
+                break
+            assert service_unavailable(body), body  # never INTERNAL_SERVER_ERROR
+            answers.append("unavailable")
+            ready = await client.get("/health/ready")
+            assert ready.status_code in (200, 503)
+            assert time.monotonic() - killed < 20, "the replica never took over"
+            await asyncio.sleep(0.1)
+        recovered = time.monotonic() - killed
+
+        # Signed in throughout: the replica had the session's key and the user's stamp.
+        assert body["data"]["me"]["id"] == user_id
+        for other in others:
+            assert (await data(client, ME, token=other["accessToken"]))["id"] == other["user"]["id"]
+        refreshed = await data(client, REFRESH, {"token": signed_in["refreshToken"]})
+        assert refreshed["__typename"] == "AuthPayload"
+        again = await data(client, LOGIN, {"email": signed_in["user"]["email"], "password": PASSWORD})
+        assert again["__typename"] == "AuthPayload"
+        await wait_ready(client)
+        print(f"primary killed: {len(answers)} SERVICE_UNAVAILABLE answers, served after {recovered:.1f} s")
+
+    await asyncio.to_thread(redis_cluster.rejoin, victim.port)
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + 10
+    while (await client.get("/health/ready")).status_code != 200:
+        assert time.monotonic() < deadline, "/health/ready never came back"
+        await asyncio.sleep(0.1)
+
+
+async def test_every_key_written_is_in_a_listed_family(redis_cluster):
+    """Runs last: every flow above has written its keys by now."""
+    families = [re.compile(pattern) for pattern in KEY_FAMILIES.values()]
+    cluster = RedisCluster.from_url(redis_cluster.url, decode_responses=True)
+    try:
+        keys = [key async for key in cluster.scan_iter(count=1000)]
+    finally:
+        await cluster.aclose()
+    assert len(keys) > 20
+    strays = [key for key in keys if not any(family.fullmatch(key) for family in families)]
+    assert strays == []
+    for name in ("user-cache", "live-session", "lockout", "mails to an address", "wrong codes"):
+        assert any(re.fullmatch(KEY_FAMILIES[name], key) for key in keys), f"no {name} key was written"
