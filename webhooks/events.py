@@ -49,3 +49,24 @@ def event_type(enum_name: str) -> str:
 def enum_name(event: str) -> str:
     """`two_factor.enabled` -> `TWO_FACTOR_ENABLED`."""
     return event.replace(".", "_").upper()
+
+
+# For the admin schema's WebhookEvent enum.
+DESCRIPTIONS = {
+    USER_CREATED: "An account was made (registration, social sign-in, the admin API).",
+    USER_UPDATED: "The profile changed.",
+    USER_DELETED: "The account was deleted.",
+    USER_DISABLED: "The admin API disabled the account.",
+    USER_ENABLED: "The admin API enabled the account again.",
+    EMAIL_CHANGED: "The address changed (data.previous_email: the one before).",
+    PASSWORD_CHANGED: "The person changed their password.",
+    PASSWORD_RESET: "A password reset was completed.",
+    SESSION_CREATED: "A sign-in opened a session (any method).",
+    SESSION_REVOKED: "Sessions were ended early (data.sessions: their ids).",
+    TWO_FACTOR_ENABLED: "Two-factor was turned on.",
+    TWO_FACTOR_DISABLED: "Two-factor was turned off.",
+    PASSKEY_ADDED: "A passkey was registered.",
+    PASSKEY_REMOVED: "A passkey was removed.",
+    SOCIAL_IDENTITY_LINKED: "A provider identity was linked (data.identity.provider).",
+    SOCIAL_IDENTITY_UNLINKED: "A provider identity was unlinked (data.identity.provider).",
+}
