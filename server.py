@@ -39,7 +39,7 @@ from endpoints.routes import (
     ready,
     social_callback,
 )
-from logs import RequestIds, log_config
+from logs import RequestIds, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
@@ -175,6 +175,7 @@ def main() -> None:
         sys.exit(f"authql: {error}")
     logs = log_config(settings.log_format)
     logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
+    lean_records()  # fields neither log format shows are not filled in per record
     logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)

@@ -476,7 +476,7 @@ class _SocialVariables(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, object]:
-        declared = {"social_providers", "social_redirect_uris"}
+        declared = {"social_providers", "social_redirect_uris", "social_variables"}
         found = {
             name.lower(): value
             for name, value in os.environ.items()

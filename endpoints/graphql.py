@@ -143,6 +143,8 @@ class GraphQLEndpoint(GraphQL):
             return None
         context = await self.get_context(request, None)
         result = await self.prepared.execute(document, context, variables, operation_name, extensions)
+        if not result.errors and not result.extensions:  # what process_result makes of it, directly
+            return Response(self.encode_json({"data": result.data}), 200, media_type="application/json")
         data = await self.process_result(request, result)  # type: ignore[arg-type]
         status_code = 400 if is_request_error(data) else 200
         return Response(self.encode_json(data), status_code, media_type="application/json")
@@ -208,6 +210,7 @@ class PreparedOperations:
             # skipped on the common path without a word: teach the short way about it first.
             raise RuntimeError(f"the short way does not know the schema's extensions: {extensions}")
         self._schema = schema._schema  # the graphql-core schema Strawberry built, resolvers wrapped
+        self._strawberry = schema
         # Strawberry's execution context class, passed as Strawberry passes it.
         self._executor = execution_context_class_kwargs(schema.execution_context_class)
 
@@ -221,7 +224,7 @@ class PreparedOperations:
     ) -> GraphQLExecutionResult:
         plan = document.plan
         if plan is UNPLANNED:
-            plan = document.plan = plan_for(self._schema, document.node)
+            plan = document.plan = plan_for(self._schema, document.node, self._strawberry)
         if plan is not None:
             return await self._run_plan(plan, document, context, variables, operation_name, extensions)
         return await self._execute(document, context, variables, operation_name, extensions)
@@ -239,7 +242,7 @@ class PreparedOperations:
         plain outcome answered here, any other completed by graphql-core as ever."""
         info = plan.info(self._schema, context, extensions, optimized_is_awaitable)
         try:
-            result = plan.resolve(None, info)
+            result = plan.call(info)
             if optimized_is_awaitable(result):
                 result = await result
         except Exception as error:

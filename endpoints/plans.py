@@ -5,8 +5,11 @@ with its general machinery: an executor, field collection, a resolve info per fi
 completion of every value through the general type switch. A document of this shape is
 planned once, when first executed (and kept with the document): the planned execution
 calls the root field's own resolver (Strawberry's, so its permission check and the
-`Measured` metrics run as ever), then reads the leaves as graphql-core would (each leaf
-is a plain attribute: Strawberry's default resolver), coerced by their own scalar types.
+`Measured` metrics run as ever; for the chain every signed-in read has, a permission check
+and `Measured` around a resolver taking only `info`, DirectCall calls those three itself,
+without Strawberry's per-call argument parsing and extension partials), then reads the
+leaves as graphql-core would (each leaf is a plain attribute: Strawberry's default
+resolver), coerced by their own scalar types.
 
 Only the plain outcome is built here. Anything else (the resolver raised, returned null
 or an error, a leaf that is null where it may not be or does not coerce) is handed to
@@ -16,6 +19,8 @@ error answer is graphql-core's own, word for word.
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -33,7 +39,11 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.pyutils import Path
+from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+
+from schema.errors import error_code
+from schema.measure import Measured, outcome_of
 
 # graphql-core's middleware hook: what the fallback uses to give the root field its outcome.
 Middleware = Callable[..., Any]
@@ -54,6 +64,67 @@ class Leaf:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectCall:
+    """The field's own Strawberry chain, called without its machinery: a resolver taking
+    only `info`, behind exactly a permission check and the `Measured` metrics (the chain
+    every signed-in read has). Only the granted, plain outcome is had here; a refusal or
+    an error takes the field's whole chain again (which then refuses, counts and raises
+    as ever: the identity it checks is loaded once per request)."""
+
+    info_class: Callable[..., Any]
+    field: Any  # the StrawberryField
+    permissions: tuple[Any, ...]
+    resolver: Callable[..., Any]
+    measured: Measured
+
+    async def __call__(self, chain: Callable[..., Any], info: Any) -> Any:
+        started = time.perf_counter()
+        strawberry_info = self.info_class(_raw_info=info, _field=self.field)
+        try:
+            granted = True
+            for permission in self.permissions:
+                granted = granted and await permission.has_permission(None, strawberry_info) is True
+        except Exception:
+            granted = False
+        if not granted:
+            return await chain(None, info)
+        try:
+            result = await self.resolver(strawberry_info)
+        except Exception as error:
+            self.measured.record(error_code(error), started)
+            raise
+        self.measured.record(outcome_of(result), started)
+        return result
+
+
+def direct_call(schema: Any, field: GraphQLField) -> DirectCall | None:
+    """The DirectCall of `field`, when its chain is exactly the one DirectCall knows."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is None or definition.arguments or getattr(schema, "exception_handlers", ()):
+        return None
+    extensions = definition.extensions
+    if [type(extension) for extension in extensions] != [PermissionExtension, Measured]:
+        return None
+    permission, measured = extensions
+    resolver = definition.base_resolver
+    if (
+        permission.fail_silently
+        or resolver is None
+        or not resolver.is_async
+        or list(resolver.signature.parameters) != ["info"]
+        or not all(inspect.iscoroutinefunction(each.has_permission) for each in permission.permissions)
+    ):
+        return None
+    return DirectCall(
+        info_class=schema.config.info_class,
+        field=definition,
+        permissions=tuple(permission.permissions),
+        resolver=resolver.wrapped_func,
+        measured=measured,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One planned query field: `{ key: field { leaf leaf ... } }`."""
 
@@ -65,6 +136,13 @@ class Plan:
     parent_type: GraphQLObjectType
     object_type: GraphQLObjectType
     leaves: tuple[Leaf, ...]
+    direct: DirectCall | None = None
+
+    def call(self, info: Any) -> Any:
+        """The field's outcome (an awaitable), by its DirectCall when it has one."""
+        if self.direct is not None:
+            return self.direct(self.resolve, info)
+        return self.resolve(None, info)
 
     def info(self, schema: GraphQLSchema, context: object, extensions: Any, is_awaitable: Any) -> Any:
         """The resolve info graphql-core's executor (Strawberry's class of it) would build."""
@@ -113,7 +191,7 @@ class Plan:
         return {self.key: answer}
 
 
-def plan_for(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
+def plan_for(schema: GraphQLSchema, document: DocumentNode, strawberry_schema: Any = None) -> Plan | None:
     """The plan of a document of the planned shape, or None (graphql-core executes it)."""
     if len(document.definitions) != 1:
         return None
@@ -156,6 +234,7 @@ def plan_for(schema: GraphQLSchema, document: DocumentNode) -> Plan | None:
         parent_type=query_type,
         object_type=object_type,
         leaves=tuple(leaves),
+        direct=direct_call(strawberry_schema, field) if strawberry_schema is not None else None,
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 import hmac
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette._utils import get_route_path
 from starlette.requests import Request
@@ -150,8 +150,12 @@ async def social_callback(request: Request) -> Response:
     expired), and nothing else. An unknown state names no app to go back to: a 400."""
     services: Services = request.app.state.services
     provider = services.social.find(request.path_params["provider"])
-    if request.method == "POST":
-        params = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    if request.method == "POST":  # form_post: urlencoded, its size bounded by BodyLimits
+        body = (await request.body()).decode("utf-8", "replace")
+        try:
+            params = dict(parse_qsl(body, max_num_fields=20))
+        except ValueError:  # more fields than any provider sends
+            params = {}
     else:
         params = dict(request.query_params)
     state = params.get("state", "")

@@ -56,7 +56,7 @@ from schema.social import (
 )
 from schema.user import SocialIdentity
 from security.social.flows import LINK, SIGN_IN, Ticket
-from security.social.providers import ProviderIdentity
+from security.social.providers import ProviderFailed, ProviderIdentity
 from webhooks import events
 from webhooks.payloads import user_fields
 
@@ -148,9 +148,16 @@ async def _start(
         purpose=purpose,
         user_id=user_id,
     )
-    url = await services.provider_clients.authorization_url(
-        provider, state=flow.state, nonce=flow.nonce, verifier=flow.verifier
-    )
+    try:
+        url = await services.provider_clients.authorization_url(
+            provider, state=flow.state, nonce=flow.nonce, verifier=flow.verifier
+        )
+    except ProviderFailed as failure:  # its discovery document is out of reach or wrong
+        context.security_event("social_provider_failed", provider=provider.id)
+        raise GraphQLError(
+            f"{provider.display_name} cannot be reached; try again in a moment.",
+            extensions={"code": ErrorCode.SERVICE_UNAVAILABLE},
+        ) from failure
     context.security_event(f"social_{purpose}_started", provider=provider.id, user=user_id)
     return SocialSignInStarted(authorization_url=url, expires_at=flow.expires)
 

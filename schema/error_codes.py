@@ -56,8 +56,9 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
         "(a JSON list), or a mutation sent over GET. HTTP 400; nothing ran."
     ),
     ErrorCode.BAD_USER_INPUT: (
-        "A string in the request is not valid Unicode (a lone surrogate such as \\ud800). "
-        "HTTP 400; nothing ran, so no attempt was counted."
+        "A string in the request is not valid Unicode (a lone surrogate such as \\ud800): HTTP 400; "
+        "nothing ran, so no attempt was counted. Also a codeChallenge that is not 43 base64url "
+        "characters (startSocialSignIn, startSocialLink): HTTP 200, the field null."
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: (
         "The request body is over the server's MAX_BODY_BYTES. HTTP 413; nothing ran."

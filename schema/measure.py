@@ -41,9 +41,9 @@ class Measured(FieldExtension):
         try:
             result = next_(source, info, **kwargs)
         except Exception as error:
-            self._record(error_code(error), started)
+            self.record(error_code(error), started)
             raise
-        self._record(outcome_of(result), started)
+        self.record(outcome_of(result), started)
         return result
 
     async def resolve_async(
@@ -53,12 +53,12 @@ class Measured(FieldExtension):
         try:
             result = await next_(source, info, **kwargs)
         except Exception as error:
-            self._record(error_code(error), started)
+            self.record(error_code(error), started)
             raise
-        self._record(outcome_of(result), started)
+        self.record(outcome_of(result), started)
         return result
 
-    def _record(self, outcome: str, started: float) -> None:
+    def record(self, outcome: str, started: float) -> None:
         seconds = self._seconds
         if seconds is None:
             seconds = self._seconds = metrics.OPERATION_SECONDS.labels(self.operation)

@@ -43,6 +43,9 @@ def environment(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
+        if name == "social_variables":  # SOCIAL_<ID>_<FIELD>, each its own variable
+            variables.update({key.upper(): text for key, text in value.items()})
+            continue
         if isinstance(value, Enum):
             value = value.value
         variables[name.upper()] = str(value)
@@ -56,15 +59,17 @@ async def served(
     host: str = "127.0.0.1",
     arguments: Sequence[str] = (),
     variables: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> AsyncIterator[str]:
     """The app with `settings` (its Redis moved to REDIS_DB, emptied) on `host`; its base URL.
 
-    `arguments` go to uvicorn (`--workers 2`, say), `variables` to its environment."""
+    `arguments` go to uvicorn (`--workers 2`, say), `variables` to its environment; `port`
+    (default: a free one) when the settings must name it beforehand (PUBLIC_URL)."""
     redis_url = urlsplit(settings.redis_url or "")._replace(path=f"/{REDIS_DB}").geturl()
     settings = settings.model_copy(update={"redis_url": redis_url})
     with Redis.from_url(redis_url) as redis:
         redis.flushdb()
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", *PRODUCTION_COMMAND, "--host", host, "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(

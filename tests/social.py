@@ -61,7 +61,8 @@ def new_address() -> str:
 @dataclass
 class SocialApp:
     """The app under test (reached over ASGI), and the providers it is configured with:
-    `acme` (OIDC, not trusted for email), `trusty` (OIDC, trusted), `gh` (GitHub)."""
+    `acme` (OIDC, not trusted for email), `trusty` (OIDC, trusted), `gh` (GitHub), `ms`
+    (the Microsoft preset)."""
 
     client: httpx.AsyncClient
     app: Starlette
@@ -127,12 +128,12 @@ async def social_app(
     **overrides: Any,
 ) -> AsyncIterator[SocialApp]:
     clients = {
-        name: oidc.register_client(f"{PUBLIC_URL}/oauth/callback/{name}") for name in ("acme", "trusty")
+        name: oidc.register_client(f"{PUBLIC_URL}/oauth/callback/{name}") for name in ("acme", "trusty", "ms")
     }
     gh = github.register_client(f"{PUBLIC_URL}/oauth/callback/gh")
     values: dict[str, Any] = {
         "public_url": PUBLIC_URL,
-        "social_providers": "acme,trusty,gh",
+        "social_providers": "acme,trusty,gh,ms",
         "social_redirect_uris": APP_REDIRECT + ",com.example.app:/callback",
         "social_acme_type": "oidc",
         "social_acme_issuer": oidc.issuer,
@@ -144,6 +145,11 @@ async def social_app(
         "social_trusty_client_id": clients["trusty"].id,
         "social_trusty_client_secret": clients["trusty"].secret,
         "social_trusty_trust_email": "true",
+        # The Microsoft preset's quirks, at the test provider's issuer.
+        "social_ms_type": "microsoft",
+        "social_ms_issuer": oidc.issuer,
+        "social_ms_client_id": clients["ms"].id,
+        "social_ms_client_secret": clients["ms"].secret,
         "social_gh_type": "github",
         "social_gh_issuer": github.url,
         "social_gh_api_url": github.api_url,

@@ -43,6 +43,11 @@ from test_sessions import (  # noqa: F401
     test_refresh_rotates_the_token_and_keeps_the_session,
     test_revoke_session_ends_own_sessions_and_hides_others,
 )
+from test_social_sign_in import (  # noqa: F401
+    app,
+    test_a_state_is_consumed_once,
+    test_a_ticket_is_used_once,
+)
 from test_two_factor import (  # noqa: F401
     test_a_challenge_allows_five_attempts,
     test_enrol_confirm_login_verify_disable_cycle,
@@ -75,6 +80,8 @@ KEY_FAMILIES = {
     "second-factor tries": r"2fa-tries:\w+:\{(?P<tag>[0-9a-f]{24})\}",
     "second-factor budget": r"2fa-(budget|warned):\{(?P<tag>[0-9a-f]{24})\}",
     "known clients": r"known-clients:\{(?P<tag>[0-9a-f]{24})\}",
+    "social sign-in flow": r"social-flow:\{(?P<tag>[\w-]+)\}",
+    "social sign-in ticket": r"social-ticket:\{(?P<tag>[0-9a-f]{64})\}",
     "health probe": r"authql:health",
     "epoch marker (when Redis's data began)": r"authql:epoch",
     "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",
@@ -142,11 +149,11 @@ def test_cluster_errors_are_outages_and_a_cross_slot_call_is_a_bug():
 async def test_a_killed_primary_is_an_outage_then_over_and_nobody_is_signed_out(
     settings, mailbox, redis_cluster
 ):
-    async with serve_app(settings) as (client, app):
+    async with serve_app(settings) as (client, server):
         signed_in = await register(client, mailbox)
         token, user_id = signed_in["accessToken"], signed_in["user"]["id"]
         others = [await register(client, mailbox) for _ in range(3)]
-        cluster: RedisCluster = app.state.services.redis  # type: ignore[assignment]
+        cluster: RedisCluster = server.state.services.redis  # type: ignore[assignment]
         victim = cluster.get_node_from_key(f"user-cache:{{{user_id}}}")
         redis_cluster.kill(victim.port)
         killed = time.monotonic()

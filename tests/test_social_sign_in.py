@@ -6,6 +6,7 @@ nonce, an expired token), the second factor after a social sign-in, the per-IP l
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from github_provider import GitHubProvider, email
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
 
+from embedded import free_port
 from social import (
     APP_REDIRECT,
     COMPLETE,
@@ -91,6 +93,7 @@ async def test_providers_are_listed_in_configuration_order(app: SocialApp) -> No
         {"id": "acme", "displayName": "Acme SSO"},
         {"id": "trusty", "displayName": "trusty"},
         {"id": "gh", "displayName": "GitHub"},
+        {"id": "ms", "displayName": "Microsoft"},
     ]
 
 
@@ -371,3 +374,82 @@ async def test_social_sign_in_counts_into_the_per_ip_limits(
         assert (await limited.complete(ticket, verifier))["__typename"] == "AuthPayload"
         third = await data(limited.client, COMPLETE, {"t": ticket, "v": verifier})
         assert third["__typename"] == "RateLimited"
+
+
+async def test_the_callback_takes_a_form_post(app: SocialApp) -> None:
+    """Apple answers with response_mode=form_post: the same parameters, POSTed."""
+    verifier, url = await app.start()
+    back = await app.oidc.sign_in(url, person(app))
+    form = {key: values[0] for key, values in query_of(back).items()}
+    answer = await app.client.post("/oauth/callback/acme", data=form)
+    assert answer.status_code == 302 and answer.headers["cache-control"] == "no-store"
+    ticket = query_of(answer.headers["location"])["ticket"][0]
+    assert (await app.complete(ticket, verifier))["__typename"] == "AuthPayload"
+
+
+async def test_a_callback_of_junk_is_a_400(app: SocialApp) -> None:
+    many = "&".join(f"f{n}=x" for n in range(50))
+    for answer in (
+        await app.client.post("/oauth/callback/acme", content=many),
+        await app.client.post("/oauth/callback/acme", content=b"\xff\xfe"),
+        await app.client.get("/oauth/callback/nope?state=x&code=y"),
+        await app.client.get("/oauth/callback/acme"),
+    ):
+        assert answer.status_code == 400 and answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_provider_out_of_reach_is_answered_fast_and_typed(
+    backend_urls: dict[str, str],
+    mailbox: Mailbox,
+    oidc_provider: OidcProvider,
+    github_provider: GitHubProvider,
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with social_app(
+        backend_urls, mailbox, oidc_provider, github_provider, social_acme_issuer=nowhere
+    ) as down:
+        started = time.monotonic()
+        body = await gql(down.client, START, {"p": "acme", "r": APP_REDIRECT, "c": challenge_of("v" * 50)})
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert time.monotonic() - started < 5
+        # The other providers still work.
+        assert (await down.sign_in(person(down), provider="trusty"))["__typename"] == "AuthPayload"
+
+
+async def test_racing_completions_of_one_ticket_sign_in_once(app: SocialApp) -> None:
+    ticket, verifier = await app.ticket(person(app))
+    answers = await asyncio.gather(*(app.complete(ticket, verifier) for _ in range(6)))
+    kinds = sorted(answer["__typename"] for answer in answers)
+    assert kinds == ["AuthPayload"] + ["FlowExpired"] * 5
+
+
+async def test_racing_callbacks_with_one_state_issue_one_ticket(app: SocialApp) -> None:
+    _, url = await app.start()
+    back = await app.oidc.sign_in(url, person(app))
+    answers = await asyncio.gather(*(app.callback(back) for _ in range(5)))
+    assert sorted(answer.status_code for answer in answers) == [302, 400, 400, 400, 400]
+
+
+async def test_racing_first_sign_ins_of_one_identity_make_one_account(
+    app: SocialApp, backend_urls: dict[str, str]
+) -> None:
+    address = new_address()
+    sub = person(app, address)
+    tickets = [await app.ticket(sub) for _ in range(4)]
+    answers = await asyncio.gather(*(app.complete(ticket, verifier) for ticket, verifier in tickets))
+    signed = [answer for answer in answers if answer["__typename"] == "AuthPayload"]
+    assert signed and len({answer["user"]["id"] for answer in signed}) == 1
+    assert await users_with(backend_urls, db(app), address) == 1
+
+
+async def test_microsofts_email_counts_only_with_xms_edov(
+    app: SocialApp, backend_urls: dict[str, str]
+) -> None:
+    """Microsoft does not verify `email`: `email_verified` true from it proves nothing."""
+    address = new_address()
+    answer = await app.sign_in(person(app, address), provider="ms")
+    assert answer["__typename"] == "SocialEmailUnverified", answer
+    assert await users_with(backend_urls, db(app), address) == 0
+    proven = await app.sign_in(person(app, address, email_verified=None, xms_edov=True), provider="ms")
+    assert proven["__typename"] == "AuthPayload", proven
+    assert proven["user"]["email"] == address

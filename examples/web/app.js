@@ -1,4 +1,4 @@
-// The page: four-step sign-up, login, profile, sessions and logout against authql.
+// The page: four-step sign-up, login, social sign-in, profile, sessions and logout against authql.
 import * as api from "./api.js";
 
 const USER = "email firstName lastName phone";
@@ -26,6 +26,17 @@ const UPDATE_PROFILE = `mutation($input: ProfileUpdateInput!) { updateProfile(in
 const SESSIONS = "query { sessions { id current createdAt lastUsedAt userAgent ipAddress } }";
 const REVOKE = `mutation($id: ID!) { revokeSession(id: $id) { __typename ${PROBLEM} } }`;
 const LOGOUT = "mutation { logout { revokedSessions } }";
+const PROVIDERS = "query { socialProviders { id displayName } }";
+const START_SOCIAL = `mutation($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
+  startSocialSignIn(provider: $provider, redirectUri: $redirectUri, codeChallenge: $codeChallenge) {
+  __typename ... on SocialSignInStarted { authorizationUrl } ${PROBLEM} ${RATE} } }`;
+const COMPLETE_SOCIAL = `mutation($ticket: ID!, $codeVerifier: String!) {
+  completeSocialSignIn(ticket: $ticket, codeVerifier: $codeVerifier) { __typename ${AUTH} ${PROBLEM} ${RATE} ${INVALID} } }`;
+// The app's own PKCE verifier for a social sign-in, kept in this tab until the provider
+// sends the browser back: authql's ticket is worth nothing without it.
+const VERIFIER_KEY = "authql.socialVerifier";
+// This page is the callback: one of the server's SOCIAL_REDIRECT_URIS, exactly.
+const REDIRECT_URI = `${location.origin}${location.pathname}`;
 
 const $ = (id) => document.getElementById(id);
 const registration = { id: null, token: null };
@@ -199,13 +210,54 @@ onClick("logout", async () => {
   say("You are logged out.");
 });
 
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function showProviders() {
+  const providers = await api.call(PROVIDERS);
+  $("social").replaceChildren(
+    ...providers.map((provider) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `Continue with ${provider.displayName}`;
+      button.addEventListener("click", () => perform(button, () => startSocialSignIn(provider.id)));
+      return button;
+    }),
+  );
+}
+
+async function startSocialSignIn(provider) {
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const codeChallenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const started = await api.call(START_SOCIAL, { provider, redirectUri: REDIRECT_URI, codeChallenge });
+  expect(started, "SocialSignInStarted");
+  sessionStorage.setItem(VERIFIER_KEY, verifier);
+  location.assign(started.authorizationUrl);
+}
+
+/** Back from the provider through authql with ?ticket= (or ?error=). */
+async function finishSocialSignIn(params) {
+  history.replaceState(null, "", REDIRECT_URI); // the ticket leaves the address bar and history
+  const verifier = sessionStorage.getItem(VERIFIER_KEY);
+  sessionStorage.removeItem(VERIFIER_KEY);
+  if (params.has("error")) throw new Error(`The sign-in with the provider did not finish (${params.get("error")}).`);
+  if (!verifier) throw new Error("This sign-in was not started in this tab: start again.");
+  const result = await api.call(COMPLETE_SOCIAL, { ticket: params.get("ticket"), codeVerifier: verifier });
+  signedIn(expect(result, "AuthPayload"));
+}
+
 api.onSessionEnded((message) => {
   showSignedOut();
   say(message, true);
 });
 
-// A reload keeps the session: the refresh token in sessionStorage buys a new access token.
-if (api.hasSession()) {
+const back = new URLSearchParams(location.search);
+if (back.has("ticket") || back.has("error")) {
+  showSignedOut();
+  finishSocialSignIn(back).catch((error) => say(error.message, true));
+} else if (api.hasSession()) {
+  // A reload keeps the session: the refresh token in sessionStorage buys a new access token.
   api.callSignedIn(ME).then(showUser, (error) => {
     showSignedOut();
     say(error.message, true);
@@ -213,3 +265,5 @@ if (api.hasSession()) {
 } else {
   showSignedOut();
 }
+// A server without social sign-in (or unreachable) shows no buttons.
+showProviders().catch(() => {});

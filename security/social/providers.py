@@ -18,6 +18,7 @@ with `xms_edov` true; GitHub's only the primary address GET /user/emails says is
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ HTTP_TIMEOUT_SECONDS = 10.0
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 APPLE_SECRET_SECONDS = 300
 MAX_ANSWER_BYTES = 1_000_000
+MICROSOFT_ISSUER = re.compile(r"https://login\.microsoftonline\.com/([0-9a-f-]{36}|\{tenantid\})/v2\.0")
 
 
 class ProviderFailed(Exception):
@@ -95,10 +97,9 @@ class ProviderClients:
                 raise ProviderFailed("the discovery document is not an object")
             issuer = document.get("issuer")
             # OIDC Discovery 4.3: the document's issuer is exactly the one configured.
-            # Microsoft's multi-tenant endpoints name a template, checked per token.
-            if issuer != provider.issuer and not (
-                provider.kind is Kind.MICROSOFT and _tenant_template(issuer)
-            ):
+            # Microsoft's name their tenant by id (a tenant configured by its domain), or
+            # a template for the multi-tenant endpoints, checked per token.
+            if issuer != provider.issuer and not (provider.kind is Kind.MICROSOFT and _microsoft(issuer)):
                 raise ProviderFailed(f"the discovery document names issuer {issuer!r}")
             for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
                 if not isinstance(document.get(name), str):
@@ -224,6 +225,11 @@ class ProviderClients:
 
 def _tenant_template(issuer: object) -> bool:
     return isinstance(issuer, str) and "{tenantid}" in issuer
+
+
+def _microsoft(issuer: object) -> bool:
+    """An issuer of Microsoft's identity platform (one tenant's, or the template)."""
+    return isinstance(issuer, str) and bool(MICROSOFT_ISSUER.fullmatch(issuer))
 
 
 def _expected_issuer(provider: Provider, metadata: dict[str, Any], claims: dict[str, Any]) -> str:
