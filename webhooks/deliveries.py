@@ -230,9 +230,10 @@ class Webhooks:
         error = await self._send(endpoint, record["webhook_id"], body)
         metrics.WEBHOOK_SECONDS.labels(record["endpoint_id"]).observe(time.monotonic() - started)
         if error is None:
-            await self._finish(record, SENT, record.get("last_error"))
-            await self.endpoints.delivered(record["endpoint_id"])
+            # Counted first, the record last: whoever sees it sent sees the rest done.
             metrics.WEBHOOK_DELIVERIES.labels(record["endpoint_id"], "delivered").inc()
+            await self.endpoints.delivered(record["endpoint_id"])
+            await self._finish(record, SENT, record.get("last_error"))
             return
         if await self.endpoints.failed(record["endpoint_id"], self._disable_after):
             self._events.emit("webhook_endpoint_disabled", endpoint=record["endpoint_id"], error=error)
@@ -305,7 +306,6 @@ class Webhooks:
         raise AssertionError("resolve() answers at least one address")
 
     async def _abandon(self, record: dict[str, Any], error: str) -> None:
-        await self._finish(record, ABANDONED, error)
         metrics.WEBHOOK_DELIVERIES.labels(record["endpoint_id"], "abandoned").inc()
         self._events.emit(
             "webhook_abandoned",
@@ -315,6 +315,7 @@ class Webhooks:
             attempts=int(record["attempts"]),
             error=error,
         )
+        await self._finish(record, ABANDONED, error)
 
     async def _finish(self, record: dict[str, Any], state: str, error: str | None) -> None:
         """Kept a week without its body (a whole replace: `expires_at` is a datetime)."""
