@@ -58,6 +58,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await open_services(settings or load_settings())
         app.state.graphql = graphql_app(services)
         await services.bind_documents()
+        try:
+            await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
+        except BaseException:
+            await services.close()  # a refused start leaves no connection open
+            raise
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
         await services.webhooks.start()  # this process's webhook sender (webhooks/deliveries.py)
@@ -183,6 +188,8 @@ def main() -> None:
     services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
+        if settings.mongo_url is None and settings.mongo_indexes is None:
+            overrides["mongo_indexes"] = "build"  # the embedded store: this process is its migrate step
         for service in services:
             logger.info(
                 "embedded %s at %s (log %s); set %s_URL to use a real server",

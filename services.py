@@ -4,18 +4,23 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import unquote, urlparse
 
 import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
 from documents import DOCUMENT_MODELS
+from documents.migrate import MIGRATE, build_indexes, missing_indexes
 from documents.webhook import DELIVERIES_SUFFIX, ENDPOINTS_SUFFIX
 from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
@@ -29,7 +34,7 @@ from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, O
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
 from security.passwords import Passwords
-from security.rate_limits import RateLimits
+from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
 from security.redis_watch import RedisWatch
 from security.sessions import ACCESS_TOKEN_MARGIN_SECONDS, Sessions
@@ -91,13 +96,34 @@ class Services:
     hooks: Hooks
 
     async def bind_documents(self) -> None:
-        await init_beanie(database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS)
+        await init_beanie(
+            database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
+        )
+
+    async def ensure_indexes(self) -> None:
+        """Build the indexes (MONGO_INDEXES=build), or refuse to start without them."""
+        database = self.mongo[self.settings.mongo_db]
+        if self.settings.builds_indexes:
+            await build_indexes(database, self.settings.outbox_collection)
+            return
+        missing = await missing_indexes(database, self.settings.outbox_collection)
+        if missing:
+            raise ConfigurationError(
+                f"MongoDB lacks the indexes {', '.join(missing)}: run `{MIGRATE}` once before the workers"
+            )
 
     async def close(self) -> None:
         await self.redis_watch.stop()
         self.passwords.close()
         await self.http.aclose()
+        # Closing sockets to a Redis node that died meanwhile must not stop the shutdown.
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await close_storage(self.redis)
         await self.redis.aclose()
+        sentinels = getattr(getattr(self.redis, "connection_pool", None), "sentinel_manager", None)
+        if sentinels is not None:  # REDIS_SENTINELS: the connections to the sentinels too
+            with contextlib.suppress(RedisError, OSError):
+                await sentinels.aclose()
         await self.mongo.close()
 
 
@@ -130,12 +156,21 @@ async def open_services(settings: Settings) -> Services:
     ring = KeyRing.from_settings(settings)  # every HMAC key and sealed value derives from it
     timeout_ms = int(settings.backend_timeout_seconds * 1000)
     redis_watch = RedisWatch(interval_seconds=settings.redis_watch_seconds)
+    selection_ms = int(settings.mongo_selection_seconds * 1000)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
+        # Long enough for a replica set to elect a new primary (settings.py); a write or
+        # read that lost its primary is retried once on the new one (pymongo's default).
+        serverSelectionTimeoutMS=selection_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, selection_ms),
+        # A write counts once a majority has it on disk: an election never rolls back a
+        # revoked session or a changed password. Reads go to the primary: never stale.
+        w="majority",
+        journal=True,
+        wTimeoutMS=max(timeout_ms, selection_ms),
+        readPreference="primary",
     )
     redis = open_redis(settings, redis_watch)
     # Failures and per-address quotas are counted in MongoDB too, and read back while Redis's
@@ -176,6 +211,7 @@ async def open_services(settings: Settings) -> Services:
         max_age_seconds=settings.session_max_age_seconds,
         confirm_seconds=settings.kept_trust_seconds,
         confirmed_kept=USER_CACHE_SIZE,
+        max_per_user=settings.max_sessions_per_user,
     )
     users = UserCache(
         redis,
@@ -264,6 +300,8 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
             settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
         )
         return cast(Redis, cluster)
+    if settings.redis_sentinels is not None:
+        return sentinel_primary(settings, watch, timeouts)
     return Redis.from_url(
         settings.redis_url,
         **timeouts,
@@ -273,6 +311,23 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
         health_check_interval=30,
         # Every new connection reads Redis's run_id first: a restarted or failed-over
         # Redis drops what this process kept before any request trusts it.
+        redis_connect_func=watch.on_connect,
+    )
+
+
+def sentinel_primary(settings: Settings, watch: RedisWatch, timeouts: dict[str, Any]) -> Redis:
+    """The primary the sentinels name, asked again whenever a connection to it breaks or
+    it turns read-only (a failover): REDIS_URL gives only the database and the password."""
+    assert settings.redis_url is not None and settings.redis_sentinel_master is not None
+    url = urlparse(settings.redis_url)
+    sentinels = Sentinel(settings.sentinel_addresses, sentinel_kwargs=dict(timeouts), **timeouts)
+    return sentinels.master_for(
+        settings.redis_sentinel_master,
+        db=int(url.path.strip("/") or 0),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=30,
         redis_connect_func=watch.on_connect,
     )
 

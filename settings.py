@@ -16,6 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 
 from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -127,8 +128,20 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     mongo_db: str = Field("authql", min_length=1, max_length=63)
     redis_url: str | None = None
+    # MongoDB: "build" the indexes at start (the embedded default), or only "check" them
+    # (the default with a MONGO_URL: `python -m documents.migrate` builds them).
+    mongo_indexes: Literal["build", "check"] | None = None
+    # How long a request waits for a MongoDB primary: None is 12 s when MONGO_URL names a
+    # replica set (an election takes about 10 s), else BACKEND_TIMEOUT_SECONDS.
+    mongo_selection_timeout_seconds: float | None = Field(None, gt=0, le=60)
+    # Sessions one user may have open; a new one past it ends the oldest.
+    max_sessions_per_user: int = Field(100, ge=1, le=10_000)
     # REDIS_URL names one seed node of a Redis Cluster (services.py builds a RedisCluster).
     redis_cluster: bool = False
+    # Sentinel: `host:port,...` of the sentinels and the name of the primary they watch;
+    # REDIS_URL then gives only the database and the password (services.py).
+    redis_sentinels: str | None = Field(None, pattern=r"^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$")
+    redis_sentinel_master: str | None = Field(None, min_length=1, max_length=128)
 
     jwt_secret: str | None = None
     jwt_issuer: str = Field("authql", min_length=1)
@@ -398,6 +411,34 @@ class Settings(BaseSettings):
         if self.jwt_algorithm != JwtAlgorithm.HS256 and self.jwt_keys_dir is None:
             raise ValueError(f"JWT_ALGORITHM={self.jwt_algorithm.value} needs JWT_KEYS_DIR")
         return self
+
+    @model_validator(mode="after")
+    def _check_redis(self) -> Settings:
+        if (self.redis_sentinels is None) != (self.redis_sentinel_master is None):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+        if self.redis_sentinels is not None and self.redis_cluster:
+            raise ValueError("set REDIS_CLUSTER or REDIS_SENTINELS, not both")
+        return self
+
+    @property
+    def builds_indexes(self) -> bool:
+        if self.mongo_indexes is not None:
+            return self.mongo_indexes == "build"
+        return self.mongo_url is None
+
+    @property
+    def mongo_selection_seconds(self) -> float:
+        if self.mongo_selection_timeout_seconds is not None:
+            return self.mongo_selection_timeout_seconds
+        url = self.mongo_url or ""
+        replica_set = "replicaset=" in url.lower() or url.startswith("mongodb+srv://")
+        return max(12.0, self.backend_timeout_seconds) if replica_set else self.backend_timeout_seconds
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs."""
+        pairs = [entry.rpartition(":") for entry in (self.redis_sentinels or "").split(",") if entry]
+        return [(host, int(port)) for host, _, port in pairs]
 
     @model_validator(mode="after")
     def _check_mailer(self) -> Settings:

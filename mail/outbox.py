@@ -135,7 +135,7 @@ class Outbox:
         await self._collection.delete_one({"_id": record_id, "state": QUEUED, "attempts": 0})
 
     async def start(self) -> None:
-        await self._collection.create_indexes(OutboxMail.Settings.indexes)
+        # Its indexes are built with the others (documents/migrate.py), before any worker starts.
         self._task = asyncio.create_task(self._run(), name="authql outbox sender")
 
     async def stop(self) -> None:

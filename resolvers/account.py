@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from documents.identity import SocialIdentity
 from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.arguments import CurrentPassword
@@ -36,6 +37,8 @@ async def delete_account(
     # Sessions first: if the process dies between the two, no token outlives the intent.
     await context.services.sessions.revoke_all(user_id)
     await user.remove(announce=context.services.users)
+    # Its provider identities go with it (one left behind is removed at its next sign-in).
+    await SocialIdentity.find(SocialIdentity.user_id == user_id).delete()
     context.security_event("account_deleted", user=user_id)
     await context.services.webhooks.emit(events.USER_DELETED, user)
     return AccountDeleted(id=strawberry.ID(user_id))

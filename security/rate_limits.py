@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from urllib.parse import quote
+from weakref import WeakKeyDictionary
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisClusterStorage, RedisStorage, Storage
@@ -40,14 +41,30 @@ def storage_on(redis: Redis | RedisCluster) -> Storage:
     credentials and timeouts (each limit is one key, so one slot)."""
     if not isinstance(redis, RedisCluster):
         return RedisStorage("async+redis://", implementation="redispy", connection_pool=redis.connection_pool)
+    if redis in CLUSTER_STORAGES:
+        return CLUSTER_STORAGES[redis]
     seed = redis.startup_nodes[0]
     options = redis.connection_kwargs
     password = options.get("password")
     credentials = f"{quote(options.get('username') or '')}:{quote(password)}@" if password else ""
-    return RedisClusterStorage(
+    storage = CLUSTER_STORAGES[redis] = RedisClusterStorage(
         f"async+redis+cluster://{credentials}{seed.host}:{seed.port}",
         implementation="redispy",
         socket_timeout=options["socket_timeout"],
         socket_connect_timeout=options["socket_connect_timeout"],
         retry=redis.retry,  # type: ignore[arg-type]  # passed on to RedisCluster as it is
     )
+    return storage
+
+
+# One limits storage per app cluster client (the app's limits and its document limit share
+# it), closed with that client (close_storage).
+CLUSTER_STORAGES: WeakKeyDictionary[RedisCluster, Storage] = WeakKeyDictionary()
+
+
+async def close_storage(redis: Redis | RedisCluster) -> None:
+    """Close the cluster client `limits` opened for `redis`, if it opened one."""
+    storage = CLUSTER_STORAGES.pop(redis, None) if isinstance(redis, RedisCluster) else None
+    client = getattr(getattr(storage, "bridge", None), "storage", None)  # limits' own RedisCluster
+    if client is not None:
+        await client.aclose()

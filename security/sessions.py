@@ -94,8 +94,10 @@ class Sessions:
         max_age_seconds: int,
         confirm_seconds: float = 30.0,
         confirmed_kept: int = 10_000,
+        max_per_user: int = 100,
     ) -> None:
         self._redis = redis
+        self._max_per_user = max_per_user
         self._ring = ring
         self._confirm_seconds = confirm_seconds
         self._confirmed_kept = confirmed_kept
@@ -136,6 +138,7 @@ class Sessions:
         await self._vouch(user_id, str(session.id))
         await session.insert()
         metrics.SESSIONS_OPENED.inc()
+        await self._end_beyond_cap(user_id)
         return SessionTokens(session, token, self._expires_in(session, now))
 
     async def refresh(self, refresh_token: str) -> SessionTokens:
@@ -182,6 +185,19 @@ class Sessions:
             return await self._vouched(SessionTokens(rotated, token, self._expires_in(rotated, now)))
         except RefreshTokenRejected:
             return None
+
+    async def _end_beyond_cap(self, user_id: str) -> None:
+        """End the user's oldest sessions past `max_per_user` (MAX_SESSIONS_PER_USER): one
+        indexed read of ids (user_sessions), newest first, skipping the ones kept."""
+        beyond = (
+            await Session.get_pymongo_collection()
+            .find({"user_id": user_id}, {"_id": 1, "user_id": 1})
+            .sort([("created_at", -1), ("_id", -1)])
+            .skip(self._max_per_user)
+            .to_list()
+        )
+        if beyond:
+            await self.revoke([Session.model_construct(id=entry["_id"], user_id=user_id) for entry in beyond])
 
     async def get(self, user_id: str, session_id: str) -> Session | None:
         """The user's own live session by id; another user's id finds nothing."""

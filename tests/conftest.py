@@ -35,6 +35,7 @@ from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
 from redis.asyncio import Redis
 from redis_cluster import RedisClusterNodes
+from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
 from turns import Turns
 
@@ -215,6 +216,18 @@ def redis_cluster(data_dir: Path) -> Iterator[RedisClusterNodes]:
 
 
 @pytest.fixture(scope="session")
+def redis_sentinel(data_dir: Path) -> Iterator[RedisSentinels]:
+    """A primary, a replica and three sentinels, started once per worker that asks:
+    tests/redis_sentinel.py."""
+    sentinels = RedisSentinels(data_dir / "redis-sentinel")
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture(scope="session")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
@@ -272,6 +285,9 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         # Each app its own outbox: apps of one test session share the database, and an app
         # whose SMTP is down must not take (or send) the mail of another.
         "outbox_collection": "outbox_" + secrets.token_hex(6),
+        # Every test app builds the indexes it needs (its own outbox's too), as the
+        # embedded default does; tests/test_mongo_settings.py covers the check.
+        "mongo_indexes": "build",
         **backend_urls,
         **overrides,
     }

@@ -402,6 +402,31 @@ async def prepare_calls(
             )
             for n in range(5)
         ], {"InvalidCode", "TotpEnabled"}
+    if operation in ("start_social_sign_in", "start_social_link"):
+        # No provider is configured: the limit answers first, then UnknownProvider.
+        name = "startSocialSignIn" if operation == "start_social_sign_in" else "startSocialLink"
+        start = f"""mutation {{ {name}(provider: "nope", redirectUri: "https://app.example/cb",
+          codeChallenge: "{"A" * 43}") {{ __typename {PROBLEM} {RATE} }} }}"""
+        token = None
+        if operation == "start_social_link":
+            _, payload = await register(client, mailbox, setup_ip)
+            token = payload["accessToken"]
+        return [lambda ip: field(client, start, {}, ip=ip, token=token) for _ in range(5)], {
+            "UnknownProvider"
+        }
+    if operation in ("complete_social_sign_in", "complete_social_link"):
+        # Made-up tickets: each would be a guess at a ticket.
+        name = "completeSocialSignIn" if operation == "complete_social_sign_in" else "completeSocialLink"
+        complete = f"""mutation($t: ID!) {{ {name}(ticket: $t, codeVerifier: "{"v" * 43}") {{
+          __typename {PROBLEM} {RATE} }} }}"""
+        token = None
+        if operation == "complete_social_link":
+            _, payload = await register(client, mailbox, setup_ip)
+            token = payload["accessToken"]
+        return [
+            (lambda ip, n=n: field(client, complete, {"t": f"no-such-ticket-{n}"}, ip=ip, token=token))
+            for n in range(5)
+        ], {"FlowExpired"}
     raise AssertionError(f"no case for the rate-limited operation {operation!r}: add one")
 
 

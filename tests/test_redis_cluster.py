@@ -22,7 +22,7 @@ import pytest
 from conftest import Mailbox, serve, serve_app
 from conftest import test_settings as settings_with
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
-from redis.asyncio import RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ClusterDownError, RedisClusterException
 from redis_cluster import RedisClusterNodes
 
@@ -186,6 +186,48 @@ async def test_a_killed_primary_is_an_outage_then_over_and_nobody_is_signed_out(
         print(f"primary killed: {len(answers)} SERVICE_UNAVAILABLE answers, served after {recovered:.1f} s")
 
     await asyncio.to_thread(redis_cluster.rejoin, victim.port)
+
+
+async def test_a_slot_moved_mid_run_is_followed_and_nobody_is_signed_out(settings, mailbox, redis_cluster):
+    """Resharding: the slot of a signed-in user's keys moves to another primary while the
+    user keeps calling (ASK redirects while it moves, MOVED after). Every answer is the
+    user, or at worst SERVICE_UNAVAILABLE while a script's keys are split (TRYAGAIN)."""
+    async with serve_app(settings) as (client, served):
+        signed_in = await register(client, mailbox)
+        token, user_id = signed_in["accessToken"], signed_in["user"]["id"]
+        cluster: RedisCluster = served.state.services.redis  # type: ignore[assignment]
+        slot = cluster.keyslot(f"user-cache:{{{user_id}}}")
+        source = cluster.get_node_from_key(f"user-cache:{{{user_id}}}")
+        target = next(node for node in cluster.get_primaries() if node.name != source.name)
+        async with (
+            Redis(host=source.host, port=source.port) as from_node,
+            Redis(host=target.host, port=target.port) as to_node,
+        ):
+            source_id = (await from_node.execute_command("CLUSTER", "MYID")).decode()
+            target_id = (await to_node.execute_command("CLUSTER", "MYID")).decode()
+            await to_node.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            await from_node.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            answers = [await gql(client, ME, token=token)]
+            while keys := await from_node.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1):
+                await from_node.execute_command(
+                    "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys
+                )
+                answers.append(await gql(client, ME, token=token))
+            for node in cluster.get_primaries():
+                async with Redis(host=node.host, port=node.port) as primary:
+                    await primary.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        answers += [await gql(client, ME, token=token) for _ in range(3)]
+
+        for body in answers:
+            assert not body.get("errors") or service_unavailable(body), body
+        assert answers[-1]["data"]["me"]["id"] == user_id
+        assert cluster.get_node_from_key(f"user-cache:{{{user_id}}}").name == target.name
+        refreshed = await data(client, REFRESH, {"token": signed_in["refreshToken"]})
+        assert (await data(client, ME, token=refreshed["accessToken"]))["id"] == user_id
+        assert (await data(client, LOGOUT, token=refreshed["accessToken"]))["revokedSessions"] == 1
+        assert (await gql(client, ME, token=refreshed["accessToken"]))["errors"][0]["extensions"]["code"] == (
+            "UNAUTHENTICATED"
+        )
 
 
 async def wait_ready(client: httpx.AsyncClient) -> None:

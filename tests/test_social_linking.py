@@ -16,7 +16,6 @@ from flows import AUTH, PASSWORD, PROBLEM, data, gql, register
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
-
 from social import (
     APP_REDIRECT,
     COMPLETE_LINK,
@@ -163,3 +162,29 @@ async def test_the_last_way_in_cannot_be_unlinked_until_a_reset_sets_a_password(
     gone = await data(app.client, UNLINK, {"p": "acme"}, reset["accessToken"])
     assert gone["__typename"] == "SocialIdentityUnlinked", gone
     assert gone["user"] == {"identities": [], "hasPassword": True}
+
+
+async def stored_identities(app: SocialApp, backend_urls: dict[str, str], user_id: str) -> int:
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(backend_urls["mongo_url"])
+    try:
+        found = mongo[app.app.state.services.settings.mongo_db]["identities"].find({"user_id": user_id})
+        return len(await found.to_list())
+    finally:
+        await mongo.close()
+
+
+DELETE = """mutation($password: String!) { deleteAccount(password: $password) { __typename } }"""
+
+
+async def test_a_deleted_accounts_identity_makes_a_new_account_not_the_old_one_back(
+    app: SocialApp, mailbox: Mailbox, backend_urls: dict[str, str]
+) -> None:
+    owner = await register(app.client, mailbox)
+    sub = person(app)
+    assert (await link(app, owner["accessToken"], sub))["__typename"] == "SocialIdentityLinked"
+    assert await stored_identities(app, backend_urls, owner["user"]["id"]) == 1
+    deleted = await data(app.client, DELETE, {"password": PASSWORD}, owner["accessToken"])
+    assert deleted["__typename"] == "AccountDeleted"
+    assert await stored_identities(app, backend_urls, owner["user"]["id"]) == 0
+    again = await app.sign_in(sub)
+    assert again["__typename"] == "AuthPayload" and again["user"]["id"] != owner["user"]["id"]

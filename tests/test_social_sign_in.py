@@ -20,8 +20,6 @@ from flows import LOGIN, PASSWORD, data, gql, register
 from github_provider import GitHubProvider, email
 from oidc_provider import OidcProvider
 from pymongo import AsyncMongoClient
-
-from embedded import free_port
 from social import (
     APP_REDIRECT,
     COMPLETE,
@@ -34,6 +32,8 @@ from social import (
     query_of,
     social_app,
 )
+
+from embedded import free_port
 
 ENROLL = """mutation($password: String!) { enrollTotp(password: $password) { __typename
   ... on TotpEnrollment { secret } } }"""

@@ -144,7 +144,7 @@ class Webhooks:
         return len(records)
 
     async def start(self) -> None:
-        await self._deliveries.create_indexes(WebhookDelivery.Settings.indexes)
+        # Its indexes are built with the others (documents/migrate.py), before any worker starts.
         self._task = asyncio.create_task(self._run(), name="authql webhook sender")
 
     async def stop(self) -> None:
