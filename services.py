@@ -30,9 +30,17 @@ from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
 from security.hooks import Hooks
-from security.keyring import EVENT_FINGERPRINTS, KNOWN_CLIENTS, LOGIN_LOCKOUT, ONE_TIME_CODES, KeyRing
+from security.keyring import (
+    EVENT_FINGERPRINTS,
+    KNOWN_CLIENTS,
+    LOGIN_LOCKOUT,
+    ONE_TIME_CODES,
+    PASSKEY_DECOYS,
+    KeyRing,
+)
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
 from security.rate_limits import RateLimits, close_storage
 from security.redis_epoch import RedisEpoch
@@ -90,6 +98,7 @@ class Services:
     social: SocialConfig
     social_flows: SocialFlows
     provider_clients: ProviderClients
+    passkeys: PasskeyCeremonies
     # Outgoing HTTP (webhooks, hooks): one client per process, its connections kept alive.
     http: httpx2.AsyncClient
     webhooks: Webhooks
@@ -270,6 +279,7 @@ async def open_services(settings: Settings) -> Services:
         social=social,
         social_flows=SocialFlows(redis),
         provider_clients=ProviderClients(),
+        passkeys=passkey_ceremonies(redis, settings, ring),
         http=http,
         webhooks=build_webhooks(mongo, settings, ring, events, http),
         hooks=Hooks(
@@ -279,6 +289,17 @@ async def open_services(settings: Settings) -> Services:
             secret=settings.hook_secret,
             timeout_seconds=settings.hook_timeout_seconds,
         ),
+    )
+
+
+def passkey_ceremonies(redis: Redis, settings: Settings, ring: KeyRing) -> PasskeyCeremonies:
+    rp_id, origins = settings.webauthn_rp
+    return PasskeyCeremonies(
+        redis,
+        rp_id=rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origins=origins,
+        decoy_key=ring.derive(PASSKEY_DECOYS),
     )
 
 

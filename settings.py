@@ -14,9 +14,10 @@ import os
 import re
 from enum import StrEnum
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -53,6 +54,10 @@ RATE_LIMITED_OPERATIONS = (
     "complete_social_sign_in",
     "start_social_link",
     "complete_social_link",
+    "start_passkey_registration",
+    "finish_passkey_registration",
+    "start_passkey_sign_in",
+    "finish_passkey_sign_in",
 )
 
 
@@ -252,6 +257,10 @@ class Settings(BaseSettings):
     rate_limit_complete_social_sign_in: str = "20/minute"
     rate_limit_start_social_link: str = "10/minute"
     rate_limit_complete_social_link: str = "10/minute"
+    rate_limit_start_passkey_registration: str = "10/minute"
+    rate_limit_finish_passkey_registration: str = "10/minute"
+    rate_limit_start_passkey_sign_in: str = "20/minute"
+    rate_limit_finish_passkey_sign_in: str = "20/minute"
     mails_per_hour: int = Field(1000, ge=1, le=1_000_000)
     mails_per_ip_per_hour: int = Field(50, ge=1, le=1_000_000)
     login_lockout_threshold: int = Field(5, ge=3, le=20)
@@ -305,6 +314,13 @@ class Settings(BaseSettings):
     social_redirect_uris: str = Field("", max_length=16_384)
     # Every SOCIAL_<ID>_<FIELD> variable, by its lower-case name (secrets among them).
     social_variables: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Passkeys (security/passkeys.py): the relying party id (a domain: passkeys work on it and
+    # its subdomains; unset: the host of PUBLIC_URL), the name authenticators show, and the
+    # origins (scheme://host[:port], comma-separated) whose pages may use them; unset: the
+    # origin of PUBLIC_URL plus those of CORS_ORIGINS on the RP id.
+    webauthn_rp_id: str | None = Field(None, min_length=1, max_length=253)
+    webauthn_rp_name: str = Field("authql", min_length=1, max_length=64)
+    webauthn_origins: str | None = Field(None, min_length=1, max_length=16_384)
 
     @field_validator(*(f"rate_limit_{operation}" for operation in (*RATE_LIMITED_OPERATIONS, "documents")))
     @classmethod
@@ -484,6 +500,25 @@ class Settings(BaseSettings):
             raise ValueError("SESSION_MAX_AGE_SECONDS must be at least REFRESH_TOKEN_TTL_SECONDS")
         return self
 
+    @model_validator(mode="after")
+    def _check_passkeys(self) -> Settings:
+        # The RP id and origins are computed (and checked) here: a bad one stops the start.
+        passkey_relying_party(self)
+        return self
+
+    @property
+    def public_base_url(self) -> str:
+        """PUBLIC_URL without a trailing slash, else http://HOST:PORT."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def webauthn_rp(self) -> tuple[str, tuple[str, ...]]:
+        """The passkeys' relying party id and allowed origins (see `passkey_relying_party`)."""
+        return passkey_relying_party(self)
+
     @property
     def has_data_keys(self) -> bool:
         """Whether data keys are configured (else the `legacy` one derives from JWT_SECRET)."""
@@ -508,6 +543,73 @@ class Settings(BaseSettings):
         if self.mailer is not None:
             return self.mailer
         return MailerKind.SMTP if self.smtp_host is not None else MailerKind.CONSOLE
+
+
+# An origin as browsers write it: scheme://host[:port], lower-case, nothing after.
+ORIGIN = re.compile(r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")
+LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+RP_ID = re.compile(rf"(?=.{{1,253}}$){LABEL}(\.{LABEL})*")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def origin_host(origin: str) -> str | None:
+    """The host of a well-formed origin, else None."""
+    matched = ORIGIN.fullmatch(origin)
+    return matched.group(2) if matched else None
+
+
+def on_rp_id(host: str, rp_id: str) -> bool:
+    """Whether a page on `host` may use passkeys of `rp_id` (the host, or a subdomain of it)."""
+    return host == rp_id or host.endswith("." + rp_id)
+
+
+def passkey_relying_party(settings: Settings) -> tuple[str, tuple[str, ...]]:
+    """WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS as used, or ValueError naming what is wrong.
+
+    Given ones are held to what browsers accept: an RP id is a host name (or an IP address,
+    for local tests), an origin is https (http only on localhost) and on the RP id. The
+    defaults come from PUBLIC_URL; a CORS origin that is not on the RP id is left out of
+    them (its pages could not use these passkeys anyway)."""
+    parts = urlsplit(settings.public_base_url)
+    base = f"{parts.scheme}://{parts.netloc}".lower()
+    base_host = origin_host(base)
+    if base_host is None:
+        raise ValueError("PUBLIC_URL must be an http or https URL")
+    rp_id = settings.webauthn_rp_id if settings.webauthn_rp_id is not None else (base_host or "").strip("[]")
+    if not (RP_ID.fullmatch(rp_id) or _ip_literal(rp_id)):
+        raise ValueError(f"WEBAUTHN_RP_ID {rp_id!r} must be a lower-case host name, with no scheme or port")
+    if settings.webauthn_origins is not None:
+        origins = tuple(item.strip() for item in settings.webauthn_origins.split(",") if item.strip())
+        if not origins:
+            raise ValueError("WEBAUTHN_ORIGINS holds no origin")
+        for origin in origins:
+            host = origin_host(origin)
+            if host is None:
+                raise ValueError(f"WEBAUTHN_ORIGINS: {origin!r} is not scheme://host[:port] in lower case")
+            if origin.startswith("http:") and not (host in LOCAL_HOSTS or host.endswith(".localhost")):
+                raise ValueError(f"WEBAUTHN_ORIGINS: {origin!r} must be https (http only on localhost)")
+            if not on_rp_id(host.strip("[]"), rp_id):
+                raise ValueError(f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r}")
+        return rp_id, origins
+    candidates = [base.lower(), *(item.lower().rstrip("/") for item in settings.cors_origin_list)]
+    origins = tuple(
+        dict.fromkeys(
+            origin
+            for origin in candidates
+            if (host := origin_host(origin)) is not None and on_rp_id(host.strip("[]"), rp_id)
+        )
+    )
+    if not origins:
+        raise ValueError(f"WEBAUTHN_RP_ID {rp_id!r} is not the host of PUBLIC_URL: set WEBAUTHN_ORIGINS")
+    return rp_id, origins
+
+
+def _ip_literal(value: str) -> bool:
+    try:
+        ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class _SocialVariables(PydanticBaseSettingsSource):

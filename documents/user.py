@@ -66,6 +66,10 @@ class User(Document):
     # made for someone (by an operator) that nobody signed into yet: a provider's verified
     # address must not link itself into it (resolvers/social.py).
     email_proven: bool = True
+    # The WebAuthn user handle of the account's passkeys (base64url of 32 random bytes), made
+    # at its first passkey registration: never the email or the database id, so an
+    # authenticator learns nothing about the account from it.
+    passkey_user_handle: str | None = None
 
     @property
     def two_factor_enabled(self) -> bool:

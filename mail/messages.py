@@ -95,6 +95,12 @@ def new_code_sign_in_message(to: str, client: str) -> MailMessage:
     return _message("new_code_sign_in", to, NOTICE_SUBJECT, client=client)
 
 
+def passkey_notice_message(to: str, event: str, name: str) -> MailMessage:
+    """A passkey was added to or removed from the account (`event`: "passkey_added" or
+    "passkey_removed", the template's name); `name` is the passkey's."""
+    return _message(event, to, NOTICE_SUBJECT, name=name)
+
+
 def _code_message(template: str, to: str, subject: str, code: str, expires_in_minutes: int) -> MailMessage:
     return _message(template, to, subject, code=code, expires_in_minutes=str(expires_in_minutes))
 

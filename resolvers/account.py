@@ -7,6 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from documents.identity import SocialIdentity
+from documents.passkey import Passkey
 from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password, confirm_second_factor
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.arguments import CurrentPassword
@@ -39,6 +40,7 @@ async def delete_account(
     await user.remove(announce=context.services.users)
     # Its provider identities go with it (one left behind is removed at its next sign-in).
     await SocialIdentity.find(SocialIdentity.user_id == user_id).delete()
+    await Passkey.find(Passkey.user_id == user_id).delete()
     context.security_event("account_deleted", user=user_id)
     await context.services.webhooks.emit(events.USER_DELETED, user)
     return AccountDeleted(id=strawberry.ID(user_id))

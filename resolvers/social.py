@@ -32,6 +32,7 @@ from documents.identity import SocialIdentity as IdentityDocument
 from documents.user import NO_PASSWORD, User, utc_now
 from resolvers.auth.reauthentication import require_recent_sign_in
 from resolvers.auth.signin import public_user, sign_in
+from resolvers.auth.ways_in import other_way_in
 from resolvers.registration import before_sign_up
 from schema.context import Context
 from schema.error_codes import ErrorCode
@@ -383,12 +384,9 @@ async def _link(
 
 
 async def _other_way_in(user: User, leaving: IdentityDocument | None) -> bool:
-    """Whether the account can still sign in without `leaving`: a password or another identity."""
-    fresh = await User.get(user.id)
-    if fresh is not None and fresh.has_password:
-        return True
-    others = await IdentityDocument.find(IdentityDocument.user_id == str(user.id)).to_list()
-    return any(leaving is None or other.id != leaving.id for other in others)
+    """Whether the account can still sign in without `leaving`: a password, another
+    identity or a passkey."""
+    return await other_way_in(user.id, leaving_identity=leaving)
 
 
 def _address(identity: ProviderIdentity) -> str | None:

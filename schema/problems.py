@@ -125,3 +125,8 @@ def reauthentication_required() -> ReauthenticationRequired:
     return ReauthenticationRequired(
         message="This needs a recent sign-in: sign in again, then retry within a few minutes."
     )
+
+
+@strawberry.type(description="Removing it would leave the account with no way to sign in.")
+class LastSignInMethod(Problem):
+    pass

@@ -24,6 +24,7 @@ from schema import (
     email_change,
     error_codes,
     login,
+    passkeys,
     password,
     password_reset,
     profile,
@@ -88,6 +89,7 @@ def root_types() -> tuple[type, type]:
             email_change.mutations(),
             two_factor.mutations(),
             social.mutations(),
+            passkeys.mutations(),
         ),
     )
     return query, mutation

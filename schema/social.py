@@ -11,6 +11,7 @@ import strawberry
 from schema.problems import (
     FlowExpired,
     InvalidInput,
+    LastSignInMethod,
     NotFound,
     Problem,
     RateLimited,
@@ -72,11 +73,6 @@ class SocialIdentityLinked:
 
 @strawberry.type(description="The provider identity is linked to another account.")
 class SocialIdentityTaken(Problem):
-    pass
-
-
-@strawberry.type(description="Removing it would leave the account with no way to sign in.")
-class LastSignInMethod(Problem):
     pass
 
 

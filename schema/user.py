@@ -37,6 +37,12 @@ class User:
 
         return await identities_of(str(self.id))
 
+    @strawberry.field(description="The account's passkeys, oldest first.")
+    async def passkeys(self) -> list[Passkey]:
+        from resolvers.passkeys import passkeys_of
+
+        return await passkeys_of(str(self.id))
+
 
 @strawberry.type(description="A provider identity linked to the account.")
 class SocialIdentity:
@@ -44,6 +50,19 @@ class SocialIdentity:
     email: str | None = strawberry.field(description="The address the provider gave at the last sign-in.")
     linked_at: datetime = strawberry.field(description="When it was linked.")
     last_used_at: datetime | None = strawberry.field(description="When it last signed in.")
+
+
+@strawberry.type(description="A passkey (WebAuthn credential) that signs into the account.")
+class Passkey:
+    id: strawberry.ID = strawberry.field(description="Opaque id, for renamePasskey and removePasskey.")
+    name: str = strawberry.field(
+        description="Given by the person; defaults to the authenticator's kind and the date."
+    )
+    created_at: datetime = strawberry.field(description="When it was added.")
+    last_used_at: datetime | None = strawberry.field(description="When it last signed in.")
+    backed_up: bool = strawberry.field(
+        description="The authenticator says the credential is synced (backed up) across devices."
+    )
 
 
 @strawberry.type(

@@ -41,12 +41,12 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def local_only(page: Page) -> list[str]:
-    """Abort every request of `page` not to 127.0.0.1; the list the aborted URLs go to."""
+async def local_only(page: Page, hosts: tuple[str, ...] = ("127.0.0.1",)) -> list[str]:
+    """Abort every request of `page` not to 127.0.0.1 (or `hosts`); the list the aborted URLs go to."""
     blocked: list[str] = []
 
     async def route(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
+        if urlsplit(route.request.url).hostname in hosts:
             await route.continue_()
         else:
             blocked.append(route.request.url)

@@ -82,6 +82,7 @@ KEY_FAMILIES = {
     "known clients": r"known-clients:\{(?P<tag>[0-9a-f]{24})\}",
     "social sign-in flow": r"social-flow:\{(?P<tag>[\w-]+)\}",
     "social sign-in ticket": r"social-ticket:\{(?P<tag>[0-9a-f]{64})\}",
+    "passkey challenge": r"passkey-challenge:\{(?P<tag>[\w-]+)\}",
     "health probe": r"authql:health",
     "epoch marker (when Redis's data began)": r"authql:epoch",
     "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",

@@ -26,6 +26,16 @@ const UPDATE_PROFILE = `mutation($input: ProfileUpdateInput!) { updateProfile(in
 const SESSIONS = "query { sessions { id current createdAt lastUsedAt userAgent ipAddress } }";
 const REVOKE = `mutation($id: ID!) { revokeSession(id: $id) { __typename ${PROBLEM} } }`;
 const LOGOUT = "mutation { logout { revokedSessions } }";
+const PASSKEY_OPTIONS = "... on PasskeyOptions { challengeId optionsJson }";
+const START_PASSKEY_SIGN_IN = `mutation { startPasskeySignIn { __typename ${PASSKEY_OPTIONS} ${PROBLEM} ${RATE} } }`;
+const FINISH_PASSKEY_SIGN_IN = `mutation($id: ID!, $credential: String!) {
+  finishPasskeySignIn(challengeId: $id, credentialJson: $credential) { __typename ${AUTH} ${PROBLEM} ${RATE} } }`;
+const START_PASSKEY_REGISTRATION = `mutation { startPasskeyRegistration {
+  __typename ${PASSKEY_OPTIONS} ${PROBLEM} ${RATE} } }`;
+const FINISH_PASSKEY_REGISTRATION = `mutation($id: ID!, $credential: String!) {
+  finishPasskeyRegistration(challengeId: $id, credentialJson: $credential) {
+  __typename ... on PasskeyAdded { passkey { name } } ${PROBLEM} ${INVALID} ${RATE} } }`;
+const PASSKEYS = "query { me { passkeys { id name createdAt backedUp } } }";
 const PROVIDERS = "query { socialProviders { id displayName } }";
 const START_SOCIAL = `mutation($provider: ID!, $redirectUri: String!, $codeChallenge: String!) {
   startSocialSignIn(provider: $provider, redirectUri: $redirectUri, codeChallenge: $codeChallenge) {
@@ -103,6 +113,7 @@ function showSignedOut() {
   $("account").hidden = true;
   $("signed-out").hidden = false;
   $("sessions").replaceChildren();
+  $("passkeys").replaceChildren();
 }
 
 function showUser(user) {
@@ -115,6 +126,17 @@ function showUser(user) {
   form.phone.value = user.phone ?? "";
   $("signed-out").hidden = true;
   $("account").hidden = false;
+}
+
+function showPasskeys(passkeys) {
+  $("passkeys").replaceChildren(
+    ...passkeys.map((passkey) => {
+      const item = document.createElement("li");
+      const since = new Date(passkey.createdAt).toLocaleDateString();
+      item.textContent = `${passkey.name}${passkey.backedUp ? " (synced)" : ""}, added ${since}`;
+      return item;
+    }),
+  );
 }
 
 function signedIn(payload) {
@@ -189,6 +211,27 @@ onSubmit("complete", async (form) => {
 onSubmit("login", async (form) => {
   const email = form.get("email");
   signedIn(expect(await api.call(LOGIN, { email, password: form.get("password") }), "AuthPayload"));
+});
+
+// Passkeys: the options are WebAuthn Level 3 JSON, the browser parses them and answers
+// the credential's toJSON(), sent back as a string.
+onClick("passkey-sign-in", async () => {
+  const started = expect(await api.call(START_PASSKEY_SIGN_IN), "PasskeyOptions");
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(JSON.parse(started.optionsJson));
+  const credential = await navigator.credentials.get({ publicKey });
+  const variables = { id: started.challengeId, credential: JSON.stringify(credential.toJSON()) };
+  signedIn(expect(await api.call(FINISH_PASSKEY_SIGN_IN, variables), "AuthPayload"));
+});
+
+onClick("add-passkey", async () => {
+  // ReauthenticationRequired (a session signed in long ago) says to sign in again.
+  const started = expect(await api.callSignedIn(START_PASSKEY_REGISTRATION), "PasskeyOptions");
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(JSON.parse(started.optionsJson));
+  const credential = await navigator.credentials.create({ publicKey });
+  const variables = { id: started.challengeId, credential: JSON.stringify(credential.toJSON()) };
+  const added = expect(await api.callSignedIn(FINISH_PASSKEY_REGISTRATION, variables), "PasskeyAdded");
+  showPasskeys((await api.callSignedIn(PASSKEYS)).passkeys);
+  say(`Passkey added: ${added.passkey.name}.`);
 });
 
 onSubmit("profile", async (form) => {

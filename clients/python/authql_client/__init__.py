@@ -100,7 +100,31 @@ from .exceptions import (
     GraphQLClientHttpError,
     GraphQLClientInvalidResponseError,
 )
-from .fragments import SecondFactorNeeded, SignedIn, SignedInUser, UserFields
+from .finish_passkey_registration import (
+    FinishPasskeyRegistration,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationFlowExpired,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInput,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInputFields,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAdded,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAddedPasskey,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyRejected,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationRateLimited,
+)
+from .finish_passkey_sign_in import (
+    FinishPasskeySignIn,
+    FinishPasskeySignInFinishPasskeySignInAuthPayload,
+    FinishPasskeySignInFinishPasskeySignInFlowExpired,
+    FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
+    FinishPasskeySignInFinishPasskeySignInRateLimited,
+)
+from .fragments import (
+    PasskeyChallenge,
+    PasskeyFields,
+    SecondFactorNeeded,
+    SignedIn,
+    SignedInUser,
+    UserFields,
+)
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
@@ -112,6 +136,7 @@ from .login import (
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
 from .my_identities import MyIdentities, MyIdentitiesMe, MyIdentitiesMeIdentities
+from .my_passkeys import MyPasskeys, MyPasskeysMe, MyPasskeysMePasskeys
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -123,6 +148,23 @@ from .regenerate_recovery_codes import (
     RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
     RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
     RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
+)
+from .remove_passkey import (
+    RemovePasskey,
+    RemovePasskeyRemovePasskeyLastSignInMethod,
+    RemovePasskeyRemovePasskeyNotFound,
+    RemovePasskeyRemovePasskeyPasskeyRemoved,
+    RemovePasskeyRemovePasskeyPasskeyRemovedUser,
+    RemovePasskeyRemovePasskeyPasskeyRemovedUserPasskeys,
+    RemovePasskeyRemovePasskeyReauthenticationRequired,
+)
+from .rename_passkey import (
+    RenamePasskey,
+    RenamePasskeyRenamePasskeyInvalidInput,
+    RenamePasskeyRenamePasskeyInvalidInputFields,
+    RenamePasskeyRenamePasskeyNotFound,
+    RenamePasskeyRenamePasskeyPasskeyRenamed,
+    RenamePasskeyRenamePasskeyPasskeyRenamedPasskey,
 )
 from .resend_password_reset_code import (
     ResendPasswordResetCode,
@@ -162,6 +204,17 @@ from .start_email_change import (
     StartEmailChangeStartEmailChangeInvalidCredentials,
     StartEmailChangeStartEmailChangeInvalidInput,
     StartEmailChangeStartEmailChangeRateLimited,
+)
+from .start_passkey_registration import (
+    StartPasskeyRegistration,
+    StartPasskeyRegistrationStartPasskeyRegistrationPasskeyOptions,
+    StartPasskeyRegistrationStartPasskeyRegistrationRateLimited,
+    StartPasskeyRegistrationStartPasskeyRegistrationReauthenticationRequired,
+)
+from .start_passkey_sign_in import (
+    StartPasskeySignIn,
+    StartPasskeySignInStartPasskeySignInPasskeyOptions,
+    StartPasskeySignInStartPasskeySignInRateLimited,
 )
 from .start_password_reset import (
     StartPasswordReset,
@@ -295,6 +348,19 @@ __all__ = [
     "EnrollTotpEnrollTotpTotpEnrollment",
     "EnrollTotpEnrollTotpTwoFactorAlreadyEnabled",
     "ErrorCode",
+    "FinishPasskeyRegistration",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationFlowExpired",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInput",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInputFields",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAdded",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAddedPasskey",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyRejected",
+    "FinishPasskeyRegistrationFinishPasskeyRegistrationRateLimited",
+    "FinishPasskeySignIn",
+    "FinishPasskeySignInFinishPasskeySignInAuthPayload",
+    "FinishPasskeySignInFinishPasskeySignInFlowExpired",
+    "FinishPasskeySignInFinishPasskeySignInPasskeyRejected",
+    "FinishPasskeySignInFinishPasskeySignInRateLimited",
     "GraphQLClientError",
     "GraphQLClientGraphQLError",
     "GraphQLClientGraphQLMultiError",
@@ -313,6 +379,11 @@ __all__ = [
     "MyIdentities",
     "MyIdentitiesMe",
     "MyIdentitiesMeIdentities",
+    "MyPasskeys",
+    "MyPasskeysMe",
+    "MyPasskeysMePasskeys",
+    "PasskeyChallenge",
+    "PasskeyFields",
     "ProfileInput",
     "ProfileUpdateInput",
     "RefreshTokens",
@@ -323,6 +394,19 @@ __all__ = [
     "RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials",
     "RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited",
     "RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes",
+    "RemovePasskey",
+    "RemovePasskeyRemovePasskeyLastSignInMethod",
+    "RemovePasskeyRemovePasskeyNotFound",
+    "RemovePasskeyRemovePasskeyPasskeyRemoved",
+    "RemovePasskeyRemovePasskeyPasskeyRemovedUser",
+    "RemovePasskeyRemovePasskeyPasskeyRemovedUserPasskeys",
+    "RemovePasskeyRemovePasskeyReauthenticationRequired",
+    "RenamePasskey",
+    "RenamePasskeyRenamePasskeyInvalidInput",
+    "RenamePasskeyRenamePasskeyInvalidInputFields",
+    "RenamePasskeyRenamePasskeyNotFound",
+    "RenamePasskeyRenamePasskeyPasskeyRenamed",
+    "RenamePasskeyRenamePasskeyPasskeyRenamedPasskey",
     "ResendPasswordResetCode",
     "ResendPasswordResetCodeResendPasswordResetCodeFlowExpired",
     "ResendPasswordResetCodeResendPasswordResetCodePasswordResetCodeSent",
@@ -356,6 +440,13 @@ __all__ = [
     "StartEmailChangeStartEmailChangeInvalidCredentials",
     "StartEmailChangeStartEmailChangeInvalidInput",
     "StartEmailChangeStartEmailChangeRateLimited",
+    "StartPasskeyRegistration",
+    "StartPasskeyRegistrationStartPasskeyRegistrationPasskeyOptions",
+    "StartPasskeyRegistrationStartPasskeyRegistrationRateLimited",
+    "StartPasskeyRegistrationStartPasskeyRegistrationReauthenticationRequired",
+    "StartPasskeySignIn",
+    "StartPasskeySignInStartPasskeySignInPasskeyOptions",
+    "StartPasskeySignInStartPasskeySignInRateLimited",
     "StartPasswordReset",
     "StartPasswordResetStartPasswordResetInvalidInput",
     "StartPasswordResetStartPasswordResetInvalidInputFields",

@@ -90,6 +90,21 @@ from .enroll_totp import (
     EnrollTotpEnrollTotpTwoFactorAlreadyEnabled,
 )
 from .enums import LogoutScope
+from .finish_passkey_registration import (
+    FinishPasskeyRegistration,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationFlowExpired,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInput,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAdded,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyRejected,
+    FinishPasskeyRegistrationFinishPasskeyRegistrationRateLimited,
+)
+from .finish_passkey_sign_in import (
+    FinishPasskeySignIn,
+    FinishPasskeySignInFinishPasskeySignInAuthPayload,
+    FinishPasskeySignInFinishPasskeySignInFlowExpired,
+    FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
+    FinishPasskeySignInFinishPasskeySignInRateLimited,
+)
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
@@ -101,6 +116,7 @@ from .login import (
 from .logout import Logout, LogoutLogout
 from .me import Me, MeMe
 from .my_identities import MyIdentities, MyIdentitiesMe
+from .my_passkeys import MyPasskeys, MyPasskeysMe
 from .refresh_tokens import (
     RefreshTokens,
     RefreshTokensRefreshTokensAuthPayload,
@@ -112,6 +128,19 @@ from .regenerate_recovery_codes import (
     RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
     RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
     RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
+)
+from .remove_passkey import (
+    RemovePasskey,
+    RemovePasskeyRemovePasskeyLastSignInMethod,
+    RemovePasskeyRemovePasskeyNotFound,
+    RemovePasskeyRemovePasskeyPasskeyRemoved,
+    RemovePasskeyRemovePasskeyReauthenticationRequired,
+)
+from .rename_passkey import (
+    RenamePasskey,
+    RenamePasskeyRenamePasskeyInvalidInput,
+    RenamePasskeyRenamePasskeyNotFound,
+    RenamePasskeyRenamePasskeyPasskeyRenamed,
 )
 from .resend_password_reset_code import (
     ResendPasswordResetCode,
@@ -151,6 +180,17 @@ from .start_email_change import (
     StartEmailChangeStartEmailChangeInvalidCredentials,
     StartEmailChangeStartEmailChangeInvalidInput,
     StartEmailChangeStartEmailChangeRateLimited,
+)
+from .start_passkey_registration import (
+    StartPasskeyRegistration,
+    StartPasskeyRegistrationStartPasskeyRegistrationPasskeyOptions,
+    StartPasskeyRegistrationStartPasskeyRegistrationRateLimited,
+    StartPasskeyRegistrationStartPasskeyRegistrationReauthenticationRequired,
+)
+from .start_passkey_sign_in import (
+    StartPasskeySignIn,
+    StartPasskeySignInStartPasskeySignInPasskeyOptions,
+    StartPasskeySignInStartPasskeySignInRateLimited,
 )
 from .start_password_reset import (
     StartPasswordReset,
@@ -787,6 +827,324 @@ class AuthqlClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return DeleteAccount.model_validate(data).delete_account
+
+    async def my_passkeys(self, **kwargs: Any) -> MyPasskeysMe:
+        query = gql("""
+            query MyPasskeys {
+              me {
+                passkeys {
+                  ...PasskeyFields
+                }
+              }
+            }
+
+            fragment PasskeyFields on Passkey {
+              id
+              name
+              createdAt
+              lastUsedAt
+              backedUp
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="MyPasskeys", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return MyPasskeys.model_validate(data).me
+
+    async def start_passkey_registration(
+        self, **kwargs: Any
+    ) -> Union[
+        StartPasskeyRegistrationStartPasskeyRegistrationPasskeyOptions,
+        StartPasskeyRegistrationStartPasskeyRegistrationReauthenticationRequired,
+        StartPasskeyRegistrationStartPasskeyRegistrationRateLimited,
+    ]:
+        query = gql("""
+            mutation StartPasskeyRegistration {
+              startPasskeyRegistration {
+                __typename
+                ...PasskeyChallenge
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment PasskeyChallenge on PasskeyOptions {
+              challengeId
+              optionsJson
+              expiresAt
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query,
+            operation_name="StartPasskeyRegistration",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return StartPasskeyRegistration.model_validate(data).start_passkey_registration
+
+    async def finish_passkey_registration(
+        self,
+        challenge_id: str,
+        credential_json: str,
+        name: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Union[
+        FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyAdded,
+        FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyRejected,
+        FinishPasskeyRegistrationFinishPasskeyRegistrationFlowExpired,
+        FinishPasskeyRegistrationFinishPasskeyRegistrationInvalidInput,
+        FinishPasskeyRegistrationFinishPasskeyRegistrationRateLimited,
+    ]:
+        query = gql("""
+            mutation FinishPasskeyRegistration($challengeId: ID!, $credentialJson: String!, $name: String) {
+              finishPasskeyRegistration(
+                challengeId: $challengeId
+                credentialJson: $credentialJson
+                name: $name
+              ) {
+                __typename
+                ... on PasskeyAdded {
+                  passkey {
+                    ...PasskeyFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+                ... on InvalidInput {
+                  fields {
+                    field
+                    message
+                  }
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment PasskeyFields on Passkey {
+              id
+              name
+              createdAt
+              lastUsedAt
+              backedUp
+            }
+            """)
+        variables: dict[str, object] = {
+            "challengeId": challenge_id,
+            "credentialJson": credential_json,
+            "name": name,
+        }
+        response = await self.execute(
+            query=query,
+            operation_name="FinishPasskeyRegistration",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return FinishPasskeyRegistration.model_validate(
+            data
+        ).finish_passkey_registration
+
+    async def start_passkey_sign_in(
+        self, email: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
+    ) -> Union[
+        StartPasskeySignInStartPasskeySignInPasskeyOptions,
+        StartPasskeySignInStartPasskeySignInRateLimited,
+    ]:
+        query = gql("""
+            mutation StartPasskeySignIn($email: String) {
+              startPasskeySignIn(email: $email) {
+                __typename
+                ...PasskeyChallenge
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment PasskeyChallenge on PasskeyOptions {
+              challengeId
+              optionsJson
+              expiresAt
+            }
+            """)
+        variables: dict[str, object] = {"email": email}
+        response = await self.execute(
+            query=query,
+            operation_name="StartPasskeySignIn",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return StartPasskeySignIn.model_validate(data).start_passkey_sign_in
+
+    async def finish_passkey_sign_in(
+        self, challenge_id: str, credential_json: str, **kwargs: Any
+    ) -> Union[
+        FinishPasskeySignInFinishPasskeySignInAuthPayload,
+        FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
+        FinishPasskeySignInFinishPasskeySignInFlowExpired,
+        FinishPasskeySignInFinishPasskeySignInRateLimited,
+    ]:
+        query = gql("""
+            mutation FinishPasskeySignIn($challengeId: ID!, $credentialJson: String!) {
+              finishPasskeySignIn(challengeId: $challengeId, credentialJson: $credentialJson) {
+                __typename
+                ...SignedIn
+                ... on Problem {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+              }
+            }
+
+            fragment SignedIn on AuthPayload {
+              accessToken
+              tokenType
+              expiresIn
+              refreshToken
+              refreshExpiresIn
+              sessionId
+              user {
+                ...UserFields
+              }
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {
+            "challengeId": challenge_id,
+            "credentialJson": credential_json,
+        }
+        response = await self.execute(
+            query=query,
+            operation_name="FinishPasskeySignIn",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return FinishPasskeySignIn.model_validate(data).finish_passkey_sign_in
+
+    async def rename_passkey(
+        self, id: str, name: str, **kwargs: Any
+    ) -> Union[
+        RenamePasskeyRenamePasskeyPasskeyRenamed,
+        RenamePasskeyRenamePasskeyNotFound,
+        RenamePasskeyRenamePasskeyInvalidInput,
+    ]:
+        query = gql("""
+            mutation RenamePasskey($id: ID!, $name: String!) {
+              renamePasskey(id: $id, name: $name) {
+                __typename
+                ... on PasskeyRenamed {
+                  passkey {
+                    ...PasskeyFields
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+                ... on InvalidInput {
+                  fields {
+                    field
+                    message
+                  }
+                }
+              }
+            }
+
+            fragment PasskeyFields on Passkey {
+              id
+              name
+              createdAt
+              lastUsedAt
+              backedUp
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "name": name}
+        response = await self.execute(
+            query=query, operation_name="RenamePasskey", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RenamePasskey.model_validate(data).rename_passkey
+
+    async def remove_passkey(
+        self, id: str, **kwargs: Any
+    ) -> Union[
+        RemovePasskeyRemovePasskeyPasskeyRemoved,
+        RemovePasskeyRemovePasskeyNotFound,
+        RemovePasskeyRemovePasskeyLastSignInMethod,
+        RemovePasskeyRemovePasskeyReauthenticationRequired,
+    ]:
+        query = gql("""
+            mutation RemovePasskey($id: ID!) {
+              removePasskey(id: $id) {
+                __typename
+                ... on PasskeyRemoved {
+                  user {
+                    ...UserFields
+                    passkeys {
+                      ...PasskeyFields
+                    }
+                  }
+                }
+                ... on Problem {
+                  message
+                }
+              }
+            }
+
+            fragment PasskeyFields on Passkey {
+              id
+              name
+              createdAt
+              lastUsedAt
+              backedUp
+            }
+
+            fragment UserFields on User {
+              id
+              email
+              firstName
+              lastName
+              phone
+              createdAt
+              updatedAt
+              twoFactorEnabled
+              recoveryCodesLeft
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="RemovePasskey", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RemovePasskey.model_validate(data).remove_passkey
 
     async def start_password_reset(
         self, email: str, **kwargs: Any

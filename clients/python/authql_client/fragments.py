@@ -11,6 +11,26 @@ from .datetime_scalar import parse_datetime
 from .enums import SecondFactorMethod
 
 
+class PasskeyChallenge(BaseModel):
+    challenge_id: str = Field(alias="challengeId")
+    options_json: str = Field(alias="optionsJson")
+    expires_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="expiresAt"
+    )
+
+
+class PasskeyFields(BaseModel):
+    id: str
+    name: str
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="createdAt"
+    )
+    last_used_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = (
+        Field(alias="lastUsedAt")
+    )
+    backed_up: bool = Field(alias="backedUp")
+
+
 class SecondFactorNeeded(BaseModel):
     challenge_id: str = Field(alias="challengeId")
     expires_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
@@ -49,6 +69,8 @@ class SignedInUser(UserFields):
     pass
 
 
+PasskeyChallenge.model_rebuild()
+PasskeyFields.model_rebuild()
 SecondFactorNeeded.model_rebuild()
 UserFields.model_rebuild()
 SignedIn.model_rebuild()

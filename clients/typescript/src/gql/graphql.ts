@@ -203,6 +203,86 @@ export type UserFieldsFragment = { id: string, email: string, firstName: string,
 
 export type SignedInFragment = { accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } };
 
+export type PasskeyFieldsFragment = { id: string, name: string, createdAt: string, lastUsedAt: string | null, backedUp: boolean };
+
+export type PasskeyChallengeFragment = { challengeId: string, optionsJson: string, expiresAt: string };
+
+export type MyPasskeysQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyPasskeysQuery = { me: { passkeys: Array<{ id: string, name: string, createdAt: string, lastUsedAt: string | null, backedUp: boolean }> } };
+
+export type StartPasskeyRegistrationMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type StartPasskeyRegistrationMutation = { startPasskeyRegistration:
+    | { __typename: 'PasskeyOptions', challengeId: string, optionsJson: string, expiresAt: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+    | { __typename: 'ReauthenticationRequired', message: string }
+   };
+
+export type FinishPasskeyRegistrationMutationVariables = Exact<{
+  challengeId: string | number;
+  credentialJson: string;
+  name?: string | null | undefined;
+}>;
+
+
+export type FinishPasskeyRegistrationMutation = { finishPasskeyRegistration:
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
+    | { __typename: 'PasskeyAdded', passkey: { id: string, name: string, createdAt: string, lastUsedAt: string | null, backedUp: boolean } }
+    | { __typename: 'PasskeyRejected', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type StartPasskeySignInMutationVariables = Exact<{
+  email?: string | null | undefined;
+}>;
+
+
+export type StartPasskeySignInMutation = { startPasskeySignIn:
+    | { __typename: 'PasskeyOptions', challengeId: string, optionsJson: string, expiresAt: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type FinishPasskeySignInMutationVariables = Exact<{
+  challengeId: string | number;
+  credentialJson: string;
+}>;
+
+
+export type FinishPasskeySignInMutation = { finishPasskeySignIn:
+    | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
+    | { __typename: 'FlowExpired', message: string }
+    | { __typename: 'PasskeyRejected', message: string }
+    | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
+   };
+
+export type RenamePasskeyMutationVariables = Exact<{
+  id: string | number;
+  name: string;
+}>;
+
+
+export type RenamePasskeyMutation = { renamePasskey:
+    | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
+    | { __typename: 'NotFound', message: string }
+    | { __typename: 'PasskeyRenamed', passkey: { id: string, name: string, createdAt: string, lastUsedAt: string | null, backedUp: boolean } }
+   };
+
+export type RemovePasskeyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RemovePasskeyMutation = { removePasskey:
+    | { __typename: 'LastSignInMethod', message: string }
+    | { __typename: 'NotFound', message: string }
+    | { __typename: 'PasskeyRemoved', user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number, passkeys: Array<{ id: string, name: string, createdAt: string, lastUsedAt: string | null, backedUp: boolean }> } }
+    | { __typename: 'ReauthenticationRequired', message: string }
+   };
+
 export type StartPasswordResetMutationVariables = Exact<{
   email: string;
 }>;
@@ -491,6 +571,22 @@ export const SignedInFragmentDoc = new TypedDocumentString(`
   twoFactorEnabled
   recoveryCodesLeft
 }`, {"fragmentName":"SignedIn"}) as unknown as TypedDocumentString<SignedInFragment, unknown>;
+export const PasskeyFieldsFragmentDoc = new TypedDocumentString(`
+    fragment PasskeyFields on Passkey {
+  id
+  name
+  createdAt
+  lastUsedAt
+  backedUp
+}
+    `, {"fragmentName":"PasskeyFields"}) as unknown as TypedDocumentString<PasskeyFieldsFragment, unknown>;
+export const PasskeyChallengeFragmentDoc = new TypedDocumentString(`
+    fragment PasskeyChallenge on PasskeyOptions {
+  challengeId
+  optionsJson
+  expiresAt
+}
+    `, {"fragmentName":"PasskeyChallenge"}) as unknown as TypedDocumentString<PasskeyChallengeFragment, unknown>;
 export const StartCodeLoginDocument = new TypedDocumentString(`
     mutation StartCodeLogin($email: String!) {
   startCodeLogin(email: $email) {
@@ -829,6 +925,188 @@ export const DeleteAccountDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DeleteAccountMutation, DeleteAccountMutationVariables>;
+export const MyPasskeysDocument = new TypedDocumentString(`
+    query MyPasskeys {
+  me {
+    passkeys {
+      ...PasskeyFields
+    }
+  }
+}
+    fragment PasskeyFields on Passkey {
+  id
+  name
+  createdAt
+  lastUsedAt
+  backedUp
+}`) as unknown as TypedDocumentString<MyPasskeysQuery, MyPasskeysQueryVariables>;
+export const StartPasskeyRegistrationDocument = new TypedDocumentString(`
+    mutation StartPasskeyRegistration {
+  startPasskeyRegistration {
+    __typename
+    ...PasskeyChallenge
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment PasskeyChallenge on PasskeyOptions {
+  challengeId
+  optionsJson
+  expiresAt
+}`) as unknown as TypedDocumentString<StartPasskeyRegistrationMutation, StartPasskeyRegistrationMutationVariables>;
+export const FinishPasskeyRegistrationDocument = new TypedDocumentString(`
+    mutation FinishPasskeyRegistration($challengeId: ID!, $credentialJson: String!, $name: String) {
+  finishPasskeyRegistration(
+    challengeId: $challengeId
+    credentialJson: $credentialJson
+    name: $name
+  ) {
+    __typename
+    ... on PasskeyAdded {
+      passkey {
+        ...PasskeyFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+    ... on InvalidInput {
+      fields {
+        field
+        message
+      }
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment PasskeyFields on Passkey {
+  id
+  name
+  createdAt
+  lastUsedAt
+  backedUp
+}`) as unknown as TypedDocumentString<FinishPasskeyRegistrationMutation, FinishPasskeyRegistrationMutationVariables>;
+export const StartPasskeySignInDocument = new TypedDocumentString(`
+    mutation StartPasskeySignIn($email: String) {
+  startPasskeySignIn(email: $email) {
+    __typename
+    ...PasskeyChallenge
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment PasskeyChallenge on PasskeyOptions {
+  challengeId
+  optionsJson
+  expiresAt
+}`) as unknown as TypedDocumentString<StartPasskeySignInMutation, StartPasskeySignInMutationVariables>;
+export const FinishPasskeySignInDocument = new TypedDocumentString(`
+    mutation FinishPasskeySignIn($challengeId: ID!, $credentialJson: String!) {
+  finishPasskeySignIn(challengeId: $challengeId, credentialJson: $credentialJson) {
+    __typename
+    ...SignedIn
+    ... on Problem {
+      message
+    }
+    ... on RateLimited {
+      retryAfterSeconds
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}
+fragment SignedIn on AuthPayload {
+  accessToken
+  tokenType
+  expiresIn
+  refreshToken
+  refreshExpiresIn
+  sessionId
+  user {
+    ...UserFields
+  }
+}`) as unknown as TypedDocumentString<FinishPasskeySignInMutation, FinishPasskeySignInMutationVariables>;
+export const RenamePasskeyDocument = new TypedDocumentString(`
+    mutation RenamePasskey($id: ID!, $name: String!) {
+  renamePasskey(id: $id, name: $name) {
+    __typename
+    ... on PasskeyRenamed {
+      passkey {
+        ...PasskeyFields
+      }
+    }
+    ... on Problem {
+      message
+    }
+    ... on InvalidInput {
+      fields {
+        field
+        message
+      }
+    }
+  }
+}
+    fragment PasskeyFields on Passkey {
+  id
+  name
+  createdAt
+  lastUsedAt
+  backedUp
+}`) as unknown as TypedDocumentString<RenamePasskeyMutation, RenamePasskeyMutationVariables>;
+export const RemovePasskeyDocument = new TypedDocumentString(`
+    mutation RemovePasskey($id: ID!) {
+  removePasskey(id: $id) {
+    __typename
+    ... on PasskeyRemoved {
+      user {
+        ...UserFields
+        passkeys {
+          ...PasskeyFields
+        }
+      }
+    }
+    ... on Problem {
+      message
+    }
+  }
+}
+    fragment UserFields on User {
+  id
+  email
+  firstName
+  lastName
+  phone
+  createdAt
+  updatedAt
+  twoFactorEnabled
+  recoveryCodesLeft
+}
+fragment PasskeyFields on Passkey {
+  id
+  name
+  createdAt
+  lastUsedAt
+  backedUp
+}`) as unknown as TypedDocumentString<RemovePasskeyMutation, RemovePasskeyMutationVariables>;
 export const StartPasswordResetDocument = new TypedDocumentString(`
     mutation StartPasswordReset($email: String!) {
   startPasswordReset(email: $email) {
