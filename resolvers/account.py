@@ -38,7 +38,8 @@ async def delete_account(
     # Sessions first: if the process dies between the two, no token outlives the intent.
     await context.services.sessions.revoke_all(user_id)
     await user.remove(announce=context.services.users)
-    # Its provider identities go with it (one left behind is removed at its next sign-in).
+    # Its provider identities and passkeys go with it (one left behind is removed at its
+    # next sign-in).
     await SocialIdentity.find(SocialIdentity.user_id == user_id).delete()
     await Passkey.find(Passkey.user_id == user_id).delete()
     context.security_event("account_deleted", user=user_id)

@@ -214,6 +214,8 @@ async def finish_passkey_sign_in(
         return await _refuse(context, ceremony.address, Failure(refused.reason))
     stored = await PasskeyDocument.find_one(PasskeyDocument.credential_id == credential.id)
     user = await _user(stored.user_id) if stored is not None else None
+    if stored is not None and user is None:  # left behind by an account deletion: removed now
+        await stored.delete()
     if stored is None or user is None:
         return await _refuse(context, ceremony.address, Failure("unknown credential"))
     if ceremony.address is not None and user.email != ceremony.address:

@@ -194,12 +194,16 @@ async def complete_social_sign_in(
         return await sign_in(context, user, amr=FEDERATED)
     email = _address(identity) if identity.email_verified else None
     if email is None:
-        await context.services.social_flows.spend(str(ticket))
+        if not await context.services.social_flows.spend(str(ticket)):
+            return flow_expired()
         context.security_event("social_email_unverified", provider=provider.id)
         return SocialEmailUnverified(message=EMAIL_UNVERIFIED)
     existing = await User.by_email(email)
     if existing is not None:
-        await context.services.social_flows.spend(str(ticket))
+        # Spent first, or a completion racing one that just made this account would find
+        # it and answer SocialAccountExists: every answer but one must be FlowExpired.
+        if not await context.services.social_flows.spend(str(ticket)):
+            return flow_expired()
         if not (provider.trust_email and existing.email_proven) or await _has_provider(existing, provider.id):
             context.security_event("social_account_exists", provider=provider.id, email=email)
             return SocialAccountExists(message=ACCOUNT_EXISTS)

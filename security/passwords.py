@@ -4,8 +4,10 @@ logins never stalls the event loop and a flood of them never queues without end.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +28,15 @@ logger = logging.getLogger("authql.passwords")
 # Set by the HTTP layer for each request: starts watching the client (once) and returns
 # an Event that fires when it hangs up. Only a hash asks, so other requests watch nothing.
 caller_gone: ContextVar[Callable[[], asyncio.Event] | None] = ContextVar("caller_gone", default=None)
+
+
+@functools.cache
+def dummy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    """A hash of a random password with these parameters, made once per process: every
+    further app of the process (tests start hundreds) verifies against the same one
+    instead of spending a hash at each start-up."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher.hash("authql dummy password " + secrets.token_urlsafe(16))
 
 
 class CallerGone(Exception):
@@ -79,7 +90,7 @@ class Passwords:
         self._refusing = False  # log once per overload, not once per refused request
         # A real hash of a random password: verifying against it costs exactly what
         # verifying a real user's password costs, so unknown emails are not faster.
-        self._dummy_hash = self._hasher.hash("authql dummy password " + str(id(self)))
+        self._dummy_hash = dummy_hash(time_cost, memory_kib, parallelism)
         self._hash_seconds = metrics.PASSWORD_HASH_SECONDS.labels("hash")
         self._verify_seconds = metrics.PASSWORD_HASH_SECONDS.labels("verify")
 

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import schemathesis
+from budget import examples
 from conftest import Mailbox
 from conftest import test_settings as settings_with
 from schemathesis.generation import GenerationMode
@@ -37,12 +38,13 @@ from tests import fuzzing as fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Cases per operation. About 800 requests in all; argon2 is made cheap for the fuzzed app.
-EXAMPLES = 20
-INVALID_EXAMPLES = 10
-SIGNED_IN_EXAMPLES = 20
-AUTHORIZATION_EXAMPLES = 60
-REQUEST_EXAMPLES = 100
+# Cases per operation (tests/budget.py: AUTHQL_TEST_LONG=1 searches four times as long).
+# argon2 is made cheap for the fuzzed app.
+EXAMPLES = examples(10, 40)
+INVALID_EXAMPLES = examples(5, 20)
+SIGNED_IN_EXAMPLES = examples(10, 40)
+AUTHORIZATION_EXAMPLES = examples(30, 120)
+REQUEST_EXAMPLES = examples(50, 200)
 
 EXPORTED = schemathesis.graphql.from_path(ROOT / "schema.graphql")
 OPERATIONS = [result.ok().label for result in EXPORTED.get_all_operations()]

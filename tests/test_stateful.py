@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from budget import examples
 from conftest import Mailbox, text_of
 from conftest import test_settings as settings_with
 from flows import COMPLETE, LOGIN, PROFILE, RESEND, SET_PASSWORD, START, VERIFY, new_email
@@ -469,7 +470,8 @@ def test_registration_state_machine(env: Env) -> None:
     run_state_machine_as_test(
         Registrations,
         settings=settings(
-            max_examples=20,
+            # tests/budget.py: AUTHQL_TEST_LONG=1 runs ten times as many sequences.
+            max_examples=examples(10, 100),
             stateful_step_count=40,
             deadline=None,
             derandomize=True,
