@@ -27,6 +27,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 import metrics
+from endpoints.admin import AdminGraphiQLFiles, AdminGraphQLRoute, admin_graphql_app
 from endpoints.graphql import graphql_app
 from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
 from endpoints.routes import (
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings or load_settings())
         app.state.graphql = graphql_app(services)
+        app.state.admin_graphql = admin_graphql_app(services)  # None without ADMIN_API_KEY
         await services.bind_documents()
         try:
             await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint),
         Route("/oauth/callback/{provider}", social_callback, methods=["GET", "POST"]),
         Mount("/graphiql", GraphiQLFiles()),
+        Route("/admin/graphql", AdminGraphQLRoute(), methods=["GET", "POST"]),
+        Mount("/admin/graphiql", AdminGraphiQLFiles()),
     ]
     middleware = [
         Middleware(HeadLimit),

@@ -26,6 +26,8 @@ from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
 from mail.sealing import MailSeal
+from security.admin_keys import AdminKeys
+from security.audit import AuditLog
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
@@ -94,6 +96,8 @@ class Services:
     second_factor_budget: SecondFactorBudget
     known_clients: KnownClients
     redis_watch: RedisWatch
+    admin_keys: AdminKeys
+    audit: AuditLog
     # Social sign-in: the configured providers, the flows in Redis, the providers' documents.
     social: SocialConfig
     social_flows: SocialFlows
@@ -108,6 +112,9 @@ class Services:
         await init_beanie(
             database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
         )
+        if self.admin_keys.enabled:  # the admin API's own collections (security/admin_keys.py, audit.py)
+            await self.admin_keys.create_indexes()
+            await self.audit.create_indexes()
 
     async def ensure_indexes(self) -> None:
         """Build the indexes (MONGO_INDEXES=build), or refuse to start without them."""
@@ -122,6 +129,7 @@ class Services:
             )
 
     async def close(self) -> None:
+        await self.audit.drain()
         await self.redis_watch.stop()
         self.passwords.close()
         await self.http.aclose()
@@ -228,6 +236,11 @@ async def open_services(settings: Settings) -> Services:
         ttl_seconds=settings.access_token_ttl_seconds + ACCESS_TOKEN_MARGIN_SECONDS,
         max_age_seconds=settings.kept_trust_seconds,
     )
+    audit = AuditLog(
+        mongo[settings.mongo_db]["audit_events"], retention_seconds=settings.audit_retention_days * 86_400
+    )
+    if settings.admin_api_key is not None:  # the people's own events join the admin API's audit log
+        events.sink = audit.person_event
     # What this process kept is dropped when Redis turns out to be a new server.
     for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all, epoch.forget):
         redis_watch.on_change(forget)
@@ -256,7 +269,11 @@ async def open_services(settings: Settings) -> Services:
             [registrations, password_resets, code_logins, email_changes],
         ),
         rate_limits=RateLimits(
-            redis, {operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS}
+            redis,
+            {
+                **{operation: settings.rate_limit(operation) for operation in RATE_LIMITED_OPERATIONS},
+                "admin": settings.rate_limit_admin,  # per admin key, not per IP
+            },
         ),
         lockout=LoginLockout(
             redis,
@@ -276,6 +293,8 @@ async def open_services(settings: Settings) -> Services:
         second_factor_budget=SecondFactorBudget(redis),
         known_clients=KnownClients(redis, key=ring.derive(KNOWN_CLIENTS)),
         redis_watch=redis_watch,
+        admin_keys=AdminKeys(mongo[settings.mongo_db]["admin_keys"], ring, settings.admin_api_key),
+        audit=audit,
         social=social,
         social_flows=SocialFlows(redis),
         provider_clients=ProviderClients(),

@@ -322,7 +322,16 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = Field("authql", min_length=1, max_length=64)
     webauthn_origins: str | None = Field(None, min_length=1, max_length=16_384)
 
-    @field_validator(*(f"rate_limit_{operation}" for operation in (*RATE_LIMITED_OPERATIONS, "documents")))
+    # The admin API (/admin/graphql, README "Admin API"): off unless ADMIN_API_KEY is set; that
+    # key holds every scope. Each admin key's requests per window (any key, counted per key),
+    # and how long audit events are kept in MongoDB (a TTL index).
+    admin_api_key: str | None = Field(None, min_length=32, max_length=512, repr=False)
+    rate_limit_admin: str = "600/minute"
+    audit_retention_days: int = Field(365, ge=1, le=3650)
+
+    @field_validator(
+        *(f"rate_limit_{operation}" for operation in (*RATE_LIMITED_OPERATIONS, "documents", "admin"))
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         parse_many(value)  # raises ValueError naming the string it could not read

@@ -70,10 +70,26 @@ class User(Document):
     # at its first passkey registration: never the email or the database id, so an
     # authenticator learns nothing about the account from it.
     passkey_user_handle: str | None = None
+    # Set only through the admin API (resolvers/admin/): copied into every access token
+    # issued afterwards as the claims `roles` and `app_metadata`.
+    roles: list[str] = []
+    app_metadata: dict[str, Any] = {}
+    # Disabled by an operator: sign-in answers AccountDisabled once the person proved
+    # themselves. `disabled_until`: the epoch second it opens by itself (0: until enabled;
+    # an int, as nx-27017 turns datetimes given to $set into strings).
+    disabled: bool = False
+    disabled_until: int = 0
+    disabled_reason: str | None = None
+    # The epoch second of the last sign-in (resolvers/auth/signin.py), for operators.
+    last_sign_in_at: int = 0
 
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None
+
+    def disabled_now(self, now: float) -> bool:
+        """Whether sign-in is refused at epoch second `now` (a time-limited disable ends by itself)."""
+        return self.disabled and (self.disabled_until == 0 or self.disabled_until > now)
 
     @property
     def has_password(self) -> bool:
@@ -83,7 +99,15 @@ class User(Document):
     class Settings:
         name = "users"
         use_revision = False
-        indexes = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
+        indexes = [
+            IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+            # The admin API's listing (resolvers/admin/users.py): keyset pages in _id order,
+            # one index per filter besides the email prefix (email_unique serves it). Not
+            # compound with _id: nx-27017 cannot index _id beside another field.
+            IndexModel([("roles", ASCENDING)], name="admin_by_role"),
+            IndexModel([("disabled", ASCENDING)], name="admin_by_status"),
+            IndexModel([("created_at", ASCENDING)], name="admin_by_created"),
+        ]
 
     async def write_changes(
         self,

@@ -80,26 +80,26 @@ class GraphQLEndpoint(GraphQL):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        limits = Limits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            introspection=settings.introspection,
-        )
-        schema = build_schema(limits)
+        schema = self.build_schema(limits_of(settings))
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide="graphiql" if self.graphiql_on(settings) else None,
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
         self.settings = settings
-        self.hide_schema = not settings.introspection
+        self.hide_schema = not limits_of(settings).introspection
         self.documents = Documents(
             schema, settings.max_operations, settings.max_fragments, settings.document_cache_bytes
         )
         rate_limits = RateLimits(services.redis, {"documents": settings.rate_limit_documents})
         self.gate = Gate(settings, self.documents, rate_limits, self.answer_error)
         self.prepared = PreparedOperations(schema)
+
+    def build_schema(self, limits: Limits) -> AuthqlSchema:
+        return build_schema(limits)
+
+    def graphiql_on(self, settings: Settings) -> bool:
+        return bool(settings.graphiql)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -166,7 +166,7 @@ class GraphQLEndpoint(GraphQL):
         return orjson.dumps(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
-        return asks_for_page(request._request, self.settings.graphiql)
+        return asks_for_page(request._request, self.graphiql_on(self.settings))
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         """Our own GraphiQL page (files served from /graphiql/, no CDN) instead of Strawberry's."""
@@ -193,6 +193,16 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(response_data, dict) and is_request_error(response_data):
             response.status_code = 400
         return response
+
+
+def limits_of(settings: Settings) -> Limits:
+    """What one document may ask for, from the settings."""
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        introspection=bool(settings.introspection),
+    )
 
 
 # The schema extensions the short way knows it may skip: each does its work another way
@@ -285,10 +295,10 @@ def is_request_error(response_data: GraphQLHTTPResponse) -> bool:
     return response_data.get("data") is None and bool(errors) and all("path" not in e for e in errors)
 
 
-def graphql_app(services: Services) -> ASGIApp:
+def graphql_app(services: Services, view_class: type[GraphQLEndpoint] = GraphQLEndpoint) -> ASGIApp:
     """The GraphQL view, behind CORS when CORS_ORIGINS names any origin."""
     settings: Settings = services.settings
-    view = GraphQLEndpoint(services)
+    view = view_class(services)
     if not settings.cors_origin_list:
         return view
     return CORSMiddleware(

@@ -67,7 +67,7 @@ class GraphiQLFiles:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings: Settings = scope["app"].state.services.settings
-        if not settings.graphiql:
+        if not self.enabled(settings):
             await error_response(404, "GraphiQL is off on this server.", ErrorCode.NOT_FOUND)(
                 scope, receive, send
             )
@@ -83,6 +83,9 @@ class GraphiQLFiles:
             await send(message)
 
         await self.files(scope, receive, send_with_headers)
+
+    def enabled(self, settings: Settings) -> bool:
+        return bool(settings.graphiql)
 
 
 async def jwks(request: Request) -> JSONResponse:

@@ -95,6 +95,24 @@ def new_code_sign_in_message(to: str, client: str) -> MailMessage:
     return _message("new_code_sign_in", to, NOTICE_SUBJECT, client=client)
 
 
+def invite_code_message(to: str, code: str, expires_in_minutes: int, login_id: str) -> MailMessage:
+    """An account an operator made (admin createUser): its first sign-in code, with the id of
+    the sign-in by code it completes."""
+    return _message(
+        "invite_code",
+        to,
+        LOGIN_SUBJECT,
+        code=code,
+        expires_in_minutes=str(expires_in_minutes),
+        login_id=login_id,
+    )
+
+
+def email_set_by_operator_message(to: str, old_email: str) -> MailMessage:
+    """To the new address when an operator moved the account there (admin updateUser)."""
+    return _message("email_set_by_operator", to, "Your authql address was changed", old_email=old_email)
+
+
 def passkey_notice_message(to: str, event: str, name: str) -> MailMessage:
     """A passkey was added to or removed from the account (`event`: "passkey_added" or
     "passkey_removed", the template's name); `name` is the passkey's."""

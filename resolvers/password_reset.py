@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from documents.user import User, UserGone
 from mail import password_reset_code_message, password_reset_no_account_message
-from resolvers.auth.signin import sign_in
+from resolvers.auth.signin import account_disabled, sign_in
 from resolvers.emailed_codes import MailFor, mail_new_code, mails, open_flow, prove_code
 from schema.arguments import MailedCode, NewPassword
 from schema.context import Context
@@ -100,6 +100,10 @@ async def complete_password_reset(
     user = await User.by_email(flow.email)
     if user is None:  # deleted since the reset started
         return flow_expired()
+    # The code proved the person; a disabled account's password stays as it is.
+    disabled = account_disabled(context, user)
+    if disabled is not None:
+        return disabled
     # The new hash and the end of every session in one write (see resolvers/password.py).
     try:
         await user.write_changes(

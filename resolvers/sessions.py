@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import strawberry
@@ -45,8 +46,13 @@ async def refresh_tokens(
     except RefreshTokenRejected:
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     user = await User.get(PydanticObjectId(renewed.session.user_id))
-    # The password changed, or every session was logged out, since this one opened.
-    if user is None or user.credential_version != renewed.session.credential_version:
+    # The password changed, or every session was logged out, since this one opened; or an
+    # operator disabled the account (which ends its sessions too: this covers a race).
+    if (
+        user is None
+        or user.credential_version != renewed.session.credential_version
+        or user.disabled_now(time.time())
+    ):
         await context.services.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     return await auth_payload(context.services, user, renewed)

@@ -55,7 +55,8 @@ from schema.social import (
     UnknownProvider,
     UnlinkSocialIdentityResult,
 )
-from schema.user import SocialIdentity
+from schema.two_factor import SecondFactorRequired
+from schema.user import AuthPayload, SocialIdentity
 from security.social.flows import LINK, SIGN_IN, Ticket
 from security.social.providers import ProviderFailed, ProviderIdentity
 from webhooks import events
@@ -243,18 +244,29 @@ async def complete_social_sign_in(
     )
     try:
         await user.insert()
-    except DuplicateKeyError:  # registered meanwhile
-        context.security_event("social_account_exists", provider=provider.id, email=email)
-        return SocialAccountExists(message=ACCOUNT_EXISTS)
-    if await _link(user, provider.id, identity, email) is None:
+    except DuplicateKeyError:  # registered meanwhile: by this identity's other sign-in, or not
+        return await _lost_race(context, provider.id, identity, email)
+    if await _link(user, provider.id, identity, email) is None:  # linked elsewhere meanwhile
         await user.remove(announce=context.services.users)
-        return flow_expired()
+        return await _lost_race(context, provider.id, identity, email)
     context.security_event("social_account_created", provider=provider.id, user=str(user.id), email=email)
     await context.services.webhooks.emit(events.USER_CREATED, user, user_fields(user))
     await context.services.webhooks.emit(
         events.SOCIAL_IDENTITY_LINKED, user, identity={"provider": provider.id}
     )
     return await sign_in(context, user, amr=FEDERATED)
+
+
+async def _lost_race(
+    context: Context, provider: str, identity: ProviderIdentity, email: str
+) -> AuthPayload | SecondFactorRequired | FlowExpired | SocialAccountExists:
+    """Another request made the account (or linked the identity) first: if that was this
+    identity's own sign-in racing, sign into what it linked; else the address is taken."""
+    linked = await _linked(provider, identity.subject)
+    if linked is not None:
+        return await sign_in(context, linked[0], amr=FEDERATED)
+    context.security_event("social_account_exists", provider=provider, email=email)
+    return SocialAccountExists(message=ACCOUNT_EXISTS)
 
 
 async def complete_social_link(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited
+from schema.problems import AccountDisabled, FlowExpired, InvalidCode, InvalidInput, RateLimited
 from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
@@ -31,7 +31,7 @@ StartCodeLoginResult = Annotated[
 ]
 
 CompleteCodeLoginResult = Annotated[
-    AuthPayload | SecondFactorRequired | InvalidCode | FlowExpired | RateLimited,
+    AuthPayload | SecondFactorRequired | InvalidCode | FlowExpired | RateLimited | AccountDisabled,
     strawberry.union(
         "CompleteCodeLoginResult",
         description="A new session, or SecondFactorRequired for an account with two-factor on.",

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
     REQUEST_HEADERS_TOO_LARGE = "REQUEST_HEADERS_TOO_LARGE"
+    FORBIDDEN = "FORBIDDEN"
 
 
 # What each code means for a client; the README's error-code table says the same.
@@ -58,7 +59,9 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BAD_USER_INPUT: (
         "A string in the request is not valid Unicode (a lone surrogate such as \\ud800): HTTP 400; "
         "nothing ran, so no attempt was counted. Also a codeChallenge that is not 43 base64url "
-        "characters (startSocialSignIn, startSocialLink): HTTP 200, the field null."
+        "characters (startSocialSignIn, startSocialLink), and on the admin API a `first` out of "
+        "1-200, an `after` cursor the server did not give out, or user() without exactly one of id "
+        "and email: HTTP 200, the field null."
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: (
         "The request body is over the server's MAX_BODY_BYTES. HTTP 413; nothing ran."
@@ -88,6 +91,10 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ),
     ErrorCode.REQUEST_HEADERS_TOO_LARGE: (
         "The request head (target and headers) is over 16 KiB. HTTP 431, connection closed; nothing ran."
+    ),
+    ErrorCode.FORBIDDEN: (
+        "Admin API only (/admin/graphql): the admin key is valid but lacks the scope the field needs; "
+        "extensions.scope names it. HTTP 200."
     ),
 }
 

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import strawberry
 
-from schema.problems import InvalidCredentials, RateLimited
+from schema.problems import AccountDisabled, InvalidCredentials, RateLimited
 from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
 
 LoginResult = Annotated[
-    AuthPayload | SecondFactorRequired | InvalidCredentials | RateLimited,
+    AuthPayload | SecondFactorRequired | InvalidCredentials | RateLimited | AccountDisabled,
     strawberry.union(
         "LoginResult",
         description="Signed in, a second factor needed first, or the credentials were wrong or locked.",

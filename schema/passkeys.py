@@ -10,6 +10,7 @@ import strawberry
 
 from schema.permissions import IsAuthenticated
 from schema.problems import (
+    AccountDisabled,
     FlowExpired,
     InvalidInput,
     LastSignInMethod,
@@ -73,7 +74,7 @@ StartPasskeySignInResult = Annotated[
 ]
 
 FinishPasskeySignInResult = Annotated[
-    AuthPayload | PasskeyRejected | FlowExpired | RateLimited,
+    AuthPayload | PasskeyRejected | FlowExpired | RateLimited | AccountDisabled,
     strawberry.union(
         "FinishPasskeySignInResult",
         description=(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.problems import FlowExpired, InvalidCode, InvalidInput, RateLimited, WeakPassword
+from schema.problems import AccountDisabled, FlowExpired, InvalidCode, InvalidInput, RateLimited, WeakPassword
 from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload
@@ -51,7 +51,13 @@ ResendPasswordResetCodeResult = Annotated[
 ]
 
 CompletePasswordResetResult = Annotated[
-    AuthPayload | SecondFactorRequired | InvalidCode | FlowExpired | WeakPassword | RateLimited,
+    AuthPayload
+    | SecondFactorRequired
+    | InvalidCode
+    | FlowExpired
+    | WeakPassword
+    | RateLimited
+    | AccountDisabled,
     strawberry.union(
         "CompletePasswordResetResult",
         description="A completed reset revokes every session of the user and opens a new one. "

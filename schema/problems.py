@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 
@@ -109,6 +111,18 @@ def rate_limited(retry_after_seconds: int) -> RateLimited:
 )
 class InvalidRefreshToken(Problem):
     pass
+
+
+@strawberry.type(
+    description=(
+        "The operator disabled this account. Answered only after the password or code proved the "
+        "person, so it tells nobody else that the account exists."
+    )
+)
+class AccountDisabled(Problem):
+    until: datetime | None = strawberry.field(
+        description="When it opens again by itself; null until the operator enables it."
+    )
 
 
 @strawberry.type(description="No such object for this user (another user's session is not found either).")

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from schema.problems import (
+    AccountDisabled,
     FlowExpired,
     InvalidInput,
     LastSignInMethod,
@@ -97,7 +98,8 @@ CompleteSocialSignInResult = Annotated[
     | InvalidInput
     | FlowExpired
     | RateLimited
-    | SignUpRefused,
+    | SignUpRefused
+    | AccountDisabled,
     strawberry.union(
         "CompleteSocialSignInResult",
         description="What login answers: a session, SecondFactorRequired, or why not.",

@@ -10,7 +10,14 @@ from typing import Annotated
 import strawberry
 
 from schema.permissions import IsAuthenticated
-from schema.problems import FlowExpired, InvalidCode, InvalidCredentials, Problem, RateLimited
+from schema.problems import (
+    AccountDisabled,
+    FlowExpired,
+    InvalidCode,
+    InvalidCredentials,
+    Problem,
+    RateLimited,
+)
 from schema.rate_limit import LIMITED, RateLimit
 from schema.user import AuthPayload, User
 
@@ -34,7 +41,7 @@ class SecondFactorRequired:
 
 
 VerifySecondFactorResult = Annotated[
-    AuthPayload | InvalidCode | FlowExpired | RateLimited,
+    AuthPayload | InvalidCode | FlowExpired | RateLimited | AccountDisabled,
     strawberry.union(
         "VerifySecondFactorResult",
         description="A session, or why not: FlowExpired once the challenge expired or used its attempts.",

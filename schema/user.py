@@ -31,6 +31,13 @@ class User:
         )
     )
 
+    roles: list[str] = strawberry.field(
+        description=(
+            "Set by the operator through the admin API; read-only here. Access tokens carry them as "
+            "the claim `roles` (and the operator's app metadata as `app_metadata`)."
+        )
+    )
+
     @strawberry.field(description="The provider identities linked to the account, oldest first.")
     async def identities(self) -> list[SocialIdentity]:
         from resolvers.social import identities_of

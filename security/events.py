@@ -28,6 +28,9 @@ class SecurityEvents:
         `request_id`: the current request's id, for each event (logs.py's, given by services.py)."""
         self._key = key
         self._request_id = request_id
+        # Told of every event after it is logged (the admin API's audit log keeps the
+        # people's own events, security/audit.py); set at start-up, never per request.
+        self.sink: Callable[[dict[str, str | int | None]], None] | None = None
 
     def emit(self, event: str, *, email: str | None = None, **fields: str | int | None) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -40,6 +43,8 @@ class SecurityEvents:
         record.update(fields)
         # The JSON line is the message (text logs print it as is); JSON logs take the fields.
         logger.info(json.dumps(record, sort_keys=True), extra={"event_fields": record})
+        if self.sink is not None:
+            self.sink(record)
 
     def fingerprint(self, email: str) -> str:
         return hmac.new(self._key, email.encode(), hashlib.sha256).hexdigest()[:16]

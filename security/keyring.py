@@ -63,6 +63,7 @@ KNOWN_CLIENTS = "authql known clients"
 WEBHOOK_SECRETS = "authql webhook secrets"
 WEBHOOK_PAYLOADS = "authql webhook payloads"
 PASSKEY_DECOYS = "authql passkey decoys"
+ADMIN_KEYS = "authql admin keys"
 # Before data keys these two were HKDF keys (security/sealing.py), every other label an HMAC.
 LEGACY_HKDF_LABELS = frozenset({TOTP_SECRETS, OUTBOX_MAIL})
 

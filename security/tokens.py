@@ -109,9 +109,24 @@ class Tokens:
         credential_version: int,
         amr: tuple[str, ...] = (),
         auth_time: int | None = None,
+        *,
+        roles: tuple[str, ...] = (),
+        app_metadata: dict[str, Any] | None = None,
     ) -> IssuedToken:
-        """A token for the session; `auth_time` (epoch seconds) defaults to now."""
-        return self.sign(self.claims(subject, session_id, credential_version, amr, auth_time))
+        """A token for the session; `auth_time` (epoch seconds) defaults to now. `roles` and
+        `app_metadata`: what the operator set (admin API), for the app's own API to authorise
+        on without calling authql."""
+        return self.sign(
+            self.claims(
+                subject,
+                session_id,
+                credential_version,
+                amr,
+                auth_time,
+                roles=roles,
+                app_metadata=app_metadata,
+            )
+        )
 
     def claims(
         self,
@@ -120,6 +135,9 @@ class Tokens:
         credential_version: int,
         amr: tuple[str, ...] = (),
         auth_time: int | None = None,
+        *,
+        roles: tuple[str, ...] = (),
+        app_metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The claims `issue` signs (a custom-claims hook is shown them first)."""
         now = int(clock.now())
@@ -131,6 +149,8 @@ class Tokens:
             "cv": credential_version,
             "amr": list(amr),
             "auth_time": now if auth_time is None else auth_time,
+            "roles": list(roles),
+            "app_metadata": app_metadata or {},
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,

@@ -111,6 +111,8 @@ LONGEST_MODULES = (
     "test_server_process.py",
     "test_bench_smoke.py",
     "test_graphiql_browser.py",
+    "test_admin_keys.py",
+    "test_admin_graphiql_browser.py",
 )
 
 

@@ -11,8 +11,10 @@ are allowed) but never break it. Refresh it on release (README, "The API at a gl
 
 from pathlib import Path
 
+from contract_files import roles_contract
 from graphql import build_schema, find_breaking_changes
 
+from schema.admin_root import build_admin_schema
 from schema.root import build_schema as build_live_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +81,8 @@ def test_kept_contract_equals_the_shared_one_where_it_is_present():
         "social.graphql",
         "hooks.graphql",
         "passkeys.graphql",
+        "admin.graphql",
+        "roles.graphql",
     }
     if not SHARED_CONTRACT.is_dir():
         return  # a clone on its own: the kept copy is the contract
@@ -86,3 +90,21 @@ def test_kept_contract_equals_the_shared_one_where_it_is_present():
         assert (SHARED_CONTRACT / name).read_text() == text, (
             f"tests/contract/{name} differs from the shared one"
         )
+
+
+def test_live_schema_is_a_compatible_superset_of_roles_with_the_files_it_extends():
+    text, left_out = roles_contract()
+    assert set(left_out) <= {"CompleteSocialSignInResult", "FinishPasskeySignInResult"}
+    assert find_breaking_changes(build_schema(text), schema._schema) == []
+
+
+def test_admin_schema_is_a_compatible_superset_of_the_admin_contract():
+    contract = build_schema((CONTRACT / "admin.graphql").read_text())
+    assert find_breaking_changes(contract, build_admin_schema()._schema) == []
+
+
+def test_exported_admin_schema_graphql_matches_the_code():
+    exported = (ROOT / "admin.schema.graphql").read_text()
+    assert exported.strip() == build_admin_schema().as_str().strip(), (
+        "admin.schema.graphql is stale: run `./run python -m schema.admin_root > admin.schema.graphql`"
+    )

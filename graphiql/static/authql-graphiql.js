@@ -28,11 +28,62 @@ function updateURL(name, value) {
   history.replaceState(null, "", search ? "?" + search : window.location.pathname);
 }
 
+// The admin API's page (/admin/graphql) is the same page: its key is typed into the Headers
+// pane for each visit and never kept, and its tabs and history are kept apart from the
+// public page's (the two share an origin, so they would share localStorage).
+const ADMIN = window.location.pathname.startsWith("/admin/");
+const ADMIN_QUERY = `# authql's admin API. Put
+#   {"Authorization": "Bearer <ADMIN_API_KEY or a key from createAdminKey>"}
+# in the Headers pane below (it is not kept) and run:
+#
+#   { users(first: 10) { edges { node { id email status } } } }
+#
+# Run: Ctrl-Enter. Autocomplete: Ctrl-Space.
+`;
+const PREFIX = ADMIN ? "authql-admin:" : "";
+
+// Every `headers` field of a stored JSON value emptied (the history keeps each query's
+// headers, whatever shouldPersistHeaders says): no admin key is written to storage.
+function withoutHeaders(value) {
+  if (Array.isArray(value)) {
+    return value.map(withoutHeaders);
+  }
+  if (value && typeof value === "object") {
+    const copy = {};
+    for (const [name, item] of Object.entries(value)) {
+      copy[name] = name === "headers" ? null : withoutHeaders(item);
+    }
+    return copy;
+  }
+  return value;
+}
+
+function kept(value) {
+  if (!ADMIN) {
+    return value;
+  }
+  try {
+    return JSON.stringify(withoutHeaders(JSON.parse(value)));
+  } catch (error) {
+    return value; // not JSON: a plain setting
+  }
+}
+
+const storage = {
+  getItem: (key) => localStorage.getItem(PREFIX + key),
+  setItem: (key, value) => localStorage.setItem(PREFIX + key, kept(value)),
+  removeItem: (key) => localStorage.removeItem(PREFIX + key),
+  clear: () => localStorage.clear(),
+  get length() {
+    return localStorage.length;
+  },
+};
+
 const fetcher = GraphiQL.createFetcher({ url: window.location.href.split("?")[0] });
 const explorer = GraphiQLPluginExplorer.explorerPlugin();
 
 function AuthqlGraphiQL() {
-  const [query, setQuery] = React.useState(parameters.get("query") || EXAMPLE_QUERY);
+  const [query, setQuery] = React.useState(parameters.get("query") || (ADMIN ? ADMIN_QUERY : EXAMPLE_QUERY));
   const [variables, setVariables] = React.useState(parameters.get("variables") || undefined);
 
   return React.createElement(GraphiQL, {
@@ -50,7 +101,8 @@ function AuthqlGraphiQL() {
     },
     defaultEditorToolsVisibility: true,
     isHeadersEditorEnabled: true,
-    shouldPersistHeaders: true,
+    shouldPersistHeaders: !ADMIN,
+    storage: storage,
     inputValueDeprecation: true,
   });
 }

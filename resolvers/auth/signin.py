@@ -10,13 +10,15 @@ verifySecondFactor opens the session with the second factor added ("otp", "mfa")
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import strawberry
 
 from documents.user import User as UserDocument
 from schema.context import Context
-from schema.problems import FlowExpired, flow_expired
+from schema.problems import AccountDisabled, FlowExpired, flow_expired
 from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security.sessions import SessionTokens
@@ -38,6 +40,7 @@ def public_user(user: UserDocument) -> User:
         updated_at=user.updated_at,
         two_factor_enabled=user.two_factor_enabled,
         recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
+        roles=list(user.roles),
         has_password=user.has_password,
     )
 
@@ -48,7 +51,7 @@ async def sign_in(
     *,
     amr: tuple[str, ...],
     credential_version: int | None = None,
-) -> AuthPayload | SecondFactorRequired | FlowExpired:
+) -> AuthPayload | SecondFactorRequired | FlowExpired | AccountDisabled:
     """Open a new session for `user` on this device and answer its first token pair, or,
     with two-factor on, the challenge the second factor must answer first.
 
@@ -56,6 +59,9 @@ async def sign_in(
     emailed code). `credential_version` is the one the password was verified against
     (login): if the password changed meanwhile, no tokens (FlowExpired, see `signed_in`)."""
     version = user.credential_version if credential_version is None else credential_version
+    disabled = account_disabled(context, user)
+    if disabled is not None:
+        return disabled
     if user.two_factor_enabled:
         challenge = await context.services.challenges.open(str(user.id), amr, version)
         context.security_event("second_factor_required", user=str(user.id))
@@ -70,9 +76,20 @@ async def sign_in(
     return await signed_in(context, user, amr=amr, credential_version=version)
 
 
+def account_disabled(context: Context, user: UserDocument) -> AccountDisabled | None:
+    """AccountDisabled when an operator disabled the account (until a time not yet come).
+    Asked only once the person proved a factor: before, every answer is the one an unknown
+    or wrong credential gets, so the answer tells nobody else the account exists."""
+    if not user.disabled_now(time.time()):
+        return None
+    context.security_event("sign_in_disabled", user=str(user.id))
+    until = datetime.fromtimestamp(user.disabled_until, UTC) if user.disabled_until else None
+    return AccountDisabled(message="This account is disabled.", until=until)
+
+
 async def signed_in(
     context: Context, user: UserDocument, *, amr: tuple[str, ...], credential_version: int | None = None
-) -> AuthPayload | FlowExpired:
+) -> AuthPayload | FlowExpired | AccountDisabled:
     """A session, every factor the account needs already proven (`amr`); its client becomes
     one the account has signed in from (a sign-in by code from another one is told to the owner).
 
@@ -82,7 +99,12 @@ async def signed_in(
     arrival, so the session is ended and the answer is FlowExpired instead. Read after
     the insert, not before: a change that lands after this read also ends the session
     (it is stored by then), so no answer carries tokens that were dead when issued."""
+    disabled = account_disabled(context, user)  # disabled since the first factor (a challenge's)
+    if disabled is not None:
+        return disabled
     session = await open_session(context, user, credential_version, amr=amr)
+    # Disabling moves the credential version on (as "log out everywhere"): a disable that
+    # lands meanwhile ends this session here, or in the operator's revocation after it.
     if credential_version is not None and await _current_version(user) != credential_version:
         await context.services.sessions.revoke([session.session])
         context.security_event("sign_in_outdated", user=str(user.id))
@@ -90,6 +112,7 @@ async def signed_in(
     await context.services.known_clients.remember(str(user.id), context.client_bucket)
     if not user.email_proven:  # an account made for someone, signed into: its owner has it
         await user.write_changes({"email_proven": True}, announce=context.services.users, touch=False)
+    await _record_sign_in(user)
     payload = await auth_payload(context.services, user, session)
     await context.services.webhooks.emit(
         events.SESSION_CREATED, user, session={"id": str(session.session.id)}, amr=list(amr)
@@ -101,6 +124,15 @@ async def _current_version(user: UserDocument) -> int | None:
     """The user's credential version in MongoDB now; None if the user is gone."""
     found = await UserDocument.get_pymongo_collection().find_one({"_id": user.id}, {"credential_version": 1})
     return None if found is None else found.get("credential_version")
+
+
+async def _record_sign_in(user: UserDocument) -> None:
+    """When the account last signed in: a fact for the admin API only, which reads MongoDB;
+    no copy a signed-in request serves shows it, so the write does not restamp the user's
+    copies."""
+    await UserDocument.get_pymongo_collection().update_one(
+        {"_id": user.id}, {"$set": {"last_sign_in_at": int(time.time())}}
+    )
 
 
 async def open_session(
@@ -129,6 +161,8 @@ async def auth_payload(services: Services, user: UserDocument, session: SessionT
         session_id,
         session.session.credential_version,
         tuple(session.session.amr),
+        roles=tuple(user.roles),
+        app_metadata=user.app_metadata,
         auth_time=int(signed_in_at.timestamp()),
     )
     extra = None

@@ -114,18 +114,6 @@ TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
 
 
-def public_url(settings: Settings) -> str:
-    """PUBLIC_URL without a trailing slash, or http://HOST:PORT."""
-    if settings.public_url is None:
-        host = settings.host if ":" not in settings.host else f"[{settings.host}]"
-        return f"http://{host}:{settings.port}"
-    url = settings.public_url.rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigurationError("PUBLIC_URL must be an http(s) URL with no query or fragment")
-    return url
-
-
 def social_config(settings: Settings) -> SocialConfig:
     """The providers and redirect URIs, checked; ConfigurationError names the variable."""
     ids = [item.strip() for item in settings.social_providers.split(",") if item.strip()]
@@ -133,7 +121,7 @@ def social_config(settings: Settings) -> SocialConfig:
         raise ConfigurationError(f"SOCIAL_PROVIDERS names more than {MAX_PROVIDERS} providers")
     if len(set(ids)) != len(ids):
         raise ConfigurationError("SOCIAL_PROVIDERS names a provider twice")
-    base = public_url(settings) if ids else ""
+    base = settings.public_base_url  # PUBLIC_URL (checked by the settings) or http://HOST:PORT
     providers = tuple(_provider(settings, provider_id, base) for provider_id in ids)
     uris = frozenset(
         _redirect_uri(item.strip()) for item in settings.social_redirect_uris.split(",") if item.strip()

@@ -3,8 +3,9 @@ client: PKCE S256 and client_secret_basic) and who the person is.
 
 For OpenID Connect the answer is the ID token, validated here with joserfc (Authlib's
 JOSE): the signature by a key of the issuer's JWKS (an unknown `kid` fetches the set
-again, once, so a provider's key rotation is followed; a forged `kid` cannot make us
-fetch more than once per JWKS_REFRESH_SECONDS), only asymmetric algorithms, `iss`
+again, once per sign-in, so a provider's key rotation is followed; the ID token comes
+from the provider's own token endpoint, so nobody else can send us kids to chase, and
+sign-ins racing after a rotation share one fetch), only asymmetric algorithms, `iss`
 exactly the issuer, `aud` holding our client id, `azp` ours where present (required with
 several audiences), `exp`/`iat` with a minute of leeway, and `nonce` exactly the flow's.
 The discovery document is kept DISCOVERY_TTL_SECONDS.
@@ -34,7 +35,6 @@ from security import clock
 from security.social.config import AppleKey, Kind, Provider
 
 DISCOVERY_TTL_SECONDS = 3600.0
-JWKS_REFRESH_SECONDS = 10.0
 LEEWAY_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 10.0
 # Signature algorithms an ID token may use: never `none`, never an HMAC keyed by our secret.
@@ -196,7 +196,7 @@ class ProviderClients:
 
     async def _key_set(self, uri: str, *, refresh: bool) -> KeySet:
         kept = self._jwks.get(uri)
-        if kept is None or (refresh and time.monotonic() - kept.at >= JWKS_REFRESH_SECONDS):
+        if kept is None or refresh:
             async with self._lock("jwks:" + uri):
                 again = self._jwks.get(uri)
                 if again is kept:  # nobody fetched it meanwhile

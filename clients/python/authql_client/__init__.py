@@ -12,6 +12,7 @@ from .change_password import (
 from .client import AuthqlClient
 from .complete_code_login import (
     CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     CompleteCodeLoginCompleteCodeLoginAuthPayload,
     CompleteCodeLoginCompleteCodeLoginFlowExpired,
     CompleteCodeLoginCompleteCodeLoginInvalidCode,
@@ -20,6 +21,7 @@ from .complete_code_login import (
 )
 from .complete_password_reset import (
     CompletePasswordReset,
+    CompletePasswordResetCompletePasswordResetAccountDisabled,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
@@ -45,6 +47,7 @@ from .complete_social_link import (
 )
 from .complete_social_sign_in import (
     CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     CompleteSocialSignInCompleteSocialSignInAuthPayload,
     CompleteSocialSignInCompleteSocialSignInFlowExpired,
     CompleteSocialSignInCompleteSocialSignInInvalidInput,
@@ -112,6 +115,7 @@ from .finish_passkey_registration import (
 )
 from .finish_passkey_sign_in import (
     FinishPasskeySignIn,
+    FinishPasskeySignInFinishPasskeySignInAccountDisabled,
     FinishPasskeySignInFinishPasskeySignInAuthPayload,
     FinishPasskeySignInFinishPasskeySignInFlowExpired,
     FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
@@ -128,6 +132,7 @@ from .fragments import (
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
+    LoginLoginAccountDisabled,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
@@ -270,6 +275,7 @@ from .verify_registration_code import (
 )
 from .verify_second_factor import (
     VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAccountDisabled,
     VerifySecondFactorVerifySecondFactorAuthPayload,
     VerifySecondFactorVerifySecondFactorFlowExpired,
     VerifySecondFactorVerifySecondFactorInvalidCode,
@@ -286,12 +292,14 @@ __all__ = [
     "ChangePasswordChangePasswordRateLimited",
     "ChangePasswordChangePasswordWeakPassword",
     "CompleteCodeLogin",
+    "CompleteCodeLoginCompleteCodeLoginAccountDisabled",
     "CompleteCodeLoginCompleteCodeLoginAuthPayload",
     "CompleteCodeLoginCompleteCodeLoginFlowExpired",
     "CompleteCodeLoginCompleteCodeLoginInvalidCode",
     "CompleteCodeLoginCompleteCodeLoginRateLimited",
     "CompleteCodeLoginCompleteCodeLoginSecondFactorRequired",
     "CompletePasswordReset",
+    "CompletePasswordResetCompletePasswordResetAccountDisabled",
     "CompletePasswordResetCompletePasswordResetAuthPayload",
     "CompletePasswordResetCompletePasswordResetFlowExpired",
     "CompletePasswordResetCompletePasswordResetInvalidCode",
@@ -311,6 +319,7 @@ __all__ = [
     "CompleteSocialLinkCompleteSocialLinkSocialIdentityLinkedUser",
     "CompleteSocialLinkCompleteSocialLinkSocialIdentityTaken",
     "CompleteSocialSignIn",
+    "CompleteSocialSignInCompleteSocialSignInAccountDisabled",
     "CompleteSocialSignInCompleteSocialSignInAuthPayload",
     "CompleteSocialSignInCompleteSocialSignInFlowExpired",
     "CompleteSocialSignInCompleteSocialSignInInvalidInput",
@@ -357,6 +366,7 @@ __all__ = [
     "FinishPasskeyRegistrationFinishPasskeyRegistrationPasskeyRejected",
     "FinishPasskeyRegistrationFinishPasskeyRegistrationRateLimited",
     "FinishPasskeySignIn",
+    "FinishPasskeySignInFinishPasskeySignInAccountDisabled",
     "FinishPasskeySignInFinishPasskeySignInAuthPayload",
     "FinishPasskeySignInFinishPasskeySignInFlowExpired",
     "FinishPasskeySignInFinishPasskeySignInPasskeyRejected",
@@ -367,6 +377,7 @@ __all__ = [
     "GraphQLClientHttpError",
     "GraphQLClientInvalidResponseError",
     "Login",
+    "LoginLoginAccountDisabled",
     "LoginLoginAuthPayload",
     "LoginLoginInvalidCredentials",
     "LoginLoginRateLimited",
@@ -488,6 +499,7 @@ __all__ = [
     "VerifyRegistrationCodeVerifyRegistrationCodeRateLimited",
     "VerifyRegistrationCodeVerifyRegistrationCodeRegistrationVerified",
     "VerifySecondFactor",
+    "VerifySecondFactorVerifySecondFactorAccountDisabled",
     "VerifySecondFactorVerifySecondFactorAuthPayload",
     "VerifySecondFactorVerifySecondFactorFlowExpired",
     "VerifySecondFactorVerifySecondFactorInvalidCode",

@@ -14,6 +14,7 @@ from .change_password import (
 )
 from .complete_code_login import (
     CompleteCodeLogin,
+    CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     CompleteCodeLoginCompleteCodeLoginAuthPayload,
     CompleteCodeLoginCompleteCodeLoginFlowExpired,
     CompleteCodeLoginCompleteCodeLoginInvalidCode,
@@ -22,6 +23,7 @@ from .complete_code_login import (
 )
 from .complete_password_reset import (
     CompletePasswordReset,
+    CompletePasswordResetCompletePasswordResetAccountDisabled,
     CompletePasswordResetCompletePasswordResetAuthPayload,
     CompletePasswordResetCompletePasswordResetFlowExpired,
     CompletePasswordResetCompletePasswordResetInvalidCode,
@@ -45,6 +47,7 @@ from .complete_social_link import (
 )
 from .complete_social_sign_in import (
     CompleteSocialSignIn,
+    CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     CompleteSocialSignInCompleteSocialSignInAuthPayload,
     CompleteSocialSignInCompleteSocialSignInFlowExpired,
     CompleteSocialSignInCompleteSocialSignInInvalidInput,
@@ -100,6 +103,7 @@ from .finish_passkey_registration import (
 )
 from .finish_passkey_sign_in import (
     FinishPasskeySignIn,
+    FinishPasskeySignInFinishPasskeySignInAccountDisabled,
     FinishPasskeySignInFinishPasskeySignInAuthPayload,
     FinishPasskeySignInFinishPasskeySignInFlowExpired,
     FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
@@ -108,6 +112,7 @@ from .finish_passkey_sign_in import (
 from .input_types import ProfileInput, ProfileUpdateInput
 from .login import (
     Login,
+    LoginLoginAccountDisabled,
     LoginLoginAuthPayload,
     LoginLoginInvalidCredentials,
     LoginLoginRateLimited,
@@ -241,6 +246,7 @@ from .verify_registration_code import (
 )
 from .verify_second_factor import (
     VerifySecondFactor,
+    VerifySecondFactorVerifySecondFactorAccountDisabled,
     VerifySecondFactorVerifySecondFactorAuthPayload,
     VerifySecondFactorVerifySecondFactorFlowExpired,
     VerifySecondFactorVerifySecondFactorInvalidCode,
@@ -294,6 +300,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteCodeLoginCompleteCodeLoginInvalidCode,
         CompleteCodeLoginCompleteCodeLoginFlowExpired,
         CompleteCodeLoginCompleteCodeLoginRateLimited,
+        CompleteCodeLoginCompleteCodeLoginAccountDisabled,
     ]:
         query = gql("""
             mutation CompleteCodeLogin($loginId: ID!, $code: String!) {
@@ -360,6 +367,7 @@ class AuthqlClient(AsyncBaseClient):
         VerifySecondFactorVerifySecondFactorInvalidCode,
         VerifySecondFactorVerifySecondFactorFlowExpired,
         VerifySecondFactorVerifySecondFactorRateLimited,
+        VerifySecondFactorVerifySecondFactorAccountDisabled,
     ]:
         query = gql("""
             mutation VerifySecondFactor($challengeId: ID!, $code: String!) {
@@ -998,6 +1006,7 @@ class AuthqlClient(AsyncBaseClient):
         FinishPasskeySignInFinishPasskeySignInPasskeyRejected,
         FinishPasskeySignInFinishPasskeySignInFlowExpired,
         FinishPasskeySignInFinishPasskeySignInRateLimited,
+        FinishPasskeySignInFinishPasskeySignInAccountDisabled,
     ]:
         query = gql("""
             mutation FinishPasskeySignIn($challengeId: ID!, $credentialJson: String!) {
@@ -1231,6 +1240,7 @@ class AuthqlClient(AsyncBaseClient):
         CompletePasswordResetCompletePasswordResetFlowExpired,
         CompletePasswordResetCompletePasswordResetWeakPassword,
         CompletePasswordResetCompletePasswordResetRateLimited,
+        CompletePasswordResetCompletePasswordResetAccountDisabled,
     ]:
         query = gql("""
             mutation CompletePasswordReset($resetId: ID!, $code: String!, $newPassword: String!) {
@@ -1524,6 +1534,7 @@ class AuthqlClient(AsyncBaseClient):
         LoginLoginSecondFactorRequired,
         LoginLoginInvalidCredentials,
         LoginLoginRateLimited,
+        LoginLoginAccountDisabled,
     ]:
         query = gql("""
             mutation Login($email: String!, $password: String!) {
@@ -1784,6 +1795,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteSocialSignInCompleteSocialSignInFlowExpired,
         CompleteSocialSignInCompleteSocialSignInRateLimited,
         CompleteSocialSignInCompleteSocialSignInSignUpRefused,
+        CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     ]:
         query = gql("""
             mutation CompleteSocialSignIn($ticket: ID!, $codeVerifier: String!, $profile: ProfileInput) {

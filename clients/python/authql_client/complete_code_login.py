@@ -20,6 +20,7 @@ class CompleteCodeLogin(BaseModel):
         "CompleteCodeLoginCompleteCodeLoginInvalidCode",
         "CompleteCodeLoginCompleteCodeLoginFlowExpired",
         "CompleteCodeLoginCompleteCodeLoginRateLimited",
+        "CompleteCodeLoginCompleteCodeLoginAccountDisabled",
     ] = Field(alias="completeCodeLogin", discriminator="typename__")
 
 
@@ -46,6 +47,11 @@ class CompleteCodeLoginCompleteCodeLoginRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class CompleteCodeLoginCompleteCodeLoginAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 CompleteCodeLogin.model_rebuild()

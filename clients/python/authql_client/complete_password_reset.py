@@ -21,6 +21,7 @@ class CompletePasswordReset(BaseModel):
         "CompletePasswordResetCompletePasswordResetFlowExpired",
         "CompletePasswordResetCompletePasswordResetWeakPassword",
         "CompletePasswordResetCompletePasswordResetRateLimited",
+        "CompletePasswordResetCompletePasswordResetAccountDisabled",
     ] = Field(alias="completePasswordReset", discriminator="typename__")
 
 
@@ -55,6 +56,11 @@ class CompletePasswordResetCompletePasswordResetRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class CompletePasswordResetCompletePasswordResetAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 CompletePasswordReset.model_rebuild()

@@ -23,6 +23,7 @@ class CompleteSocialSignIn(BaseModel):
         "CompleteSocialSignInCompleteSocialSignInFlowExpired",
         "CompleteSocialSignInCompleteSocialSignInRateLimited",
         "CompleteSocialSignInCompleteSocialSignInSignUpRefused",
+        "CompleteSocialSignInCompleteSocialSignInAccountDisabled",
     ] = Field(alias="completeSocialSignIn", discriminator="typename__")
 
 
@@ -68,6 +69,11 @@ class CompleteSocialSignInCompleteSocialSignInRateLimited(BaseModel):
 
 class CompleteSocialSignInCompleteSocialSignInSignUpRefused(BaseModel):
     typename__: Literal["SignUpRefused"] = Field(alias="__typename")
+    message: str
+
+
+class CompleteSocialSignInCompleteSocialSignInAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
     message: str
 
 

@@ -22,7 +22,10 @@ def parse_datetime(value: Any) -> datetime:
 
 
 def serialize_datetime(value: datetime) -> str:
-    """An aware datetime as RFC 3339 in UTC (naive ones are refused: their zone is unknown)."""
+    """An aware datetime as RFC 3339 in UTC (naive ones are refused: their zone is unknown).
+    Anything else (an optional argument left unset, or null) passes as it is."""
+    if not isinstance(value, datetime):
+        return value
     if value.tzinfo is None:
         raise ValueError("a naive datetime has no zone; give it one")
     return value.astimezone(UTC).isoformat()

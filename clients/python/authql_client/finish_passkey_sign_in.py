@@ -18,6 +18,7 @@ class FinishPasskeySignIn(BaseModel):
         "FinishPasskeySignInFinishPasskeySignInPasskeyRejected",
         "FinishPasskeySignInFinishPasskeySignInFlowExpired",
         "FinishPasskeySignInFinishPasskeySignInRateLimited",
+        "FinishPasskeySignInFinishPasskeySignInAccountDisabled",
     ] = Field(alias="finishPasskeySignIn", discriminator="typename__")
 
 
@@ -39,6 +40,11 @@ class FinishPasskeySignInFinishPasskeySignInRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class FinishPasskeySignInFinishPasskeySignInAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 FinishPasskeySignIn.model_rebuild()

@@ -19,6 +19,7 @@ class Login(BaseModel):
         "LoginLoginSecondFactorRequired",
         "LoginLoginInvalidCredentials",
         "LoginLoginRateLimited",
+        "LoginLoginAccountDisabled",
     ] = Field(discriminator="typename__")
 
 
@@ -39,6 +40,11 @@ class LoginLoginRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class LoginLoginAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 Login.model_rebuild()

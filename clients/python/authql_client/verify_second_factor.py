@@ -18,6 +18,7 @@ class VerifySecondFactor(BaseModel):
         "VerifySecondFactorVerifySecondFactorInvalidCode",
         "VerifySecondFactorVerifySecondFactorFlowExpired",
         "VerifySecondFactorVerifySecondFactorRateLimited",
+        "VerifySecondFactorVerifySecondFactorAccountDisabled",
     ] = Field(alias="verifySecondFactor", discriminator="typename__")
 
 
@@ -40,6 +41,11 @@ class VerifySecondFactorVerifySecondFactorRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class VerifySecondFactorVerifySecondFactorAccountDisabled(BaseModel):
+    typename__: Literal["AccountDisabled"] = Field(alias="__typename")
+    message: str
 
 
 VerifySecondFactor.model_rebuild()

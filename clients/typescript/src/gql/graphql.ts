@@ -60,6 +60,7 @@ export type CompleteCodeLoginMutationVariables = Exact<{
 
 
 export type CompleteCodeLoginMutation = { completeCodeLogin:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
@@ -74,6 +75,7 @@ export type VerifySecondFactorMutationVariables = Exact<{
 
 
 export type VerifySecondFactorMutation = { verifySecondFactor:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
@@ -253,6 +255,7 @@ export type FinishPasskeySignInMutationVariables = Exact<{
 
 
 export type FinishPasskeySignInMutation = { finishPasskeySignIn:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'PasskeyRejected', message: string }
@@ -313,6 +316,7 @@ export type CompletePasswordResetMutationVariables = Exact<{
 
 
 export type CompletePasswordResetMutation = { completePasswordReset:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidCode', message: string, attemptsLeft: number }
@@ -390,6 +394,7 @@ export type LoginMutationVariables = Exact<{
 
 
 export type LoginMutation = { login:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'InvalidCredentials', message: string }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
@@ -460,6 +465,7 @@ export type CompleteSocialSignInMutationVariables = Exact<{
 
 
 export type CompleteSocialSignInMutation = { completeSocialSignIn:
+    | { __typename: 'AccountDisabled', message: string }
     | { __typename: 'AuthPayload', accessToken: string, tokenType: string, expiresIn: number, refreshToken: string, refreshExpiresIn: number, sessionId: string, user: { id: string, email: string, firstName: string, lastName: string, phone: string | null, createdAt: string, updatedAt: string, twoFactorEnabled: boolean, recoveryCodesLeft: number } }
     | { __typename: 'FlowExpired', message: string }
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
