@@ -7,12 +7,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from admin import ADMIN_KEY, AUDIT, CREATE_KEY, DISABLE_USER, ENABLE_USER, admin_call, admin_data, codes
+from admin import (
+    ADMIN_KEY,
+    AUDIT,
+    CREATE_KEY,
+    CREATE_USER,
+    DISABLE_USER,
+    ENABLE_USER,
+    admin_call,
+    admin_data,
+    codes,
+)
 from conftest import Mailbox, serve
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
-from flows import register
+from flows import new_email, register
 from receiver import Receiver, receiving
 from standardwebhooks.webhooks import Webhook
+
+from webhooks.signing import new_secret
 
 PROBLEM = "... on Problem { __typename message }"
 INVALID = "... on InvalidInput { fields { field message } }"
@@ -122,3 +134,30 @@ async def test_disabling_and_enabling_an_account_send_their_events(
         )
         kinds = sorted(Webhook(made["secret"]).verify(a.body, a.headers)["type"] for a in arrivals)
         assert kinds == ["user.disabled", "user.enabled"]
+
+
+async def test_an_invite_asks_the_sign_up_policy(backend_urls: dict[str, str], mailbox: Mailbox) -> None:
+    secret = new_secret()
+
+    def policy(arrival: Any) -> dict[str, Any]:
+        body = Webhook(secret).verify(arrival.body, arrival.headers)
+        assert body["method"] == "invite"
+        return {"allow": not body["email"].startswith("blocked-"), "message": "Not this one."}
+
+    receiver = Receiver(status=200, answer=policy)
+    async with receiving(receiver) as port:
+        settings = admin_settings(
+            backend_urls,
+            mailbox,
+            hook_before_sign_up_url=f"http://127.0.0.1:{port}/before-sign-up",
+            hook_secret=secret,
+        )
+        async with serve(settings) as client:
+            person = {"firstName": "Ada", "lastName": "Lovelace", "invite": True}
+            refused = await admin_data(
+                client, CREATE_USER, {"input": {"email": "blocked-a@example.com", **person}}
+            )
+            assert refused["__typename"] == "InvalidInput"
+            assert refused["fields"] == [{"field": "email", "message": "Not this one."}]
+            made = await admin_data(client, CREATE_USER, {"input": {"email": new_email(), **person}})
+            assert made["__typename"] == "UserResult", made

@@ -286,6 +286,10 @@ async def create_user(
             problems["password"] = " ".join(reasons)
     if problems:
         return invalid_input(problems)
+    if input.invite:  # an invited account is a sign-up: the operator's policy (hooks.graphql) is asked
+        refused = await context.services.hooks.before_sign_up(str(profile["email"]), "invite")
+        if refused is not None:
+            return invalid_input({"email": refused})
     passwords = context.services.passwords
     # With no password, none (NO_PASSWORD): a login to it costs the same argon2 verify as a
     # wrong password (security/password_forms.py), so its timing tells nobody.
