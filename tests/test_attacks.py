@@ -427,6 +427,38 @@ async def prepare_calls(
             (lambda ip, n=n: field(client, complete, {"t": f"no-such-ticket-{n}"}, ip=ip, token=token))
             for n in range(5)
         ], {"FlowExpired"}
+    if operation in ("start_passkey_registration", "start_passkey_sign_in"):
+        # Options each time: a challenge kept in Redis per call.
+        token = None
+        if operation == "start_passkey_registration":
+            _, payload = await register(client, mailbox, setup_ip)
+            token = payload["accessToken"]
+            start = f"mutation {{ startPasskeyRegistration {{ __typename {PROBLEM} {RATE} }} }}"
+        else:
+            start = f"""mutation($e: String) {{ startPasskeySignIn(email: $e) {{
+              __typename {PROBLEM} {RATE} }} }}"""
+        return [
+            (lambda ip: field(client, start, {"e": new_email()} if token is None else {}, ip=ip, token=token))
+            for _ in range(5)
+        ], {"PasskeyOptions"}
+    if operation in ("finish_passkey_registration", "finish_passkey_sign_in"):
+        # Made-up challenges: each would be a guess at one (and a signature to verify).
+        token = None
+        name = "finishPasskeySignIn"
+        if operation == "finish_passkey_registration":
+            _, payload = await register(client, mailbox, setup_ip)
+            token = payload["accessToken"]
+            name = "finishPasskeyRegistration"
+        finish = f"""mutation($c: ID!, $j: String!) {{ {name}(challengeId: $c, credentialJson: $j) {{
+          __typename {PROBLEM} {RATE} }} }}"""
+        return [
+            (
+                lambda ip, n=n: field(
+                    client, finish, {"c": f"no-such-challenge-{n}", "j": "{}"}, ip=ip, token=token
+                )
+            )
+            for n in range(5)
+        ], {"FlowExpired"}
     raise AssertionError(f"no case for the rate-limited operation {operation!r}: add one")
 
 

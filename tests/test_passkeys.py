@@ -509,7 +509,8 @@ async def test_known_and_unknown_emails_take_comparable_time(client, mailbox, or
             await sign_in_options(client, email)
             times[email].append(time.perf_counter() - began)
     a, b = statistics.median(times[known]), statistics.median(times[unknown])
-    assert max(a, b) <= 2 * min(a, b) + 0.002, (a, b)
+    # As the other enumeration tests (test_attacks.py): medians within a factor 3, plus 2 ms.
+    assert max(a, b) <= 3 * min(a, b) + 0.002, (a, b)
 
 
 async def test_failures_count_into_the_addresss_lockout(backend_urls, mailbox):
