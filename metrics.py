@@ -96,6 +96,23 @@ MAILS_RETRIED = Counter(
 MAILS_ABANDONED = Counter(
     "authql_mails_abandoned", "Mails given up after MAIL_MAX_ATTEMPTS tries (or that no longer decrypt)."
 )
+# Per webhook endpoint: its id is made by the server, and there are as many as the operator made.
+WEBHOOK_DELIVERIES = Counter(
+    "authql_webhook_deliveries",
+    "Webhook tries by endpoint id and outcome: delivered, retried (failed, put back), abandoned.",
+    ["endpoint", "outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "authql_webhook_seconds",
+    "Time from sending a webhook to its answer (or failure), by endpoint id.",
+    ["endpoint"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HOOK_FAILURES = Counter(
+    "authql_hook_failures",
+    "Synchronous hook calls that failed or were late (answered SERVICE_UNAVAILABLE), by hook.",
+    ["hook"],
+)
 # Every process reads the same outbox: in multiprocess mode the scrape shows the freshest
 # reading of a live process.
 OUTBOX_DEPTH = Gauge(

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             raise
         await asyncio.to_thread(common_passwords)  # the blocklist, loaded off the event loop
         await services.outbox.start()  # this process's mail sender (mail/outbox.py)
+        await services.webhooks.start()  # this process's webhook sender (webhooks/deliveries.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
         await warn_if_forgetful(services.redis)  # no persistence, or evicting keys
         live_services.append(services)
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             live_services.remove(services)
             await services.outbox.stop()  # after uvicorn drained the requests: no new mail comes
+            await services.webhooks.stop()
             await services.close()
             if live_services:
                 await live_services[-1].bind_documents()

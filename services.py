@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
+import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
@@ -20,6 +21,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from documents import DOCUMENT_MODELS
 from documents.migrate import MIGRATE, build_indexes, missing_indexes
+from documents.webhook import DELIVERIES_SUFFIX, ENDPOINTS_SUFFIX
 from logs import current_request_id
 from mail import ConsoleMailer, Mailer, SmtpMailer
 from mail.outbox import Outbox
@@ -29,6 +31,7 @@ from security.audit import AuditLog
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
+from security.hooks import Hooks
 from security.keyring import (
     EVENT_FINGERPRINTS,
     KNOWN_CLIENTS,
@@ -60,6 +63,8 @@ from security.two_factor import (
 )
 from security.user_cache import UserCache
 from settings import RATE_LIMITED_OPERATIONS, ConfigurationError, MailerKind, Settings
+from webhooks.deliveries import Webhooks
+from webhooks.endpoints import EndpointStore
 
 
 @dataclass
@@ -98,6 +103,10 @@ class Services:
     social_flows: SocialFlows
     provider_clients: ProviderClients
     passkeys: PasskeyCeremonies
+    # Outgoing HTTP (webhooks, hooks): one client per process, its connections kept alive.
+    http: httpx2.AsyncClient
+    webhooks: Webhooks
+    hooks: Hooks
 
     async def bind_documents(self) -> None:
         await init_beanie(
@@ -123,6 +132,7 @@ class Services:
         await self.audit.drain()
         await self.redis_watch.stop()
         self.passwords.close()
+        await self.http.aclose()
         # Closing sockets to a Redis node that died meanwhile must not stop the shutdown.
         with contextlib.suppress(RedisError, RedisClusterException, OSError):
             await close_storage(self.redis)
@@ -234,6 +244,8 @@ async def open_services(settings: Settings) -> Services:
     # What this process kept is dropped when Redis turns out to be a new server.
     for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all, epoch.forget):
         redis_watch.on_change(forget)
+    # No proxies from the environment: a proxy would connect to a name after the address check.
+    http = httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0)
     return Services(
         settings=settings,
         data_keys=ring,
@@ -287,6 +299,15 @@ async def open_services(settings: Settings) -> Services:
         social_flows=SocialFlows(redis),
         provider_clients=ProviderClients(),
         passkeys=passkey_ceremonies(redis, settings, ring),
+        http=http,
+        webhooks=build_webhooks(mongo, settings, ring, events, http),
+        hooks=Hooks(
+            http,
+            before_sign_up_url=settings.hook_before_sign_up_url,
+            custom_claims_url=settings.hook_custom_claims_url,
+            secret=settings.hook_secret,
+            timeout_seconds=settings.hook_timeout_seconds,
+        ),
     )
 
 
@@ -420,6 +441,33 @@ def build_outbox(
         lease_seconds=settings.outbox_lease_seconds,
         poll_seconds=settings.outbox_poll_seconds,
         send_timeout_seconds=settings.smtp_timeout_seconds,
+    )
+
+
+def build_webhooks(
+    mongo: AsyncMongoClient[Any],
+    settings: Settings,
+    ring: KeyRing,
+    events: SecurityEvents,
+    http: httpx2.AsyncClient,
+) -> Webhooks:
+    database = mongo[settings.mongo_db]
+    return Webhooks(
+        database[settings.outbox_collection + DELIVERIES_SUFFIX],
+        EndpointStore(
+            database[settings.outbox_collection + ENDPOINTS_SUFFIX],
+            ring,
+            allow_private=settings.webhook_allow_private,
+        ),
+        ring,
+        events,
+        http,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        disable_after_failures=settings.webhook_disable_after_failures,
+        allow_private=settings.webhook_allow_private,
+        lease_seconds=settings.outbox_lease_seconds,
+        poll_seconds=settings.outbox_poll_seconds,
     )
 
 

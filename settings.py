@@ -187,6 +187,20 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, ge=0.05, le=60)
     outbox_collection: str = Field("outbox", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
+    # Webhooks (webhooks/): the first retry's delay (doubled at each retry, with jitter),
+    # tries per delivery, deliveries failed in a row that disable an endpoint, and whether
+    # loopback/private addresses and plain http:// may be called (tests, a private network).
+    webhook_retry_base_seconds: float = Field(5.0, ge=1, le=60)
+    webhook_max_attempts: int = Field(10, ge=1, le=30)
+    webhook_disable_after_failures: int = Field(100, ge=1, le=100_000)
+    webhook_allow_private: bool = False
+    # Synchronous hooks (security/hooks.py): asked before a sign-up and before each access
+    # token; signed with HOOK_SECRET (whsec_<base64>); late or failed: SERVICE_UNAVAILABLE.
+    hook_before_sign_up_url: str | None = Field(None, pattern=r"^https?://")
+    hook_custom_claims_url: str | None = Field(None, pattern=r"^https?://")
+    hook_secret: str | None = None
+    hook_timeout_seconds: float = Field(2.0, ge=0.1, le=10)
+
     code_length: int = Field(6, ge=6, le=10)
     code_ttl_seconds: int = Field(600, ge=60, le=3600)
     code_max_attempts: int = Field(5, ge=1, le=10)
@@ -480,6 +494,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_hooks(self) -> Settings:
+        # An unsigned hook call would let anyone who can reach the service's URL answer it.
+        if (self.hook_before_sign_up_url or self.hook_custom_claims_url) and not self.hook_secret:
+            raise ValueError("HOOK_SECRET: HOOK_BEFORE_SIGN_UP_URL and HOOK_CUSTOM_CLAIMS_URL need it")
+        if self.hook_secret is not None and not valid_webhook_secret(self.hook_secret):
+            raise ValueError("HOOK_SECRET must be whsec_ followed by at least 24 bytes in base64")
+        return self
+
+    @model_validator(mode="after")
     def _check_session_lifetime(self) -> Settings:
         # A shorter cap would silently shorten every refresh token: say so instead.
         if self.session_max_age_seconds < self.refresh_token_ttl_seconds:
@@ -628,6 +651,16 @@ def proxy_networks(value: str) -> list[IPv4Network | IPv6Network]:
             except ValueError:
                 raise ValueError(f"{item.strip()!r} is not an IP address or CIDR") from None
     return networks
+
+
+def valid_webhook_secret(value: str) -> bool:
+    """A Standard Webhooks secret: `whsec_` and base64 of at least 24 bytes."""
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(value.removeprefix("whsec_"), validate=True)) >= 24
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from documents import DOCUMENT_MODELS, OutboxMail
+from documents.webhook import DELIVERIES_SUFFIX, WebhookDelivery
 
 MIGRATE = "python -m documents.migrate"
 
@@ -31,6 +32,7 @@ def expected(outbox_collection: str) -> dict[str, list[IndexModel]]:
         for model in DOCUMENT_MODELS
     }
     wanted[outbox_collection] = list(OutboxMail.Settings.indexes)
+    wanted[outbox_collection + DELIVERIES_SUFFIX] = list(WebhookDelivery.Settings.indexes)
     return wanted
 
 
@@ -38,6 +40,7 @@ async def build_indexes(database: AsyncDatabase[Any], outbox_collection: str) ->
     """Create every index (those present are left as they are); the names, collection.index."""
     await init_beanie(database=database, document_models=DOCUMENT_MODELS)
     await database[outbox_collection].create_indexes(OutboxMail.Settings.indexes)
+    await database[outbox_collection + DELIVERIES_SUFFIX].create_indexes(WebhookDelivery.Settings.indexes)
     return await present(database, outbox_collection)
 
 

@@ -180,13 +180,7 @@ class Outbox:
 
     async def _deliver_next(self) -> bool:
         """Claim one due mail and try it; False when none is due."""
-        now = clock.now_ms()
-        record = await self._collection.find_one_and_update(
-            {"state": QUEUED, "due_ms": {"$lte": now}, "lease_ms": {"$lte": now}},
-            {"$set": {"lease_ms": now + self._lease_ms, "claimed_by": self._owner}, "$inc": {"attempts": 1}},
-            sort=[("due_ms", 1)],
-            return_document=ReturnDocument.AFTER,
-        )
+        record = await claim_due(self._collection, self._owner, self._lease_ms)
         if record is None:
             return False
         self._claimed = record["_id"]
@@ -227,8 +221,7 @@ class Outbox:
         if attempts >= self._max_attempts:
             await self._abandon(record, error, follow_up)
             return
-        delay = min(self._retry_seconds * 2 ** (attempts - 1), LONGEST_RETRY_SECONDS)
-        delay *= JITTER.uniform(0.75, 1.25)  # jitter: retries of one outage spread out
+        delay = retry_delay(self._retry_seconds, attempts)
         await self._collection.update_one(
             {"_id": record["_id"], "claimed_by": self._owner},
             {
@@ -298,3 +291,30 @@ class Outbox:
         metrics.OUTBOX_DEPTH.set(depth)
         age = (clock.now_ms() - int(oldest["created_ms"])) / 1000 if oldest else 0.0
         metrics.OUTBOX_OLDEST_SECONDS.set(max(age, 0.0))
+
+
+# The lease machinery, shared with the webhook deliveries (webhooks/deliveries.py): the same
+# claim, the same backoff, on a collection of their own.
+
+
+async def claim_due(
+    collection: AsyncCollection[Any], owner: str, lease_ms: int, also: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Claim the oldest due record not claimed by a live lease (and matching `also`), counting
+    the try; None when none is due. Atomic: two senders never claim one record."""
+    now = clock.now_ms()
+    due: dict[str, Any] = {"state": QUEUED, "due_ms": {"$lte": now}, "lease_ms": {"$lte": now}}
+    record: dict[str, Any] | None = await collection.find_one_and_update(
+        {**due, **(also or {})},
+        {"$set": {"lease_ms": now + lease_ms, "claimed_by": owner}, "$inc": {"attempts": 1}},
+        sort=[("due_ms", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return record
+
+
+def retry_delay(first_seconds: float, attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubled each time, at most
+    an hour, with jitter so the retries of one outage spread out."""
+    delay = min(first_seconds * 2 ** (attempts - 1), LONGEST_RETRY_SECONDS)
+    return delay * JITTER.uniform(0.75, 1.25)

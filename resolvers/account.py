@@ -12,6 +12,7 @@ from resolvers.auth.reauthentication import SecondFactorAgain, confirm_password,
 from schema.account import AccountDeleted, DeleteAccountResult
 from schema.arguments import CurrentPassword
 from schema.context import Context
+from webhooks import events
 
 
 async def delete_account(
@@ -42,4 +43,5 @@ async def delete_account(
     await SocialIdentity.find(SocialIdentity.user_id == user_id).delete()
     await Passkey.find(Passkey.user_id == user_id).delete()
     context.security_event("account_deleted", user=user_id)
+    await context.services.webhooks.emit(events.USER_DELETED, user)
     return AccountDeleted(id=strawberry.ID(user_id))

@@ -39,6 +39,7 @@ from schema.email_change import (
 )
 from schema.problems import AccountExists, flow_expired, invalid_input
 from security.codes import CodeIssued, FlowNotFound
+from webhooks import events
 
 INPUT_NAME = "newEmail"
 
@@ -153,6 +154,7 @@ async def confirm_email_change(
         user=user_id,
         previous=context.services.events.fingerprint(old_email),
     )
+    await context.services.webhooks.emit(events.EMAIL_CHANGED, user, previous_email=old_email)
     return EmailChanged(user=public_user(user))
 
 

@@ -60,6 +60,7 @@ from security.passkeys import (
     new_user_handle,
     read_assertion,
 )
+from webhooks import events
 
 ChallengeId = Annotated[
     strawberry.ID, strawberry.argument(description="The challengeId of the PasskeyOptions answered.")
@@ -149,6 +150,7 @@ async def finish_passkey_registration(
         context.security_event("passkey_registration_rejected", user=user_id, reason="credential id taken")
         return PasskeyRejected(message="This passkey is already registered.")
     context.security_event("passkey_added", user=user_id, passkey=str(record.id))
+    await context.services.webhooks.emit(events.PASSKEY_ADDED, user, passkey={"id": str(record.id)})
     await notices.send(
         context.services,
         user,
@@ -356,6 +358,7 @@ async def remove_passkey(info: Info[Context, None], id: PasskeyId) -> RemovePass
         await record.insert()
         return LastSignInMethod(message=LAST_WAY_IN)
     context.security_event("passkey_removed", user=user_id, passkey=str(record.id))
+    await context.services.webhooks.emit(events.PASSKEY_REMOVED, user, passkey={"id": str(record.id)})
     await notices.send(
         context.services,
         user,

@@ -19,6 +19,7 @@ from schema.password import ChangePasswordResult
 from schema.problems import WeakPassword
 from security.password_forms import hash_password, normalized
 from security.password_policy import password_problems
+from webhooks import events
 
 
 async def change_password(
@@ -83,4 +84,5 @@ async def change_password(
             await context.services.sessions.revoke([current])
         renewed = await open_session(context, user, amr=amr)
     context.security_event("password_changed", user=user_id)
-    return auth_payload(context.services.tokens, user, renewed)
+    await context.services.webhooks.emit(events.PASSWORD_CHANGED, user)
+    return await auth_payload(context.services, user, renewed)

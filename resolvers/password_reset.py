@@ -28,6 +28,7 @@ from schema.problems import WeakPassword, flow_expired
 from security.codes import CodeIssued, FlowNotFound
 from security.password_forms import hash_password
 from security.password_policy import password_problems
+from webhooks import events
 
 
 async def start_password_reset(
@@ -116,6 +117,7 @@ async def complete_password_reset(
     await context.services.lockout.clear(flow.email, context.client_bucket)
     await context.services.sessions.revoke_all(str(user.id))
     context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
+    await context.services.webhooks.emit(events.PASSWORD_RESET, user)
     # The emailed code proved the address (RFC 8176 has no value for it: "email").
     return await sign_in(context, user, amr=("email",))
 

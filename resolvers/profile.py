@@ -14,6 +14,8 @@ from schema.context import Context, Unauthenticated
 from schema.problems import invalid_input
 from schema.profile import ProfileUpdated, ProfileUpdateInput, UpdateProfileResult
 from schema.user import User as UserType
+from webhooks import events
+from webhooks.payloads import camel, user_fields
 
 
 async def me(info: Info[Context, None]) -> UserType:
@@ -54,4 +56,7 @@ async def update_profile(
             await user.write_changes(changes, announce=info.context.services.users)
         except UserGone:
             raise Unauthenticated() from None
+        await info.context.services.webhooks.emit(
+            events.USER_UPDATED, user, user_fields(user), changed=[camel(field) for field in sorted(changes)]
+        )
     return ProfileUpdated(user=public_user(user))

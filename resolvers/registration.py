@@ -18,7 +18,7 @@ import strawberry
 from pymongo.errors import DuplicateKeyError
 from strawberry.types import Info
 
-from documents.fields import InvalidValue, clean_name, normalize_phone
+from documents.fields import InvalidValue, clean_name, normalize_email, normalize_phone
 from documents.user import User, utc_now
 from mail import account_exists_message, registration_code_message
 from resolvers.auth.signin import signed_in
@@ -29,6 +29,7 @@ from schema.problems import (
     PASSWORD_RULES,
     AccountExists,
     RateLimited,
+    SignUpRefused,
     WeakPassword,
     flow_expired,
     invalid_input,
@@ -48,6 +49,8 @@ from schema.registration import (
 from security.codes import VERIFIED, CodeIssued, FlowNotFound
 from security.password_forms import hash_password
 from security.password_policy import password_problems
+from webhooks import events
+from webhooks.payloads import user_fields
 
 PASSWORD_SET = "PASSWORD_SET"
 # Each setRegistrationPassword costs an argon2 hash: one flow may pay for this many.
@@ -62,6 +65,9 @@ async def start_registration(
     ],
 ) -> StartRegistrationResult:
     context = info.context
+    refused = await before_sign_up(context, email, "password")
+    if refused is not None:
+        return refused
     issued = await open_flow(
         context,
         context.services.registrations,
@@ -192,8 +198,24 @@ async def complete_registration(
         return AccountExists(message="An account with this email was created meanwhile; log in instead.")
     await context.services.registrations.finish(flow)
     context.security_event("registration_completed", email=flow.email, user=str(user.id))
+    await context.services.webhooks.emit(events.USER_CREATED, user, user_fields(user))
     # A new account has no second factor; the emailed code proved the address.
     return await signed_in(context, user, amr=("email",))
+
+
+async def before_sign_up(context: Context, email: str, method: str) -> SignUpRefused | None:
+    """The operator's sign-up policy (HOOK_BEFORE_SIGN_UP_URL) on `email`, asked before anything
+    looks the address up: a refusal says nothing about existing accounts. An address that is
+    not one is left to the flow's own InvalidInput. Social sign-up calls this too."""
+    try:
+        address = normalize_email(email)
+    except InvalidValue:
+        return None
+    message = await context.services.hooks.before_sign_up(address, method)
+    if message is None:
+        return None
+    context.security_event("sign_up_refused", email=address, method=method)
+    return SignUpRefused(message=message)
 
 
 def _checked(problems: dict[str, str], field: str, check: Callable[[str], str], value: str) -> str:

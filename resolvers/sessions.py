@@ -23,6 +23,7 @@ from schema.sessions import (
 )
 from security import clock
 from security.sessions import RefreshTokenRejected, RefreshTokenReused
+from webhooks import events
 
 REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
 
@@ -54,7 +55,7 @@ async def refresh_tokens(
     ):
         await context.services.sessions.revoke([renewed.session])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
-    return auth_payload(context.services.tokens, user, renewed)
+    return await auth_payload(context.services, user, renewed)
 
 
 async def sessions(info: Info[Context, None]) -> list[Session]:
@@ -77,6 +78,9 @@ async def revoke_session(
         return NotFound(message="No such session.")
     await info.context.services.sessions.revoke([session])
     info.context.security_event("session_revoked", user=str(identity.user.id), session=str(session.id))
+    await info.context.services.webhooks.emit(
+        events.SESSION_REVOKED, identity.user, sessions=[str(session.id)]
+    )
     return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
@@ -100,6 +104,9 @@ async def logout(
             raise Unauthenticated() from None
     revoked = await info.context.services.sessions.revoke(chosen)
     info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
+    if chosen:
+        ended = [str(session.id) for session in chosen]
+        await info.context.services.webhooks.emit(events.SESSION_REVOKED, identity.user, sessions=ended)
     return LoggedOut(revoked_sessions=revoked)
 
 

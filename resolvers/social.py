@@ -33,6 +33,7 @@ from documents.user import NO_PASSWORD, User, utc_now
 from resolvers.auth.reauthentication import require_recent_sign_in
 from resolvers.auth.signin import public_user, sign_in
 from resolvers.auth.ways_in import other_way_in
+from resolvers.registration import before_sign_up
 from schema.context import Context
 from schema.error_codes import ErrorCode
 from schema.problems import FlowExpired, NotFound, flow_expired, invalid_input
@@ -58,6 +59,8 @@ from schema.two_factor import SecondFactorRequired
 from schema.user import AuthPayload, SocialIdentity
 from security.social.flows import LINK, SIGN_IN, Ticket
 from security.social.providers import ProviderFailed, ProviderIdentity
+from webhooks import events
+from webhooks.payloads import user_fields
 
 # A federated sign-in, in the access token's `amr` (the value identity providers use).
 FEDERATED = ("fed",)
@@ -208,6 +211,9 @@ async def complete_social_sign_in(
         if await _link(existing, provider.id, identity, email) is None:
             return flow_expired()  # another request linked this identity meanwhile
         context.security_event("social_linked", provider=provider.id, user=str(existing.id), automatic=1)
+        await context.services.webhooks.emit(
+            events.SOCIAL_IDENTITY_LINKED, existing, identity={"provider": provider.id}
+        )
         return await sign_in(context, existing, amr=FEDERATED)
     problems: dict[str, str] = {}
     first = _name(problems, "firstName", identity.given_name, profile.first_name if profile else None)
@@ -220,6 +226,10 @@ async def complete_social_sign_in(
             problems["phone"] = str(error)
     if problems:
         return invalid_input(problems)  # the ticket stays usable
+    refused = await before_sign_up(context, email, "social")
+    if refused is not None:
+        await context.services.social_flows.spend(str(ticket))
+        return refused
     if not await context.services.social_flows.spend(str(ticket)):
         return flow_expired()
     now = utc_now()
@@ -240,6 +250,10 @@ async def complete_social_sign_in(
         await user.remove(announce=context.services.users)
         return await _lost_race(context, provider.id, identity, email)
     context.security_event("social_account_created", provider=provider.id, user=str(user.id), email=email)
+    await context.services.webhooks.emit(events.USER_CREATED, user, user_fields(user))
+    await context.services.webhooks.emit(
+        events.SOCIAL_IDENTITY_LINKED, user, identity={"provider": provider.id}
+    )
     return await sign_in(context, user, amr=FEDERATED)
 
 
@@ -282,6 +296,9 @@ async def complete_social_link(
     if await _link(user, found.provider, identity, _address(identity)) is None:
         return SocialIdentityTaken(message=IDENTITY_TAKEN)
     context.security_event("social_linked", provider=found.provider, user=str(user.id), automatic=0)
+    await context.services.webhooks.emit(
+        events.SOCIAL_IDENTITY_LINKED, user, identity={"provider": found.provider}
+    )
     return SocialIdentityLinked(user=public_user(user))
 
 
@@ -306,6 +323,9 @@ async def unlink_social_identity(
         await record.insert()
         return LastSignInMethod(message="This is your account's only way to sign in: set a password first.")
     context.security_event("social_unlinked", provider=str(provider), user=str(user.id))
+    await context.services.webhooks.emit(
+        events.SOCIAL_IDENTITY_UNLINKED, user, identity={"provider": str(provider)}
+    )
     return SocialIdentityUnlinked(user=public_user(user))
 
 

@@ -39,6 +39,7 @@ from security import clock
 from security.keyring import Unsealable
 from security.two_factor import ENROLLMENT_TTL_SECONDS
 from security.user_cache import UserCache
+from webhooks import events
 
 Password = Annotated[str, strawberry.argument(description="The account's current password.")]
 TotpCode = Annotated[
@@ -138,6 +139,7 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     identity = await context.identity()
     await services.sessions.revoke_all(user_id, keep=identity.session_id)
     context.security_event("two_factor_enabled", user=user_id)
+    await services.webhooks.emit(events.TWO_FACTOR_ENABLED, user)
     await notices.send(
         services, user, two_factor_notice_message(user.email, "two_factor_enabled"), context.client_bucket
     )
@@ -204,6 +206,7 @@ async def disable_totp(
             pass  # turned off (or on anew) meanwhile: what is stored stands
         else:
             context.security_event("two_factor_disabled", user=str(user.id))
+            await context.services.webhooks.emit(events.TWO_FACTOR_DISABLED, user)
     return TotpDisabled(user=public_user(user))
 
 

@@ -28,6 +28,12 @@ from schema.admin import (
     UserConnection,
 )
 from schema.admin_context import needs
+from schema.admin_webhooks import (
+    CreateWebhookEndpointResult,
+    DeleteWebhookEndpointResult,
+    UpdateWebhookEndpointResult,
+    WebhookEndpoint,
+)
 from schema.limits import limit_rules
 from schema.root import DATE_TIME, AuthqlSchema, Limits
 from security.admin_keys import Scope
@@ -47,6 +53,7 @@ def admin_types() -> tuple[type, type]:
     from resolvers.admin import audit as audit_flow  # noqa: PLC0415 - they import this package's types
     from resolvers.admin import keys as key_flow
     from resolvers.admin import users as user_flow
+    from resolvers.admin import webhooks as webhook_flow
 
     @strawberry.type(description="What an operator may read: accounts, the audit log and the admin keys.")
     class Query:
@@ -63,6 +70,10 @@ def admin_types() -> tuple[type, type]:
         )
         audit_events: AuditEventConnection = strawberry.field(
             resolver=audit_flow.audit_events, **_needs(Scope.AUDIT_READ, "Newest first; first: 1 to 200.")
+        )
+        webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+            resolver=webhook_flow.webhook_endpoints,
+            **_needs(Scope.WEBHOOKS_READ, "Every webhook endpoint, oldest first (never its secret)."),
         )
 
     @strawberry.type(description="What an operator may change; every mutation writes an audit event.")
@@ -116,6 +127,22 @@ def admin_types() -> tuple[type, type]:
         revoke_admin_key: RevokeAdminKeyResult = strawberry.mutation(
             resolver=key_flow.revoke_admin_key,
             **_needs(Scope.KEYS_WRITE, "Takes effect at once, on every worker."),
+        )
+        create_webhook_endpoint: CreateWebhookEndpointResult = strawberry.mutation(
+            resolver=webhook_flow.create_webhook_endpoint,
+            **_needs(Scope.WEBHOOKS_WRITE, "A new endpoint; its signing secret (whsec_...) is shown once."),
+        )
+        update_webhook_endpoint: UpdateWebhookEndpointResult = strawberry.mutation(
+            resolver=webhook_flow.update_webhook_endpoint,
+            **_needs(
+                Scope.WEBHOOKS_WRITE,
+                "Also the way to rotate the secret (rotateSecret: true) and to re-enable a disabled "
+                "endpoint.",
+            ),
+        )
+        delete_webhook_endpoint: DeleteWebhookEndpointResult = strawberry.mutation(
+            resolver=webhook_flow.delete_webhook_endpoint,
+            **_needs(Scope.WEBHOOKS_WRITE, "Deletes the endpoint; its queued deliveries are abandoned."),
         )
 
     return Query, Mutation

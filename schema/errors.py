@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import metrics
 from schema.error_codes import ErrorCode
+from security.hooks import HookFailed
 from security.passwords import CallerGone, PasswordQueueFull
 
 logger = logging.getLogger("authql.errors")
@@ -106,6 +107,7 @@ def error_code(error: BaseException) -> str:
 
 
 BACKEND_DOWN = "A backend service is unavailable; try again shortly."
+HOOK_DOWN = "A service this server must ask is unavailable; try again shortly."
 
 
 def failure_answer(error: BaseException | None) -> tuple[ErrorCode, str]:
@@ -113,6 +115,9 @@ def failure_answer(error: BaseException | None) -> tuple[ErrorCode, str]:
     if isinstance(error, PasswordQueueFull):
         # Logged once per overload by Passwords; the client retries in a moment.
         return ErrorCode.SERVICE_UNAVAILABLE, "The server is busy; try again in a moment."
+    if isinstance(error, HookFailed):
+        # Logged by Hooks; fail closed: no sign-up past the policy, no token without its claims.
+        return ErrorCode.SERVICE_UNAVAILABLE, HOOK_DOWN
     if isinstance(error, CallerGone):
         return ErrorCode.CLIENT_CLOSED_REQUEST, "The client went away."
     if is_backend_failure(error):

@@ -80,6 +80,11 @@ class AccountExists(Problem):
     pass
 
 
+@strawberry.type(description="The operator's sign-up policy refused this address.")
+class SignUpRefused(Problem):
+    pass
+
+
 def invalid_input(problems: dict[str, str]) -> InvalidInput:
     """One InvalidInput listing every field that failed, keyed by its GraphQL name."""
     return InvalidInput(

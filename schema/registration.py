@@ -13,6 +13,7 @@ from schema.problems import (
     InvalidCode,
     InvalidInput,
     RateLimited,
+    SignUpRefused,
     WeakPassword,
 )
 from schema.rate_limit import LIMITED, RateLimit
@@ -32,10 +33,13 @@ class RegistrationStarted:
 
 
 StartRegistrationResult = Annotated[
-    RegistrationStarted | InvalidInput | RateLimited,
+    RegistrationStarted | InvalidInput | RateLimited | SignUpRefused,
     strawberry.union(
         "StartRegistrationResult",
-        description="The flow started, or the email is invalid, or too many requests.",
+        description=(
+            "The flow started, or the email is invalid, or too many requests, or the operator's "
+            "sign-up policy (HOOK_BEFORE_SIGN_UP_URL) refused the address."
+        ),
     ),
 ]
 

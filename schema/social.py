@@ -17,6 +17,7 @@ from schema.problems import (
     Problem,
     RateLimited,
     ReauthenticationRequired,
+    SignUpRefused,
 )
 from schema.rate_limit import LIMITED, RateLimit
 from schema.two_factor import SecondFactorRequired
@@ -97,6 +98,7 @@ CompleteSocialSignInResult = Annotated[
     | InvalidInput
     | FlowExpired
     | RateLimited
+    | SignUpRefused
     | AccountDisabled,
     strawberry.union(
         "CompleteSocialSignInResult",

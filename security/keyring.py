@@ -60,6 +60,8 @@ ONE_TIME_CODES = "authql one-time codes"
 LOGIN_LOCKOUT = "authql login lockout"
 EVENT_FINGERPRINTS = "authql event fingerprints"
 KNOWN_CLIENTS = "authql known clients"
+WEBHOOK_SECRETS = "authql webhook secrets"
+WEBHOOK_PAYLOADS = "authql webhook payloads"
 PASSKEY_DECOYS = "authql passkey decoys"
 ADMIN_KEYS = "authql admin keys"
 # Before data keys these two were HKDF keys (security/sealing.py), every other label an HMAC.

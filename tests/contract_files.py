@@ -15,9 +15,6 @@ ADMIN = "admin.graphql"
 ROLES = "roles.graphql"
 ROLES_BASES = ("core.graphql", "sessions.graphql", "account.graphql", "social.graphql", "passkeys.graphql")
 EXTEND_UNION = re.compile(r"^extend union (\w+) = .*$", re.MULTILINE)
-# The admin contract's webhook endpoints are issue 20's; until they land, what they name is
-# all the admin schema may lack.
-WEBHOOK_NAMES = re.compile(r"Webhook|webhook")
 
 
 def roles_contract() -> tuple[str, list[str]]:

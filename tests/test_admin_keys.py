@@ -61,6 +61,25 @@ FIELDS = [
     ("revokeUserSessions", "sessions:write", REVOKE_SESSIONS, {"id": SOME_ID}),
     ("createAdminKey", "keys:write", CREATE_KEY, {"name": "n", "scopes": ["USERS_READ"]}),
     ("revokeAdminKey", "keys:write", REVOKE_KEY, {"id": SOME_ID}),
+    ("webhookEndpoints", "webhooks:read", "query { webhookEndpoints { id } }", {}),
+    (
+        "createWebhookEndpoint",
+        "webhooks:write",
+        """mutation($u: String!) { createWebhookEndpoint(url: $u, events: [USER_CREATED]) { __typename } }""",
+        {"u": "https://hooks.example/x"},
+    ),
+    (
+        "updateWebhookEndpoint",
+        "webhooks:write",
+        """mutation($id: ID!) { updateWebhookEndpoint(id: $id, enabled: true) { __typename } }""",
+        {"id": SOME_ID},
+    ),
+    (
+        "deleteWebhookEndpoint",
+        "webhooks:write",
+        """mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { __typename } }""",
+        {"id": SOME_ID},
+    ),
 ]
 ALL_SCOPES = [
     "USERS_READ",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from contract_files import ADMIN, CONTRACT, WEBHOOK_NAMES, public_contract
+from contract_files import ADMIN, CONTRACT, public_contract
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -81,8 +81,6 @@ def test_the_admin_contract_descriptions_are_kept():
     changed = [
         coordinate
         for coordinate, description in described_parts(contract)
-        if description
-        and not WEBHOOK_NAMES.search(coordinate)  # issue 20's part
-        and not (live.get(coordinate) or "").startswith(description)
+        if description and not (live.get(coordinate) or "").startswith(description)
     ]
     assert changed == []

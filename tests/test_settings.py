@@ -32,6 +32,10 @@ def test_defaults_match_the_design():
     assert (settings.mail_max_attempts, settings.mail_retry_seconds) == (8, 30)
     assert (settings.outbox_lease_seconds, settings.outbox_poll_seconds) == (60, 1)
     assert settings.outbox_collection == "outbox"
+    assert (settings.webhook_retry_base_seconds, settings.webhook_max_attempts) == (5, 10)
+    assert settings.webhook_disable_after_failures == 100
+    assert settings.webhook_allow_private is False
+    assert settings.hook_timeout_seconds == 2
 
 
 @pytest.mark.parametrize(
@@ -67,6 +71,16 @@ def test_defaults_match_the_design():
         # Shorter than twice the default SMTP_TIMEOUT_SECONDS (10): a claim must outlast a send.
         ("OUTBOX_LEASE_SECONDS", "15"),
         ("OUTBOX_COLLECTION", "outbox; drop"),
+        ("WEBHOOK_RETRY_BASE_SECONDS", "0.5"),
+        ("WEBHOOK_RETRY_BASE_SECONDS", "61"),
+        ("WEBHOOK_MAX_ATTEMPTS", "0"),
+        ("WEBHOOK_DISABLE_AFTER_FAILURES", "0"),
+        ("HOOK_TIMEOUT_SECONDS", "0.05"),
+        ("HOOK_TIMEOUT_SECONDS", "11"),
+        ("HOOK_BEFORE_SIGN_UP_URL", "file:///etc/passwd"),
+        # A hook URL without HOOK_SECRET: an unsigned call anyone could answer.
+        ("HOOK_CUSTOM_CLAIMS_URL", "https://hooks.example/claims"),
+        ("HOOK_SECRET", "not-a-whsec"),
     ],
 )
 def test_values_out_of_safe_bounds_are_refused_naming_the_variable(monkeypatch, variable, value):

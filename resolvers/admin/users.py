@@ -61,6 +61,8 @@ from security import clock
 from security.codes import CodeIssued
 from security.password_forms import hash_password
 from security.password_policy import password_problems
+from webhooks import events
+from webhooks.payloads import camel, user_fields
 
 PAGE_MAX = 200
 AccountId = Annotated[strawberry.ID, strawberry.argument(description="AdminUser.id of the account.")]
@@ -284,6 +286,10 @@ async def create_user(
             problems["password"] = " ".join(reasons)
     if problems:
         return invalid_input(problems)
+    if input.invite:  # an invited account is a sign-up: the operator's policy (hooks.graphql) is asked
+        refused = await context.services.hooks.before_sign_up(str(profile["email"]), "invite")
+        if refused is not None:
+            return invalid_input({"email": refused})
     passwords = context.services.passwords
     # With no password, none (NO_PASSWORD): a login to it costs the same argon2 verify as a
     # wrong password (security/password_forms.py), so its timing tells nobody.
@@ -319,6 +325,7 @@ async def create_user(
             "invited": invited,
         },
     )
+    await context.services.webhooks.emit(events.USER_CREATED, created, user_fields(created))
     return UserResult(user=admin_user(created))
 
 
@@ -397,6 +404,11 @@ async def update_user(
         str(found.id),
         {"before": _named(before), "after": _named(after)},
     )
+    if "email" in changes:
+        await context.services.webhooks.emit(events.EMAIL_CHANGED, found, previous_email=old_email)
+    changed = sorted(camel(name) for name in changes if name not in ("email", "email_proven"))
+    if changed:
+        await context.services.webhooks.emit(events.USER_UPDATED, found, user_fields(found), changed=changed)
     return UserResult(user=admin_user(found))
 
 
@@ -438,6 +450,7 @@ async def disable_user(
         str(found.id),
         {"before": before, "after": _status(found), "revokedSessions": revoked},
     )
+    await context.services.webhooks.emit(events.USER_DISABLED, found)
     return UserResult(user=admin_user(found))
 
 
@@ -456,6 +469,7 @@ async def enable_user(info: Info[AdminContext, None], id: AccountId) -> UpdateUs
         return NotFound(message=NOT_FOUND)
     context.security_event("user_enabled", user=str(found.id), admin_key=key.id)
     await audit(context, key, "user_enabled", str(found.id), {"before": before, "after": _status(found)})
+    await context.services.webhooks.emit(events.USER_ENABLED, found)
     return UserResult(user=admin_user(found))
 
 
@@ -500,6 +514,8 @@ async def reset_two_factor(info: Info[AdminContext, None], id: AccountId) -> Upd
         str(found.id),
         {"before": {"twoFactorEnabled": was_on}, "after": {"twoFactorEnabled": False}},
     )
+    if was_on:
+        await context.services.webhooks.emit(events.TWO_FACTOR_DISABLED, found)
     return UserResult(user=admin_user(found))
 
 
@@ -514,6 +530,7 @@ async def delete_user(info: Info[AdminContext, None], id: AccountId) -> DeleteUs
     await context.services.sessions.revoke_all(user_id)
     await found.remove(announce=context.services.users)
     await audit(context, key, "user_deleted", user_id, {"before": _visible(found)})
+    await context.services.webhooks.emit(events.USER_DELETED, found)
     return UserDeleted(id=strawberry.ID(user_id))
 
 

@@ -11,6 +11,7 @@ verifySecondFactor opens the session with the second factor added ("otp", "mfa")
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -21,7 +22,11 @@ from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security import clock
 from security.sessions import SessionTokens
-from security.tokens import Tokens
+from webhooks import events
+from webhooks.payloads import user_fields
+
+if TYPE_CHECKING:
+    from services import Services
 
 
 def public_user(user: UserDocument) -> User:
@@ -108,7 +113,11 @@ async def signed_in(
     if not user.email_proven:  # an account made for someone, signed into: its owner has it
         await user.write_changes({"email_proven": True}, announce=context.services.users, touch=False)
     await _record_sign_in(user)
-    return auth_payload(context.services.tokens, user, session)
+    payload = await auth_payload(context.services, user, session)
+    await context.services.webhooks.emit(
+        events.SESSION_CREATED, user, session={"id": str(session.session.id)}, amr=list(amr)
+    )
+    return payload
 
 
 async def _current_version(user: UserDocument) -> int | None:
@@ -141,10 +150,13 @@ async def open_session(
     )
 
 
-def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> AuthPayload:
+async def auth_payload(services: Services, user: UserDocument, session: SessionTokens) -> AuthPayload:
+    """The token pair of `session`; with HOOK_CUSTOM_CLAIMS_URL set, the access token carries
+    the hook's claims too (a failed or late hook raises HookFailed: no token at all)."""
     session_id = str(session.session.id)
     signed_in_at = session.session.auth_time or session.session.created_at
-    access = tokens.issue(
+    tokens = services.tokens
+    claims = tokens.claims(
         str(user.id),
         session_id,
         session.session.credential_version,
@@ -153,6 +165,15 @@ def auth_payload(tokens: Tokens, user: UserDocument, session: SessionTokens) -> 
         app_metadata=user.app_metadata,
         auth_time=int(signed_in_at.timestamp()),
     )
+    extra = None
+    if services.hooks.asks_custom_claims:
+        extra = await services.hooks.custom_claims(
+            {"id": str(user.id), "email": user.email, **user_fields(user)},
+            session_id,
+            list(session.session.amr),
+            claims,
+        )
+    access = tokens.sign(claims, extra)
     return AuthPayload(
         access_token=access.token,
         token_type="Bearer",

@@ -46,7 +46,7 @@ from .enable_user import (
     EnableUserEnableUserUserResult,
     EnableUserEnableUserUserResultUser,
 )
-from .enums import AccountStatus, AdminScope, SignInMethod
+from .enums import AccountStatus, AdminScope, SignInMethod, WebhookEvent
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -168,4 +168,5 @@ __all__ = [
     "UsersUsersEdges",
     "UsersUsersEdgesNode",
     "UsersUsersPageInfo",
+    "WebhookEvent",
 ]

@@ -54,6 +54,7 @@ from .complete_social_sign_in import (
     CompleteSocialSignInCompleteSocialSignInInvalidInputFields,
     CompleteSocialSignInCompleteSocialSignInRateLimited,
     CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSignUpRefused,
     CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
     CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
 )
@@ -233,6 +234,7 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInputFields,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+    StartRegistrationStartRegistrationSignUpRefused,
 )
 from .start_social_link import (
     StartSocialLink,
@@ -324,6 +326,7 @@ __all__ = [
     "CompleteSocialSignInCompleteSocialSignInInvalidInputFields",
     "CompleteSocialSignInCompleteSocialSignInRateLimited",
     "CompleteSocialSignInCompleteSocialSignInSecondFactorRequired",
+    "CompleteSocialSignInCompleteSocialSignInSignUpRefused",
     "CompleteSocialSignInCompleteSocialSignInSocialAccountExists",
     "CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified",
     "ConfirmEmailChange",
@@ -465,6 +468,7 @@ __all__ = [
     "StartRegistrationStartRegistrationInvalidInputFields",
     "StartRegistrationStartRegistrationRateLimited",
     "StartRegistrationStartRegistrationRegistrationStarted",
+    "StartRegistrationStartRegistrationSignUpRefused",
     "StartSocialLink",
     "StartSocialLinkStartSocialLinkRateLimited",
     "StartSocialLinkStartSocialLinkReauthenticationRequired",

@@ -53,6 +53,7 @@ from .complete_social_sign_in import (
     CompleteSocialSignInCompleteSocialSignInInvalidInput,
     CompleteSocialSignInCompleteSocialSignInRateLimited,
     CompleteSocialSignInCompleteSocialSignInSecondFactorRequired,
+    CompleteSocialSignInCompleteSocialSignInSignUpRefused,
     CompleteSocialSignInCompleteSocialSignInSocialAccountExists,
     CompleteSocialSignInCompleteSocialSignInSocialEmailUnverified,
 )
@@ -207,6 +208,7 @@ from .start_registration import (
     StartRegistrationStartRegistrationInvalidInput,
     StartRegistrationStartRegistrationRateLimited,
     StartRegistrationStartRegistrationRegistrationStarted,
+    StartRegistrationStartRegistrationSignUpRefused,
 )
 from .start_social_link import (
     StartSocialLink,
@@ -1311,6 +1313,7 @@ class AuthqlClient(AsyncBaseClient):
         StartRegistrationStartRegistrationRegistrationStarted,
         StartRegistrationStartRegistrationInvalidInput,
         StartRegistrationStartRegistrationRateLimited,
+        StartRegistrationStartRegistrationSignUpRefused,
     ]:
         query = gql("""
             mutation StartRegistration($email: String!) {
@@ -1791,6 +1794,7 @@ class AuthqlClient(AsyncBaseClient):
         CompleteSocialSignInCompleteSocialSignInInvalidInput,
         CompleteSocialSignInCompleteSocialSignInFlowExpired,
         CompleteSocialSignInCompleteSocialSignInRateLimited,
+        CompleteSocialSignInCompleteSocialSignInSignUpRefused,
         CompleteSocialSignInCompleteSocialSignInAccountDisabled,
     ]:
         query = gql("""

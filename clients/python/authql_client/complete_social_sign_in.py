@@ -22,6 +22,7 @@ class CompleteSocialSignIn(BaseModel):
         "CompleteSocialSignInCompleteSocialSignInInvalidInput",
         "CompleteSocialSignInCompleteSocialSignInFlowExpired",
         "CompleteSocialSignInCompleteSocialSignInRateLimited",
+        "CompleteSocialSignInCompleteSocialSignInSignUpRefused",
         "CompleteSocialSignInCompleteSocialSignInAccountDisabled",
     ] = Field(alias="completeSocialSignIn", discriminator="typename__")
 
@@ -64,6 +65,11 @@ class CompleteSocialSignInCompleteSocialSignInRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class CompleteSocialSignInCompleteSocialSignInSignUpRefused(BaseModel):
+    typename__: Literal["SignUpRefused"] = Field(alias="__typename")
+    message: str
 
 
 class CompleteSocialSignInCompleteSocialSignInAccountDisabled(BaseModel):

@@ -15,6 +15,7 @@ class StartRegistration(BaseModel):
         "StartRegistrationStartRegistrationRegistrationStarted",
         "StartRegistrationStartRegistrationInvalidInput",
         "StartRegistrationStartRegistrationRateLimited",
+        "StartRegistrationStartRegistrationSignUpRefused",
     ] = Field(alias="startRegistration", discriminator="typename__")
 
 
@@ -45,6 +46,11 @@ class StartRegistrationStartRegistrationRateLimited(BaseModel):
     typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     retry_after_seconds: int = Field(alias="retryAfterSeconds")
+
+
+class StartRegistrationStartRegistrationSignUpRefused(BaseModel):
+    typename__: Literal["SignUpRefused"] = Field(alias="__typename")
+    message: str
 
 
 StartRegistration.model_rebuild()

@@ -334,6 +334,7 @@ export type StartRegistrationMutation = { startRegistration:
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
     | { __typename: 'RegistrationStarted', registrationId: string, expiresAt: string, resendAvailableAt: string, codeLength: number }
+    | { __typename: 'SignUpRefused', message: string }
    };
 
 export type ResendRegistrationCodeMutationVariables = Exact<{
@@ -470,6 +471,7 @@ export type CompleteSocialSignInMutation = { completeSocialSignIn:
     | { __typename: 'InvalidInput', message: string, fields: Array<{ field: string, message: string }> }
     | { __typename: 'RateLimited', message: string, retryAfterSeconds: number }
     | { __typename: 'SecondFactorRequired', challengeId: string, expiresAt: string, methods: Array<SecondFactorMethod> }
+    | { __typename: 'SignUpRefused', message: string }
     | { __typename: 'SocialAccountExists', message: string }
     | { __typename: 'SocialEmailUnverified', message: string }
    };
