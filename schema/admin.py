@@ -114,9 +114,6 @@ class AdminUser:
     email_verified: bool = strawberry.field(
         description="False for an address an operator gave (createUser) until its owner signs in."
     )
-    sign_in_methods: list[SignInMethod] = strawberry.field(
-        description="What this account can sign in with today."
-    )
     created_at: datetime = strawberry.field(description="When the account was made.")
     last_sign_in_at: datetime | None = strawberry.field(description="Its last sign-in, or null if none.")
     document: strawberry.Private[object]  # the account's document, for `sessions`
@@ -126,6 +123,12 @@ class AdminUser:
         from resolvers.admin.users import sessions_of  # noqa: PLC0415 - resolvers import this module
 
         return await sessions_of(info, self.document)
+
+    @strawberry.field(description="What this account can sign in with today.")
+    async def sign_in_methods(self) -> list[SignInMethod]:
+        from resolvers.admin.users import sign_in_methods_of  # noqa: PLC0415 - resolvers import this module
+
+        return await sign_in_methods_of(self.document)
 
 
 @strawberry.type(description="Where a page ends.")

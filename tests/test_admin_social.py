@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from admin import ADMIN_KEY, DISABLE_USER, ENABLE_USER, admin_data
+from admin import ADMIN_KEY, DISABLE_USER, ENABLE_USER, USER_BY_ID, admin_data
 from conftest import Mailbox
 from flows import ME, gql
 from github_provider import GitHubProvider
@@ -40,3 +40,12 @@ async def test_a_disabled_account_signing_in_socially_is_answered_account_disabl
     assert refused == {"__typename": "AccountDisabled", "message": "This account is disabled."}
     await admin_data(app.client, ENABLE_USER, {"id": signed["user"]["id"]})
     assert (await app.sign_in(sub))["__typename"] == "AuthPayload"
+
+
+async def test_the_operator_sees_a_social_only_account_sign_in_methods(app: SocialApp):
+    sub = app.oidc.set_account(
+        new_sub(), email=new_address(), email_verified=True, given_name="Ada", family_name="Lovelace"
+    )
+    signed = await app.sign_in(sub)
+    found = await admin_data(app.client, USER_BY_ID, {"id": signed["user"]["id"]})
+    assert found["signInMethods"] == ["EMAIL_CODE", "SOCIAL"], found
