@@ -73,7 +73,8 @@ async def change_password(
     except UserChanged:  # another change or reset won: this token's session is over
         raise Unauthenticated() from None
     user_id = str(user.id)
-    await context.services.sessions.revoke_all(user_id, keep=identity.session_id)
+    ended = await context.services.sessions.revoke_all(user_id, keep=identity.session_id)
+    await context.services.webhooks.sessions_ended(user, ended)
     current = await context.services.sessions.get(user_id, identity.session_id)
     renewed = None
     if current is not None:

@@ -115,7 +115,9 @@ async def complete_password_reset(
         return flow_expired()
     # The emailed code proved the address: a lockout from someone's guesses ends here.
     await context.services.lockout.clear(flow.email, context.client_bucket)
-    await context.services.sessions.revoke_all(str(user.id))
+    await context.services.webhooks.sessions_ended(
+        user, await context.services.sessions.revoke_all(str(user.id))
+    )
     context.security_event("password_reset_completed", email=flow.email, user=str(user.id))
     await context.services.webhooks.emit(events.PASSWORD_RESET, user)
     # The emailed code proved the address (RFC 8176 has no value for it: "email").

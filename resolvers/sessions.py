@@ -23,7 +23,6 @@ from schema.sessions import (
 )
 from security import clock
 from security.sessions import RefreshTokenRejected, RefreshTokenReused
-from webhooks import events
 
 REFRESH_REFUSED = "This refresh token is not valid any more; sign in again."
 
@@ -42,6 +41,9 @@ async def refresh_tokens(
         renewed = await context.services.sessions.refresh(refresh_token)
     except RefreshTokenReused as reuse:
         context.security_event("refresh_reuse_detected", session=reuse.session_id)
+        owner = await User.get(PydanticObjectId(reuse.user_id))
+        if owner is not None:
+            await context.services.webhooks.sessions_ended(owner, [reuse.session_id])
         return InvalidRefreshToken(message=REFRESH_REFUSED)
     except RefreshTokenRejected:
         return InvalidRefreshToken(message=REFRESH_REFUSED)
@@ -78,9 +80,7 @@ async def revoke_session(
         return NotFound(message="No such session.")
     await info.context.services.sessions.revoke([session])
     info.context.security_event("session_revoked", user=str(identity.user.id), session=str(session.id))
-    await info.context.services.webhooks.emit(
-        events.SESSION_REVOKED, identity.user, sessions=[str(session.id)]
-    )
+    await info.context.services.webhooks.sessions_ended(identity.user, [str(session.id)])
     return SessionRevoked(id=strawberry.ID(str(session.id)))
 
 
@@ -104,9 +104,9 @@ async def logout(
             raise Unauthenticated() from None
     revoked = await info.context.services.sessions.revoke(chosen)
     info.context.security_event("logout", user=str(identity.user.id), scope=scope.value, revoked=revoked)
-    if chosen:
-        ended = [str(session.id) for session in chosen]
-        await info.context.services.webhooks.emit(events.SESSION_REVOKED, identity.user, sessions=ended)
+    await info.context.services.webhooks.sessions_ended(
+        identity.user, [str(session.id) for session in chosen]
+    )
     return LoggedOut(revoked_sessions=revoked)
 
 

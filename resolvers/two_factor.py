@@ -137,7 +137,9 @@ async def confirm_totp(info: Info[Context, None], code: TotpCode) -> ConfirmTotp
     # would otherwise go on for months without ever showing it. This one goes on: it has
     # just shown the factor, and TotpEnabled carries no new tokens to continue with.
     identity = await context.identity()
-    await services.sessions.revoke_all(user_id, keep=identity.session_id)
+    await services.webhooks.sessions_ended(
+        user, await services.sessions.revoke_all(user_id, keep=identity.session_id)
+    )
     context.security_event("two_factor_enabled", user=user_id)
     await services.webhooks.emit(events.TWO_FACTOR_ENABLED, user)
     await notices.send(

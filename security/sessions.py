@@ -68,9 +68,10 @@ class RefreshTokenRejected(Exception):
 class RefreshTokenReused(RefreshTokenRejected):
     """A rotated-away token came back: someone holds a copy. Its session is revoked."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, user_id: str) -> None:
         super().__init__(session_id)
         self.session_id = session_id
+        self.user_id = user_id
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class Sessions:
             if current is not None and await self._spend_grace(session, presented):
                 return await self._vouched(SessionTokens(session, current, self._expires_in(session, now)))
         await self.revoke([session])
-        raise RefreshTokenReused(str(session.id))
+        raise RefreshTokenReused(str(session.id), session.user_id)
 
     async def rotate(self, session: Session, *, credential_version: int) -> SessionTokens | None:
         """A fresh refresh token for `session`, valid under `credential_version`, every
@@ -231,10 +232,12 @@ class Sessions:
         metrics.SESSIONS_REVOKED.inc(result.deleted_count)
         return result.deleted_count
 
-    async def revoke_all(self, user_id: str, *, keep: str | None = None) -> int:
-        """End every session of the user (expired ones too), except `keep`."""
-        sessions = await _all_of(user_id)
-        return await self.revoke([session for session in sessions if str(session.id) != keep])
+    async def revoke_all(self, user_id: str, *, keep: str | None = None) -> list[str]:
+        """End every session of the user (expired ones too), except `keep`; the ids of those
+        it ended (for the `session.revoked` webhook)."""
+        sessions = [session for session in await _all_of(user_id) if str(session.id) != keep]
+        await self.revoke(sessions)
+        return [str(session.id) for session in sessions]
 
     async def confirmed(self, session_id: str) -> bool:
         """Whether MongoDB holds this session, unexpired:

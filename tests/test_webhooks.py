@@ -33,6 +33,7 @@ from test_attacks import (
     EMAIL_CHANGE_SUBJECT,
     ENROLL_TOTP,
     LOGOUT,
+    REFRESH,
     START_EMAIL_CHANGE,
     reset_code,
 )
@@ -209,6 +210,34 @@ async def test_two_factor_and_password_reset_events(backend_urls: dict[str, str]
         # Only the events the endpoint asked for: no user.created, no session.created.
         await asyncio.sleep(0.3)
         assert len([arrival for arrival in receiver.arrived if about(user_id)(arrival)]) == 3
+
+
+async def test_sessions_ended_in_bulk_or_by_a_reused_token_are_reported(
+    backend_urls: dict[str, str], mailbox: Mailbox
+) -> None:
+    receiver = Receiver()
+    settings = fast(backend_urls, mailbox, refresh_reuse_grace_seconds=0)
+    async with receiving(receiver) as port, app_with(settings) as (client, store, _):
+        saved = await store.create(f"http://127.0.0.1:{port}/hook", [events.SESSION_REVOKED])
+        email = new_email()
+        signed_up = await register(client, mailbox, email)
+        token, user_id = signed_up["accessToken"], signed_up["user"]["id"]
+        others = [await data(client, LOGIN, {"email": email, "password": PASSWORD}) for _ in range(2)]
+        # A password change ends every other session at once.
+        new_password = PASSWORD + " again"
+        changed = await data(client, CHANGE_PASSWORD, {"current": PASSWORD, "new": new_password}, token)
+        assert changed["__typename"] == "AuthPayload", changed
+        [ended] = await receiver.wait_for(1, where=about(user_id))
+        assert sorted(verified(ended, saved.secret)["data"]["sessions"]) == sorted(
+            other["sessionId"] for other in others
+        )
+        # A refresh token presented twice ends its session (reuse detection).
+        stolen = await data(client, LOGIN, {"email": email, "password": new_password})
+        assert (await data(client, REFRESH, {"token": stolen["refreshToken"]}))["__typename"] == "AuthPayload"
+        reused = await data(client, REFRESH, {"token": stolen["refreshToken"]})
+        assert reused["__typename"] == "InvalidRefreshToken", reused
+        arrivals = await receiver.wait_for(2, where=about(user_id))
+        assert verified(arrivals[-1], saved.secret)["data"]["sessions"] == [stolen["sessionId"]]
 
 
 async def test_a_failing_receiver_gets_the_same_webhook_id_on_every_retry(

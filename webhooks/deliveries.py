@@ -49,6 +49,7 @@ from security.keyring import WEBHOOK_PAYLOADS, KeyRing, Unsealable
 
 from .addresses import AddressRefused, Target, resolve
 from .endpoints import EndpointStore
+from .events import SESSION_REVOKED
 from .signing import message_id, signed_headers
 
 logger = logging.getLogger("authql.webhooks")
@@ -102,6 +103,11 @@ class Webhooks:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[ObjectId, tuple[str, asyncio.Task[None]]] = {}
+
+    async def sessions_ended(self, person: Person, ended: list[str]) -> None:
+        """`session.revoked` for sessions ended early, in bulk or one by one (none: nothing)."""
+        if ended:
+            await self.emit(SESSION_REVOKED, person, sessions=ended)
 
     async def emit(
         self, event: str, person: Person, profile: dict[str, Any] | None = None, **data: Any

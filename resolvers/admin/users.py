@@ -453,16 +453,17 @@ async def disable_user(
         await found.write_changes(changes, announce=context.services.users, new_credentials=True)
     except UserGone:
         return NotFound(message=NOT_FOUND)
-    revoked = await context.services.sessions.revoke_all(str(found.id))
+    ended = await context.services.sessions.revoke_all(str(found.id))
     context.security_event("user_disabled", user=str(found.id), admin_key=key.id)
     await audit(
         context,
         key,
         "user_disabled",
         str(found.id),
-        {"before": before, "after": _status(found), "revokedSessions": revoked},
+        {"before": before, "after": _status(found), "revokedSessions": len(ended)},
     )
     await context.services.webhooks.emit(events.USER_DISABLED, found)
+    await context.services.webhooks.sessions_ended(found, ended)
     return UserResult(user=admin_user(found))
 
 
@@ -495,9 +496,10 @@ async def revoke_user_sessions(info: Info[AdminContext, None], id: AccountId) ->
         await found.write_changes({}, announce=context.services.users, new_credentials=True, touch=False)
     except UserGone:
         return NotFound(message=NOT_FOUND)
-    revoked = await context.services.sessions.revoke_all(str(found.id))
-    await audit(context, key, "sessions_revoked", str(found.id), {"revokedSessions": revoked})
-    return SessionsRevoked(revoked_sessions=revoked)
+    ended = await context.services.sessions.revoke_all(str(found.id))
+    await audit(context, key, "sessions_revoked", str(found.id), {"revokedSessions": len(ended)})
+    await context.services.webhooks.sessions_ended(found, ended)
+    return SessionsRevoked(revoked_sessions=len(ended))
 
 
 async def reset_two_factor(info: Info[AdminContext, None], id: AccountId) -> UpdateUserResult:
