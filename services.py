@@ -4,8 +4,10 @@ mailer, the per-IP limits, the lockout, the security log and two-factor."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
@@ -133,10 +135,12 @@ class Services:
         await self.redis_watch.stop()
         self.passwords.close()
         await self.http.aclose()
-        # Closing sockets to a Redis node that died meanwhile must not stop the shutdown.
-        with contextlib.suppress(RedisError, RedisClusterException, OSError):
-            await close_storage(self.redis)
-        await self.redis.aclose()
+        # Closing sockets to a Redis node that died or moved meanwhile must neither stop the
+        # shutdown nor hold it: each close is bounded by the backend timeout.
+        for close in (partial(close_storage, self.redis), self.redis.aclose):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
+                async with asyncio.timeout(self.settings.backend_timeout_seconds):
+                    await close()
         sentinels = getattr(getattr(self.redis, "connection_pool", None), "sentinel_manager", None)
         if sentinels is not None:  # REDIS_SENTINELS: the connections to the sentinels too
             with contextlib.suppress(RedisError, OSError):
