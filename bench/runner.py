@@ -23,7 +23,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import flows
+from bench import admin_pages, flows
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
 from bench.procs import App, CpuMeter, cpu_seconds, cpu_spent, start_app, wait_ready
@@ -34,6 +34,7 @@ from settings import RATE_LIMITED_OPERATIONS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("authql", "authql-2w", "ceiling", "floor", "fastapi-users")
+AUTHQL_DB = "authql_bench"
 DEFAULTS = Settings.model_fields  # the server's defaults: production argon2, 2 hashing threads
 
 
@@ -50,10 +51,11 @@ class Plan:
 
 FULL = Plan(runs=4, seconds=10, connections=32, password_seconds=10, mode="full")
 SMOKE = Plan(runs=1, seconds=2, connections=8, password_seconds=2, mode="smoke")
+SMOKE_ACCOUNTS = 1_000
 
 
 def authql_env(
-    base: dict[str, str], mongo: str, redis: str, secret: str, smtp_port: int, data: Path
+    base: dict[str, str], mongo: str, redis: str, secret: str, smtp_port: int, data: Path, admin_key: str = ""
 ) -> dict[str, str]:
     """authql's settings for the bench: production defaults, except per-IP limits and mail
     budgets out of the way (one client IP sends everything) and long-lived access tokens."""
@@ -61,7 +63,7 @@ def authql_env(
     env.update(
         {
             "MONGO_URL": mongo,
-            "MONGO_DB": "authql_bench",
+            "MONGO_DB": AUTHQL_DB,
             # A fresh database each run: its indexes built at start (what `python -m
             # documents.migrate` does before production workers).
             "MONGO_INDEXES": "build",
@@ -77,6 +79,8 @@ def authql_env(
             "MAILS_PER_IP_PER_HOUR": "1000000",
             **{f"RATE_LIMIT_{operation.upper()}": "1000000/minute" for operation in RATE_LIMITED_OPERATIONS},
             "RATE_LIMIT_DOCUMENTS": "1000000/minute",
+            "RATE_LIMIT_ADMIN": "1000000/minute",
+            "ADMIN_API_KEY": admin_key,
         }
     )
     return env
@@ -346,6 +350,27 @@ def soak(
     }
 
 
+def admin_users(
+    app: App, mongo_url: str, admin_key: str, accounts: int, plan: Plan, results: Results
+) -> None:
+    """The admin `users` page (50 rows) with `accounts` more accounts in the store: its first
+    page and its last, each a wrk run like `me`'s."""
+    started = time.monotonic()
+    total = admin_pages.seed_accounts(mongo_url, AUTHQL_DB, accounts)
+    print(f"bench: {total} accounts in the store ({time.monotonic() - started:.0f} s to seed)", flush=True)
+    pages = {
+        "first": admin_pages.page_request(admin_key, None, f'"{BENCH_USER}"'),
+        "last": admin_pages.page_request(
+            admin_key, admin_pages.last_page_cursor(mongo_url, AUTHQL_DB), f"bench-admin-{accounts - 1}@"
+        ),
+    }
+    for which, request in pages.items():
+        load = run_wrk(app.base_url, request, seconds=plan.seconds, connections=plan.connections)
+        name = f"admin users, {which} page of {admin_pages.PAGE} ({total} accounts)"
+        results.flows.append({"flow": name, **load.as_dict()})
+        print(f"bench: {name}: {load.rate:.0f} req/s, p99 {load.p99_ms:.1f} ms", flush=True)
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -362,6 +387,11 @@ def parse(argv: Iterable[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="interleaved runs per app (4; smoke 1)")
     parser.add_argument("--seconds", type=float, help="seconds per wrk run (10; smoke 2)")
     parser.add_argument("--connections", type=int, help="wrk connections (32; smoke 8)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        help=f"accounts behind the admin users page ({admin_pages.ACCOUNTS}; smoke {SMOKE_ACCOUNTS})",
+    )
     parser.add_argument("--no-password-work", action="store_true", help="skip argon2, login, registration")
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="then a mixed soak of authql")
     parser.add_argument("--out", type=Path, help="results folder (bench/results; smoke: var/bench-smoke)")
@@ -395,8 +425,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         try:
             services = [start_mongo(data), start_redis(data)]
             secret = os.urandom(48).hex()
-            env = authql_env(dict(os.environ), services[0].url, services[1].url, secret, sink.port, data)
-            hidden = ("JWT_SECRET", "MONGO_URL", "REDIS_URL", "SMTP_PORT", "DATA_DIR")
+            admin_key = os.urandom(24).hex()
+            env = authql_env(
+                dict(os.environ), services[0].url, services[1].url, secret, sink.port, data, admin_key
+            )
+            hidden = ("JWT_SECRET", "MONGO_URL", "REDIS_URL", "SMTP_PORT", "DATA_DIR", "ADMIN_API_KEY")
             results.settings = {
                 name: value
                 for name, value in env.items()
@@ -407,6 +440,13 @@ def main(argv: Iterable[str] | None = None) -> int:
             me = requests_for(apps, sink)
             interleaved(apps, me, plan, results)
             authql = apps.get("authql")
+            accounts = (
+                args.accounts
+                if args.accounts is not None
+                else (SMOKE_ACCOUNTS if args.smoke else admin_pages.ACCOUNTS)
+            )
+            if authql is not None and accounts > 0:
+                admin_users(authql, services[0].url, admin_key, accounts, plan, results)
             if authql is not None and not args.no_password_work:
                 password_work(authql, me["authql"], sink, services, plan, results)
             if authql is not None and args.soak:
