@@ -23,7 +23,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import admin_pages, flows
+from bench import admin_pages, flows, passkeys
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
 from bench.procs import App, CpuMeter, cpu_seconds, cpu_spent, start_app, wait_ready
@@ -371,6 +371,19 @@ def admin_users(
         print(f"bench: {name}: {load.rate:.0f} req/s, p99 {load.p99_ms:.1f} ms", flush=True)
 
 
+def passkey_sign_ins(app: App, sink: flows.CodeSink, plan: Plan, results: Results) -> None:
+    """Passkey sign-in, start to tokens: two requests and an ECDSA signature per round."""
+    load = asyncio.run(
+        passkeys.sign_ins(app.base_url, sink, seconds=plan.seconds, concurrency=PASSKEY_CONCURRENCY)
+    )
+    name = f"passkey sign-in, start + finish ({PASSKEY_CONCURRENCY} at once)"
+    results.flows.append({"flow": name, **load})
+    print(f"bench: {name}: {load['rate']:.0f}/s, p99 {load['p99_ms']:.1f} ms", flush=True)
+
+
+PASSKEY_CONCURRENCY = 8  # one account and authenticator each
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -447,6 +460,8 @@ def main(argv: Iterable[str] | None = None) -> int:
             )
             if authql is not None and accounts > 0:
                 admin_users(authql, services[0].url, admin_key, accounts, plan, results)
+            if authql is not None:
+                passkey_sign_ins(authql, sink, plan, results)
             if authql is not None and not args.no_password_work:
                 password_work(authql, me["authql"], sink, services, plan, results)
             if authql is not None and args.soak:
