@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from bench import flows
+from bench.flows import call
 from bench.timed import timed_rounds
 from tests.authenticator import Authenticator
 
@@ -21,19 +22,6 @@ START_SIGN_IN = f"mutation {{ startPasskeySignIn {{ __typename {OPTIONS} }} }}"
 FINISH_SIGN_IN = """mutation($c: ID!, $j: String!) {
   finishPasskeySignIn(challengeId: $c, credentialJson: $j) {
   __typename ... on AuthPayload { accessToken } } }"""
-
-
-async def call(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, token: str = ""
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
-    body = response.json()
-    if body.get("errors"):
-        raise RuntimeError(f"authql answered {body['errors']}")
-    return dict(next(iter(body["data"].values())))
 
 
 async def with_passkey(client: httpx.AsyncClient, sink: flows.CodeSink, origin: str) -> Authenticator:

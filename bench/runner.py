@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import admin_pages, flows, passkeys
+from bench import admin_pages, flows, passkeys, social
 from bench.argon2_bound import measure
 from bench.load import Load, Request, finish_wrk, run_wrk, start_wrk, wrk_binary
 from bench.procs import App, CpuMeter, cpu_seconds, cpu_spent, start_app, wait_ready
@@ -384,6 +385,25 @@ def passkey_sign_ins(app: App, sink: flows.CodeSink, plan: Plan, results: Result
 PASSKEY_CONCURRENCY = 8  # one account and authenticator each
 
 
+def social_sign_ins(app: App, oidc: Any, plan: Plan, results: Results) -> None:
+    """Social sign-in against the tests' OpenID Provider: whole rounds, and the completion."""
+    rounds, completion = asyncio.run(
+        social.sign_ins(app.base_url, oidc, seconds=plan.seconds, concurrency=SOCIAL_CONCURRENCY)
+    )
+    for name, load in (
+        (
+            f"social sign-in, whole round: start, provider, callback, complete ({SOCIAL_CONCURRENCY} at once)",  # noqa: E501
+            rounds,
+        ),
+        ("social sign-in, completeSocialSignIn alone (same rounds)", completion),
+    ):
+        results.flows.append({"flow": name, **load})
+        print(f"bench: {name}: {load['rate']:.0f}/s, p99 {load['p99_ms']:.1f} ms", flush=True)
+
+
+SOCIAL_CONCURRENCY = 4  # one provider subject each; the Node provider is the slower side
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -429,7 +449,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     names = [name.strip() for name in args.apps.split(",") if name.strip()]
     out_dir = args.out or (ROOT / "var" / "bench-smoke" if args.smoke else ROOT / "bench" / "results")
     results = Results(started=now(), mode=plan.mode, machine=machine())
-    with tempfile.TemporaryDirectory(prefix="authql-bench-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="authql-bench-") as temporary, contextlib.ExitStack() as stack:
         data = Path(temporary)
         services: list[EmbeddedService] = []
         apps: dict[str, App] = {}
@@ -442,6 +462,11 @@ def main(argv: Iterable[str] | None = None) -> int:
             env = authql_env(
                 dict(os.environ), services[0].url, services[1].url, secret, sink.port, data, admin_key
             )
+            oidc = None
+            social_client = ("bench-" + os.urandom(6).hex(), os.urandom(24).hex())
+            if "authql" in names:
+                oidc = stack.enter_context(social.provider(data / "oidc-provider.log"))
+                env.update(social.settings(oidc.issuer, *social_client))
             hidden = ("JWT_SECRET", "MONGO_URL", "REDIS_URL", "SMTP_PORT", "DATA_DIR", "ADMIN_API_KEY")
             results.settings = {
                 name: value
@@ -462,6 +487,13 @@ def main(argv: Iterable[str] | None = None) -> int:
                 admin_users(authql, services[0].url, admin_key, accounts, plan, results)
             if authql is not None:
                 passkey_sign_ins(authql, sink, plan, results)
+            if authql is not None and oidc is not None:
+                oidc.register_client(
+                    f"{authql.base_url}/oauth/callback/{social.PROVIDER}",
+                    client_id=social_client[0],
+                    client_secret=social_client[1],
+                )
+                social_sign_ins(authql, oidc, plan, results)
             if authql is not None and not args.no_password_work:
                 password_work(authql, me["authql"], sink, services, plan, results)
             if authql is not None and args.soak:

@@ -2,8 +2,8 @@
 once, both apps on real sockets, a user registered through the four steps (codes from the
 bench's SMTP sink), wrk runs checked answer by answer, the argon2 bound, login and
 registration, `me` under login load, the admin `users` page (first and last) over 1,000 seeded
-accounts, passkey sign-in (tests/authenticator.py's software authenticator), and the table
-saved as Markdown and JSON.
+accounts, passkey sign-in (tests/authenticator.py's software authenticator), social sign-in against the
+tests' OpenID Provider (tests/oidc_provider.py), and the table saved as Markdown and JSON.
 
 fastapi-users is left out here: its environment is installed from PyPI on first use, too slow
 and too networked for the suite (`python -m bench --smoke` alone covers it). Only that the
@@ -75,3 +75,8 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
     [passkey] = [row for name, row in flows.items() if name.startswith("passkey sign-in")]
     assert passkey["ok"] > 0 and passkey["bad"] == 0, passkey  # each round ended in an AuthPayload
     assert passkey["p99_ms"] > 0
+    social = [row for name, row in flows.items() if name.startswith("social sign-in")]
+    assert len(social) == 2  # the whole round, and completeSocialSignIn alone
+    for row in social:
+        assert row["ok"] > 0 and row["bad"] == 0, row  # every round ended in an AuthPayload
+        assert row["p99_ms"] > 0, row
