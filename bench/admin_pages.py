@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 
 from bson import ObjectId
@@ -67,3 +68,25 @@ def page_request(admin_key: str, after: str | None, expect: str) -> Request:
     """One page of 50; `expect` is text only the right page holds."""
     body = json.dumps({"query": USERS, "variables": {"first": PAGE, "after": after}})
     return Request("POST", "/admin/graphql", expect, body=body, authorization=f"Bearer {admin_key}")
+
+
+def wait_for_store(mongo_url: str, database: str, timeout: float = 900.0) -> float:
+    """Seconds until the store answers an indexed read within a second three times running:
+    pages the API gave up on (past BACKEND_TIMEOUT_SECONDS) go on in nx-27017, and the next
+    part of the bench must not time out behind them."""
+    began = time.monotonic()
+    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=1000, socketTimeoutMS=1000)
+    try:
+        answered = 0
+        while answered < 3:
+            if time.monotonic() - began > timeout:
+                raise RuntimeError(f"bench: the store did not settle within {timeout:g} s")
+            try:
+                client[database]["users"].find_one({"email": "bench-admin-0@example.com"})
+                answered += 1
+            except Exception:  # noqa: BLE001 - busy: try again
+                answered = 0
+            time.sleep(0.5)
+    finally:
+        client.close()
+    return time.monotonic() - began

@@ -157,7 +157,7 @@ class Results:
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
             ]
             lines += [
-                f"| {row['flow']} | {row['rate']:.1f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+                f"| {row['flow']} | {row['rate']:.1f} | {latency(row, 'p50_ms')} | {latency(row, 'p99_ms')} "
                 f"| {row['ok']} | {row['bad']} |"
                 for row in self.flows
             ]
@@ -180,6 +180,11 @@ class Results:
         stem.with_suffix(".md").write_text(self.markdown())
         stem.with_suffix(".json").write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
         return stem.with_suffix(".md")
+
+
+def latency(row: dict[str, Any], key: str) -> str:
+    """A percentile in ms, or a dash when nothing was answered in the run (wrk's 0)."""
+    return f"{row[key]:.1f}" if row["ok"] or row["bad"] else "-"
 
 
 def loop_cpu(under_login: dict[str, Any]) -> str:
