@@ -4,15 +4,19 @@ first page and on the last one (the keyset cursor of the 50th account from the e
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 from bson import ObjectId
 from pymongo import MongoClient
 
 from bench.load import Request
+from bench.timed import timed_rounds
 
 ACCOUNTS = 100_000  # the issue's count; --accounts for a quicker run
 PAGE = 50
@@ -70,23 +74,41 @@ def page_request(admin_key: str, after: str | None, expect: str) -> Request:
     return Request("POST", "/admin/graphql", expect, body=body, authorization=f"Bearer {admin_key}")
 
 
-def wait_for_store(mongo_url: str, database: str, timeout: float = 900.0) -> float:
-    """Seconds until the store answers an indexed read within a second three times running:
-    pages the API gave up on (past BACKEND_TIMEOUT_SECONDS) go on in nx-27017, and the next
-    part of the bench must not time out behind them."""
+async def pages(base_url: str, request: Request, *, seconds: float) -> dict[str, Any]:
+    """One operator paging: `request` again and again for `seconds` (at least once), each
+    answer checked for its page's own account; the numbers of a wrk run. Not wrk: a page
+    slower than the run would never be counted."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+
+        async def page(_: int) -> bool:
+            answer = await client.post(
+                request.path,
+                content=request.body,
+                headers={"Authorization": request.authorization, "Content-Type": "application/json"},
+            )
+            return answer.status_code == 200 and request.expect in answer.text
+
+        return await timed_rounds(page, seconds=seconds, concurrency=1)
+
+
+async def wait_for_authql(base_url: str, admin_key: str, timeout: float = 900.0) -> float:
+    """Seconds until authql answers an indexed admin read three times running: pages it gave
+    up on (past BACKEND_TIMEOUT_SECONDS) go on in nx-27017, and the next part of the bench
+    must not time out behind them."""
     began = time.monotonic()
-    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=1000, socketTimeoutMS=1000)
-    try:
+    body = {"query": 'query { user(email: "bench-admin-0@example.com") { id } }'}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         answered = 0
         while answered < 3:
             if time.monotonic() - began > timeout:
-                raise RuntimeError(f"bench: the store did not settle within {timeout:g} s")
+                raise RuntimeError(f"bench: authql's store did not settle within {timeout:g} s")
             try:
-                client[database]["users"].find_one({"email": "bench-admin-0@example.com"})
-                answered += 1
-            except Exception:  # noqa: BLE001 - busy: try again
-                answered = 0
-            time.sleep(0.5)
-    finally:
-        client.close()
+                answer = await client.post(
+                    "/admin/graphql", json=body, headers={"Authorization": f"Bearer {admin_key}"}
+                )
+                good = answer.status_code == 200 and '"id"' in answer.text
+            except httpx.HTTPError:
+                good = False
+            answered = answered + 1 if good else 0
+            await asyncio.sleep(0.5)
     return time.monotonic() - began
