@@ -501,13 +501,14 @@ def main(argv: Iterable[str] | None = None) -> int:
                     client_secret=social_client[1],
                 )
                 social_sign_ins(authql, oidc, plan, results)
-            # Last of the flows: at 100,000 accounts the store may stay busy after it (see there).
-            if authql is not None and accounts > 0:
-                admin_users(authql, services[0].url, admin_key, accounts, plan, results)
             if authql is not None and not args.no_password_work:
                 password_work(authql, me["authql"], sink, services, plan, results)
             if authql is not None and args.soak:
                 soak(authql, me["authql"], sink, services[1].url, args.soak, plan, results)
+            # Last: after 100,000 accounts are written, nx-27017 answered the bench's next
+            # registrations SERVICE_UNAVAILABLE for a while (not yet known why).
+            if authql is not None and accounts > 0:
+                admin_users(authql, services[0].url, admin_key, accounts, plan, results)
         finally:
             for app in apps.values():
                 app.stop()
