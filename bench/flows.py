@@ -80,6 +80,20 @@ async def field(client: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return dict(next(iter(body["data"].values())))
 
 
+async def call(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, token: str = ""
+) -> dict[str, Any]:
+    """The one root field of a GraphQL answer, signed in with `token` when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"authql answered {body['errors']}")
+    return dict(next(iter(body["data"].values())))
+
+
 def expect(result: dict[str, Any], typename: str) -> dict[str, Any]:
     if result.get("__typename") != typename:
         raise RuntimeError(f"expected {typename}, got {result}")

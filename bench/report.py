@@ -38,6 +38,9 @@ class Results:
     registration: dict[str, Any] = field(default_factory=dict)
     under_login: dict[str, Any] = field(default_factory=dict)
     soak: dict[str, Any] = field(default_factory=dict)
+    # Issue 22's other flows (admin users pages, passkey sign-in, social completion): one row
+    # each, `flow` naming it, with the wrk-like numbers (rate, p50_ms, p99_ms, ok, bad).
+    flows: list[dict[str, Any]] = field(default_factory=list)
 
     def medians(self) -> dict[str, dict[str, float]]:
         """Per app: the median over its runs of req/s, p50, p99 and CPU per request."""
@@ -90,6 +93,7 @@ class Results:
             "registration": self.registration,
             "me_under_login_load": self.under_login,
             "soak": self.soak,
+            "flows": self.flows,
         }
 
     def markdown(self) -> str:
@@ -144,6 +148,19 @@ class Results:
                 f"- `me` while logins saturate the hash pool: {self.under_login['rate']:.0f} req/s, "
                 f"p99 {self.under_login['p99_ms']:.1f} ms{loop_cpu(self.under_login)}"
             )
+        if self.flows:
+            lines += [
+                "",
+                "## Other flows (issue 22)",
+                "",
+                "| flow | per s | p50 ms | p99 ms | good | bad answers |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            lines += [
+                f"| {row['flow']} | {row['rate']:.1f} | {latency(row, 'p50_ms')} | {latency(row, 'p99_ms')} "
+                f"| {row['ok']} | {row['bad']} |"
+                for row in self.flows
+            ]
         if self.soak:
             lines += ["", "## Soak", "", "```", json.dumps(self.soak, indent=2), "```"]
         lines += ["", "## How each app ran", ""]
@@ -163,6 +180,11 @@ class Results:
         stem.with_suffix(".md").write_text(self.markdown())
         stem.with_suffix(".json").write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
         return stem.with_suffix(".md")
+
+
+def latency(row: dict[str, Any], key: str) -> str:
+    """A percentile in ms, or a dash when nothing was answered in the run (wrk's 0)."""
+    return f"{row[key]:.1f}" if row["ok"] or row["bad"] else "-"
 
 
 def loop_cpu(under_login: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """`python -m bench --smoke` end to end, for authql, the ceiling and the floor: the store and Redis started
 once, both apps on real sockets, a user registered through the four steps (codes from the
 bench's SMTP sink), wrk runs checked answer by answer, the argon2 bound, login and
-registration, `me` under login load, and the table saved as Markdown and JSON.
+registration, `me` under login load, the admin `users` page (first and last) over 1,000 seeded
+accounts, passkey sign-in (tests/authenticator.py's software authenticator), social sign-in against the
+tests' OpenID Provider (tests/oidc_provider.py), and the table saved as Markdown and JSON.
 
 fastapi-users is left out here: its environment is installed from PyPI on first use, too slow
 and too networked for the suite (`python -m bench --smoke` alone covers it). Only that the
@@ -65,3 +67,16 @@ def test_bench_smoke_runs_end_to_end_and_saves_its_table(tmp_path: Path) -> None
     assert "me vs floor (req/s)" in results["ratios"]
     assert "me vs ceiling (req/s)" in results["ratios"]
     assert "| authql |" in table.read_text()
+    flows = {row["flow"]: row for row in results["flows"]}
+    for page in ("first", "last"):  # the smoke run's 1,000 accounts besides those registered
+        [row] = [row for name, row in flows.items() if name.startswith(f"admin users, {page} page of 50 (")]
+        assert row["ok"] > 0 and row["bad"] == 0, row  # each answer held that page's own account
+    assert "| admin users, last page of 50 (" in table.read_text()
+    [passkey] = [row for name, row in flows.items() if name.startswith("passkey sign-in")]
+    assert passkey["ok"] > 0 and passkey["bad"] == 0, passkey  # each round ended in an AuthPayload
+    assert passkey["p99_ms"] > 0
+    social = [row for name, row in flows.items() if name.startswith("social sign-in")]
+    assert len(social) == 2  # the whole round, and completeSocialSignIn alone
+    for row in social:
+        assert row["ok"] > 0 and row["bad"] == 0, row  # every round ended in an AuthPayload
+        assert row["p99_ms"] > 0, row
