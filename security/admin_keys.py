@@ -24,6 +24,7 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from documents.user import utc_now
 from security.keyring import ADMIN_KEYS, KeyRing
 
 ENVIRONMENT_KEY_ID = "environment"
@@ -54,11 +55,6 @@ class AdminKey:
     from_environment: bool = False
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 class AdminKeys:
     """The keys: the environment's, and those in the `admin_keys` collection."""
 
@@ -66,7 +62,7 @@ class AdminKeys:
         self._collection = collection
         self._ring = ring
         self._environment_key = environment_key
-        self._started = _now()
+        self._started = utc_now()
 
     @property
     def enabled(self) -> bool:
@@ -98,7 +94,7 @@ class AdminKeys:
         if record is None:
             return None
         key = _key(record)
-        if key.last_used_at is None or _now() - key.last_used_at >= LAST_USED_EVERY:
+        if key.last_used_at is None or utc_now() - key.last_used_at >= LAST_USED_EVERY:
             await self._collection.update_one(
                 {"_id": record["_id"]}, {"$currentDate": {"last_used_at": True}}
             )
@@ -112,7 +108,7 @@ class AdminKeys:
             "name": name,
             "hash": self._hash(self._ring.derive(ADMIN_KEYS), secret),
             "scopes": sorted(scope.value for scope in scopes),
-            "created_at": _now(),
+            "created_at": utc_now(),
             "last_used_at": None,
         }
         await self._collection.insert_one(record)

@@ -22,6 +22,8 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from documents.user import utc_now
+
 EXPIRY_INDEX = "audit_expiry"
 logger = logging.getLogger("authql.audit")
 
@@ -39,11 +41,6 @@ class AuditRecord:
 
 class BadCursor(ValueError):
     """An `after` this server did not hand out."""
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 # Fields of a security event that the audit record holds in its own columns, or leaves out.
@@ -116,7 +113,7 @@ class AuditLog:
         await self._collection.insert_one(
             {
                 "_id": ObjectId(),
-                "at": _now(),
+                "at": utc_now(),
                 "action": action,
                 "admin_key_id": admin_key_id,
                 "user_id": user_id,

@@ -50,7 +50,7 @@ class DurableCounts:
     async def _add(self, key: str, window_seconds: float, amount: int) -> None:
         """Count `amount` in `key`'s window, opened now if it has closed. Two writers that
         both open a window at once may lose one count: Redis's own stays exact."""
-        now = _now_ms()
+        now = clock.now_ms()
         counted = await self._collection.update_one(
             {"_id": key, "window_end_ms": {"$gt": now}},
             {"$inc": {"count": amount}, "$set": {"last_at_ms": now}},
@@ -78,7 +78,7 @@ class DurableCounts:
             return {}
 
     async def _read(self, keys: list[str]) -> dict[str, DurableCount]:
-        now = _now_ms()
+        now = clock.now_ms()
         found: dict[str, DurableCount] = {}
         async for document in self._collection.find({"_id": {"$in": keys}}):
             if int(document["window_end_ms"]) > now and int(document.get("count", 0)) > 0:
@@ -86,10 +86,6 @@ class DurableCounts:
                     int(document["count"]), int(document["window_end_ms"]), int(document["last_at_ms"])
                 )
         return found
-
-
-def _now_ms() -> int:
-    return clock.now_ms()
 
 
 @dataclass(frozen=True)
