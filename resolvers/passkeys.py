@@ -149,14 +149,7 @@ async def finish_passkey_registration(
     except DuplicateKeyError:
         context.security_event("passkey_registration_rejected", user=user_id, reason="credential id taken")
         return PasskeyRejected(message="This passkey is already registered.")
-    context.security_event("passkey_added", user=user_id, passkey=str(record.id))
-    await context.services.webhooks.emit(events.PASSKEY_ADDED, user, passkey={"id": str(record.id)})
-    await notices.send(
-        context.services,
-        user,
-        passkey_notice_message(user.email, "passkey_added", record.name),
-        context.client_bucket,
-    )
+    await _tell(context, user, record, "passkey_added", events.PASSKEY_ADDED)
     return PasskeyAdded(passkey=_public(record))
 
 
@@ -357,14 +350,7 @@ async def remove_passkey(info: Info[Context, None], id: PasskeyId) -> RemovePass
     if not await other_way_in(user.id):
         await record.insert()
         return LastSignInMethod(message=LAST_WAY_IN)
-    context.security_event("passkey_removed", user=user_id, passkey=str(record.id))
-    await context.services.webhooks.emit(events.PASSKEY_REMOVED, user, passkey={"id": str(record.id)})
-    await notices.send(
-        context.services,
-        user,
-        passkey_notice_message(user.email, "passkey_removed", record.name),
-        context.client_bucket,
-    )
+    await _tell(context, user, record, "passkey_removed", events.PASSKEY_REMOVED)
     return PasskeyRemoved(user=public_user(user))
 
 
@@ -437,4 +423,13 @@ def _public(record: PasskeyDocument) -> Passkey:
         created_at=record.created_at,
         last_used_at=record.last_used_at,
         backed_up=record.backed_up,
+    )
+
+
+async def _tell(context: Context, user: User, record: PasskeyDocument, what: str, event: str) -> None:
+    """A passkey added or removed: the security event, the webhook and the owner's notice."""
+    context.security_event(what, user=str(user.id), passkey=str(record.id))
+    await context.services.webhooks.emit(event, user, passkey={"id": str(record.id)})
+    await notices.send(
+        context.services, user, passkey_notice_message(user.email, what, record.name), context.client_bucket
     )

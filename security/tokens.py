@@ -102,31 +102,10 @@ class Tokens:
             leeway_seconds=settings.jwt_leeway_seconds,
         )
 
-    def issue(
-        self,
-        subject: str,
-        session_id: str,
-        credential_version: int,
-        amr: tuple[str, ...] = (),
-        auth_time: int | None = None,
-        *,
-        roles: tuple[str, ...] = (),
-        app_metadata: dict[str, Any] | None = None,
-    ) -> IssuedToken:
-        """A token for the session; `auth_time` (epoch seconds) defaults to now. `roles` and
-        `app_metadata`: what the operator set (admin API), for the app's own API to authorise
-        on without calling authql."""
-        return self.sign(
-            self.claims(
-                subject,
-                session_id,
-                credential_version,
-                amr,
-                auth_time,
-                roles=roles,
-                app_metadata=app_metadata,
-            )
-        )
+    def issue(self, subject: str, session_id: str, credential_version: int) -> IssuedToken:
+        """Claims and signature in one step, with no amr, roles or hook (sign-in goes through
+        `claims`, shown to the custom-claims hook, then `sign`)."""
+        return self.sign(self.claims(subject, session_id, credential_version))
 
     def claims(
         self,
