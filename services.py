@@ -489,4 +489,6 @@ def build_mailer(settings: Settings) -> Mailer:
         security=settings.smtp_security,
         timeout=settings.smtp_timeout_seconds,
         sender=settings.mail_from,
+        idle_seconds=settings.smtp_idle_seconds,
+        local_hostname=settings.smtp_local_hostname,
     )

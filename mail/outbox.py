@@ -151,6 +151,10 @@ class Outbox:
             except (TimeoutError, asyncio.CancelledError):
                 pass  # cancelled; its claim is released below
             self._task = None
+        try:
+            await self._mailer.aclose()  # the kept SMTP connection, if any
+        except Exception:
+            logger.warning("outbox: the mailer did not close cleanly")
         if held is None:
             return
         try:

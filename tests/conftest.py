@@ -152,10 +152,22 @@ class Mailbox:
     # 0.02 s while a test waits, and parsing the header of every message the session's
     # box holds at each poll cost seconds of CPU over a run.
     by_recipient: dict[str, list[EmailMessage]] = field(default_factory=dict)
+    # The connection each message came over (the client's address and port), by its To
+    # header, and the name the client gave in EHLO: how a sender uses its connections.
+    peers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    ehlo_names: list[str] = field(default_factory=list)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.ehlo_names.append(hostname)
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.by_recipient.setdefault(str(message["To"]), []).append(message)  # type: ignore[arg-type]
+        self.peers.setdefault(str(message["To"]), []).append(tuple(session.peer))
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
 
