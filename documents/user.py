@@ -87,6 +87,11 @@ class User(Document):
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None
 
+    @property
+    def recovery_codes_left(self) -> int:
+        """Unused recovery codes; 0 when two-factor is off."""
+        return len(self.recovery_codes) if self.two_factor_enabled else 0
+
     def disabled_now(self, now: float) -> bool:
         """Whether sign-in is refused at epoch second `now` (a time-limited disable ends by itself)."""
         return self.disabled and (self.disabled_until == 0 or self.disabled_until > now)

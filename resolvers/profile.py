@@ -19,7 +19,8 @@ from webhooks.payloads import camel, user_fields
 
 
 async def me(info: Info[Context, None]) -> UserType:
-    return public_user(await info.context.current_user())
+    # What the user may see: a snapshot another process left in Redis will do (no MongoDB read).
+    return public_user(await info.context.signed_in_user())
 
 
 async def update_profile(

@@ -4,14 +4,15 @@ user it names, loaded at most once however many fields ask for it."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from starlette.requests import Request
 
 from schema.error_codes import ErrorCode
-from security.identity import identity_for_token
+from security.identity import full_user, identity_for_token
+from security.user_snapshot import UserSnapshot
 
 if TYPE_CHECKING:  # named for type hints only
     from documents.user import User as UserDocument
@@ -36,13 +37,35 @@ class Context:
     # Settings, stores and services, built once per process (services.py).
     services: Services
     _identity: asyncio.Future[Identity] | None = field(default=None, init=False, repr=False)
+    _whole: Identity | None = field(default=None, init=False, repr=False)
 
     async def current_user(self) -> UserDocument:
-        """The signed-in user, or Unauthenticated; one load per request."""
-        return (await self.identity()).user
+        """The signed-in user, whole (never a snapshot), or Unauthenticated."""
+        return (await self.identity()).user  # whole: see identity()
+
+    async def signed_in_user(self) -> UserDocument | UserSnapshot:
+        """The signed-in user as the check found it: whole, or the snapshot another process
+        left in Redis (security/user_snapshot.py: the fields the user may see, no secret),
+        with no MongoDB round trip. Only for reads of what `public_user` answers (`me`)."""
+        return (await self.checked()).user
 
     async def identity(self) -> Identity:
-        """The caller's identity, loaded once: by the first field that asks, itself (a task
+        """The caller's identity with the whole user: read from MongoDB when the check
+        found only a snapshot (once per request), so everything that checks a password, a
+        second factor or a passkey, or writes the user, has the stored account."""
+        if self._whole is not None:
+            return self._whole
+        checked = await self.checked()
+        if isinstance(checked.user, UserSnapshot):
+            user = await full_user(self.services.users, checked)
+            if user is None:  # deleted, or its credentials changed, since the check
+                raise Unauthenticated()
+            checked = replace(checked, user=user)
+        self._whole = checked
+        return checked
+
+    async def checked(self) -> Identity:
+        """The caller's identity as checked, loaded once: by the first field that asks, itself (a task
         of its own per request cost two more turns of the event loop); fields asking
         meanwhile wait for that load."""
         while True:

@@ -14,17 +14,22 @@ from bson.errors import InvalidId
 from documents.user import User
 from security.sessions import Sessions
 from security.tokens import InvalidToken, Tokens
-from security.user_cache import UserCache
+from security.user_cache import CONFIRMED, Stamp, UserCache
+from security.user_snapshot import UserSnapshot
 
 
 @dataclass(frozen=True)
 class Identity:
     """Who a valid access token speaks for: the user and the session it belongs to."""
 
-    user: User
+    # The account, or only its snapshot (security/user_snapshot.py) when another process
+    # left one in Redis: `full_user` (schema/context.py's `current_user`) has the rest.
+    user: User | UserSnapshot
     session_id: str
     # Epoch seconds of the session's last sign-in (the token's `auth_time`).
     auth_time: int = 0
+    # The user's stamp as the check read it (None for an identity made otherwise).
+    stamp: Stamp | None = None
 
 
 async def identity_for_token(
@@ -38,8 +43,13 @@ async def identity_for_token(
         user_id = PydanticObjectId(claims.subject)
     except (InvalidToken, InvalidId, TypeError):
         return None
-    live, stamp = await users.check(sessions.live_key(claims.subject, claims.session_id), claims.subject)
-    if not live or not await sessions.confirmed(claims.session_id):
+    confirm = not sessions.confirmed_here(claims.session_id)
+    live, stamp = await users.check(
+        sessions.live_key(claims.subject, claims.session_id), claims.subject, confirm=confirm
+    )
+    if not live or (
+        confirm and not await sessions.confirmed(claims.subject, claims.session_id, vouched=live == CONFIRMED)
+    ):
         return None
     user = users.get(claims.subject, stamp)
     if user is None:
@@ -47,4 +57,19 @@ async def identity_for_token(
         await users.keep(claims.subject, stamp, user)
     if user is None or user.credential_version != claims.credential_version:
         return None
-    return Identity(user=user, session_id=claims.session_id, auth_time=claims.auth_time)
+    return Identity(user=user, session_id=claims.session_id, auth_time=claims.auth_time, stamp=stamp)
+
+
+async def full_user(users: UserCache, identity: Identity) -> User | None:
+    """The whole account behind `identity`, read from MongoDB when the check found only a
+    snapshot (security/user_snapshot.py); None when it was deleted or its credentials
+    changed meanwhile. Kept in process afterwards, under the stamp the check read."""
+    if isinstance(identity.user, User):
+        return identity.user
+    user_id = str(identity.user.id)
+    user = await User.get(identity.user.id)
+    if user is not None and user.credential_version == identity.user.credential_version:
+        if identity.stamp is not None:
+            await users.keep(user_id, identity.stamp, user)
+        return user
+    return None

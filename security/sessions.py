@@ -33,6 +33,11 @@ it caught up, holds the keys of sessions ended since. So a process trusts a sess
 only for a session it found in MongoDB itself, at most `confirm_seconds` ago and under
 the Redis it talks to now (`forget_confirmed` runs when a new Redis shows,
 security/redis_watch.py): a revocation undone by Redis is honoured again within that bound.
+A process that found the session in MongoDB also writes so into its key (the Redis
+server's run_id and clock, security/lua/sessions/confirm.lua), and the others trust that
+for as long, on that server only: without sticky sessions a session is asked about once
+per `confirm_seconds`, not once per process. A restart or a failover (another run_id)
+makes those marks worthless; a rollback on the same server is bounded by their age.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from redis.asyncio import Redis
 import metrics
 from documents.session import Session
 from documents.user import utc_now
+from security import lua
 from security.keyring import REFRESH_GRACE, REFRESH_TOKENS, KeyRing, Unsealable
 
 SECRET_BYTES = 32
@@ -104,6 +110,7 @@ class Sessions:
         self._confirmed_kept = confirmed_kept
         # session id -> when MongoDB last said it exists (time.monotonic()), least recent first
         self._confirmed: OrderedDict[str, float] = OrderedDict()
+        self._confirm = lua.register(redis, "sessions/confirm")
         self._ttl = timedelta(seconds=ttl_seconds)
         self._grace = timedelta(seconds=grace_seconds)
         self._max_age = timedelta(seconds=max_age_seconds)
@@ -239,18 +246,24 @@ class Sessions:
         await self.revoke(sessions)
         return [str(session.id) for session in sessions]
 
-    async def confirmed(self, session_id: str) -> bool:
-        """Whether MongoDB holds this session, unexpired:
-        asked once per `confirm_seconds` per session and process, so that a live key a
-        Redis rollback brought back is refused within that bound."""
-        now = time.monotonic()
+    def confirmed_here(self, session_id: str) -> bool:
+        """Whether this process found the session in MongoDB within `confirm_seconds`."""
         seen = self._confirmed.get(session_id)
-        if seen is not None and now - seen < self._confirm_seconds:
+        return seen is not None and time.monotonic() - seen < self._confirm_seconds
+
+    async def confirmed(self, user_id: str, session_id: str, *, vouched: bool = False) -> bool:
+        """Whether MongoDB holds this session, unexpired: asked once per `confirm_seconds`
+        per session (`vouched`: its live key says another process asked lately, on the
+        Redis server that answers now), so that a live key a Redis rollback brought back
+        is refused within that bound."""
+        if vouched or self.confirmed_here(session_id):
             return True
         session = await self._unexpired(session_id)
-        if session is None:
+        if session is None or session.user_id != user_id:
             self._confirmed.pop(session_id, None)
             return False
+        now = time.monotonic()
+        await self._confirm(keys=[_live_key(user_id, session_id)])
         self._confirmed[session_id] = now
         self._confirmed.move_to_end(session_id)
         while len(self._confirmed) > self._confirmed_kept:

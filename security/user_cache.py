@@ -22,6 +22,18 @@ A Redis that goes back in time (restarted from a snapshot, failed over to a repl
 lagged) can bring an old stamp back. So a copy is served for at most `max_age_seconds`
 after it was loaded, and every copy is dropped at once when the process notices a new
 Redis (security/redis_watch.py).
+
+Behind a load balancer without sticky sessions most requests reach a process that has
+not kept the user. So a process that loads the user from MongoDB also leaves a compact
+snapshot of it (security/user_snapshot.py: the public fields and the credential version,
+no secret) in the same hash, by a script that writes it only while the token it read
+before loading is still there and no write is in flight; the next process gets it back
+from the check's own script call, with no MongoDB round trip. A snapshot is served only
+under the very token it was written with (every write replaces the token and deletes the
+snapshot; a write by an older version that only replaces the token is caught by the
+token check), by the same Redis server (its run_id: a restart from old data or a
+failover to a replica makes it worthless) and for at most `max_age_seconds` by Redis's
+own clock: the bounds a process's own copy has.
 """
 
 from __future__ import annotations
@@ -38,9 +50,18 @@ from redis.asyncio import Redis
 
 from documents.user import User
 from security import lua
+from security.user_snapshot import Unreadable, UserSnapshot, read_snapshot, snapshot_of
 
 TOKEN = "token"
 PENDING = "pending"
+# The snapshot (security/user_snapshot.py) and what it is valid under: the token it was
+# written with, the run_id of the Redis server that holds it, when (microseconds, by that
+# server's clock). The same hash as the stamp: the same slot, the same expiry.
+SNAPSHOT = "snapshot"
+SNAPSHOT_FIELDS = (TOKEN, PENDING, SNAPSHOT, "snapshot-token", "snapshot-server", "snapshot-at")
+# What the check's script says of the session: not live, live, live and found in MongoDB
+# lately by some process on this Redis server (security/lua/sessions/confirm.lua).
+NOT_LIVE, LIVE, CONFIRMED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,9 @@ class Stamp:
 
     token: bytes | None
     pending: int
+    # Read with the stamp, for a caller without a current copy: the snapshot and its age.
+    snapshot: bytes | None = None
+    snapshot_age_seconds: float = 0.0
 
     @property
     def cacheable(self) -> bool:
@@ -64,28 +88,63 @@ class UserCache:
         self._ttl = ttl_seconds
         self._max_age = max_age_seconds
         # user id -> (the stamp's token, the copy, when it was loaded: time.monotonic())
-        self._copies: OrderedDict[str, tuple[bytes, User, float]] = OrderedDict()
+        # A snapshot served from Redis is kept too (it is immutable: no copy to make).
+        self._copies: OrderedDict[str, tuple[bytes, User | UserSnapshot, float]] = OrderedDict()
         self._check = lua.register(redis, "user_cache/check")
+        self._keep = lua.register(redis, "user_cache/keep")
+        self._window = str(int(max_age_seconds * 1_000_000))
 
-    async def check(self, live_key: str, user_id: str) -> tuple[bool, Stamp]:
-        """Whether `live_key` (the session's, security/sessions.py) exists, and the user's
-        stamp: one round trip, the one every authenticated request makes anyway. One
-        script call rather than a pipeline of two commands: a third of the client's work."""
-        live, (token, pending) = await self._check(keys=[live_key, _key(user_id)], args=[TOKEN, PENDING])
-        return bool(live), Stamp(token, int(pending) if pending is not None else 0)
+    async def check(self, live_key: str, user_id: str, *, confirm: bool = False) -> tuple[int, Stamp]:
+        """Whether `live_key` (the session's, security/sessions.py) exists (NOT_LIVE, LIVE,
+        or with `confirm` CONFIRMED when a process found the session in MongoDB lately), and
+        the user's stamp, with the user's snapshot when this process has no copy under the
+        current token: one round trip, the one every authenticated request makes anyway."""
+        kept = self._copies.get(user_id)
+        # A copy too old to serve asks for the snapshot as no copy does.
+        current = kept[0] if kept is not None and time.monotonic() - kept[2] < self._max_age else b""
+        reply = await self._check(
+            keys=[live_key, _key(user_id)],
+            args=[*SNAPSHOT_FIELDS, current, self._window, b"1" if confirm else b"0"],
+        )
+        live, (token, pending) = reply[0], reply[1]
+        stamp = Stamp(token, int(pending) if pending is not None else 0)
+        if len(reply) > 2:
+            stamp = Stamp(token, stamp.pending, reply[2], reply[3] / 1_000_000)
+        return live, stamp
 
-    def get(self, user_id: str, stamp: Stamp) -> User | None:
-        """The kept copy, when it was loaded under the stamp Redis holds now."""
+    def get(self, user_id: str, stamp: Stamp) -> User | UserSnapshot | None:
+        """The kept copy, when it was loaded under the stamp Redis holds now; else the
+        snapshot read with the stamp (then kept as this process's copy)."""
         if not stamp.cacheable:
             return None
         kept = self._copies.get(user_id)
         if kept is None or kept[0] != stamp.token:
-            return None
+            return self._from_snapshot(user_id, stamp)
         if time.monotonic() - kept[2] >= self._max_age:
             del self._copies[user_id]  # old enough that a Redis rollback may hide a change
             return None
         self._copies.move_to_end(user_id)
-        return own_copy(kept[1])  # a request may change its copy (lists too); the kept one stays
+        copy = kept[1]
+        # A request may change its copy of a User (lists too); the kept one stays.
+        return own_copy(copy) if type(copy) is User else copy
+
+    def _from_snapshot(self, user_id: str, stamp: Stamp) -> UserSnapshot | None:
+        if stamp.snapshot is None or stamp.token is None:
+            return None
+        try:
+            snapshot = read_snapshot(stamp.snapshot)
+        except Unreadable:
+            return None
+        if str(snapshot.id) != user_id:
+            return None
+        self._remember(user_id, stamp.token, snapshot, time.monotonic() - stamp.snapshot_age_seconds)
+        return snapshot
+
+    def _remember(self, user_id: str, token: bytes, copy: User | UserSnapshot, loaded: float) -> None:
+        self._copies[user_id] = (token, copy, loaded)
+        self._copies.move_to_end(user_id)
+        while len(self._copies) > self._size:
+            self._copies.popitem(last=False)
 
     async def keep(self, user_id: str, stamp: Stamp, user: User | None) -> None:
         """Remember `user`, loaded from MongoDB after `stamp` was read; with no stamp in
@@ -99,10 +158,12 @@ class UserCache:
         if user is None or not stamp.cacheable:
             self._copies.pop(user_id, None)
             return
-        self._copies[user_id] = (stamp.token, own_copy(user), time.monotonic())
-        self._copies.move_to_end(user_id)
-        while len(self._copies) > self._size:
-            self._copies.popitem(last=False)
+        assert stamp.token is not None  # cacheable
+        self._remember(user_id, stamp.token, own_copy(user), time.monotonic())
+        if stamp.snapshot is None:  # none under this token yet: leave one for the other processes
+            snapshot = snapshot_of(user)
+            if snapshot is not None:
+                await self._keep(keys=[_key(user_id)], args=[*SNAPSHOT_FIELDS, stamp.token, snapshot])
 
     def forget_all(self) -> None:
         """Drop every copy: Redis may no longer hold the stamps they were kept under."""
@@ -123,6 +184,7 @@ class UserCache:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, PENDING, pending)
             pipe.hset(key, TOKEN, secrets.token_bytes(12))
+            pipe.hdel(key, SNAPSHOT)  # worthless under the new token anyway: no memory kept for it
             pipe.expire(key, self._ttl)
             await pipe.execute()
         self._copies.pop(user_id, None)

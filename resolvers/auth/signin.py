@@ -22,6 +22,7 @@ from schema.two_factor import SecondFactorMethod, SecondFactorRequired
 from schema.user import AuthPayload, User
 from security import clock
 from security.sessions import SessionTokens
+from security.user_snapshot import UserSnapshot
 from webhooks import events
 from webhooks.payloads import user_fields
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from services import Services
 
 
-def public_user(user: UserDocument) -> User:
+def public_user(user: UserDocument | UserSnapshot) -> User:
+    """What the user may see of the account; a snapshot (security/user_snapshot.py) has all of it."""
     return User(
         id=strawberry.ID(str(user.id)),
         email=user.email,
@@ -39,7 +41,7 @@ def public_user(user: UserDocument) -> User:
         created_at=user.created_at,
         updated_at=user.updated_at,
         two_factor_enabled=user.two_factor_enabled,
-        recovery_codes_left=len(user.recovery_codes) if user.two_factor_enabled else 0,
+        recovery_codes_left=user.recovery_codes_left,
         roles=list(user.roles),
         has_password=user.has_password,
     )
