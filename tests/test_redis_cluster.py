@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,7 @@ from conftest import test_settings as settings_with
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ClusterDownError, RedisClusterException
+from redis_client import redis_client
 from redis_cluster import RedisClusterNodes
 
 # The other modules' flows, on the cluster.
@@ -54,6 +56,7 @@ from test_two_factor import (  # noqa: F401
 )
 
 from schema.errors import failure_answer
+from security.known_clients import KnownClients
 
 pytestmark = pytest.mark.subprocess
 
@@ -251,3 +254,21 @@ async def test_every_key_written_is_in_a_listed_family(redis_cluster):
     assert strays == []
     for name in ("user-cache", "live-session", "lockout", "mails to an address", "wrong codes"):
         assert any(re.fullmatch(KEY_FAMILIES[name], key) for key in keys), f"no {name} key was written"
+
+
+async def test_a_transaction_first_leaves_the_client_working(backend_urls):
+    """A client whose first command is a transaction (a process started while the cluster
+    was unreachable; or any client after a failover flagged its slot map for a rebuild):
+    redis-py would build the slot map on a loop that dies at once, and every command after
+    would fail (security/cluster_client.py)."""
+    redis = redis_client(backend_urls)
+    try:
+        user = secrets.token_hex(12)
+        assert await KnownClients(redis, key=b"k" * 32).remember(user, "198.51.100.7") is True
+        keys = [f"known-clients:{{{secrets.token_hex(12)}}}" for _ in range(12)]  # on every primary
+        for key in keys:
+            await redis.sadd(key, "x")
+        assert await redis.delete(*keys) == len(keys)
+        assert await KnownClients(redis, key=b"k" * 32).remember(user, "198.51.100.7") is False
+    finally:
+        await redis.aclose()
