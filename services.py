@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
@@ -30,6 +30,7 @@ from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.admin_keys import AdminKeys
 from security.audit import AuditLog
+from security.cluster_client import ClusterClient
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
@@ -340,7 +341,8 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
         # No more: a shard with no primary answers SERVICE_UNAVAILABLE at once rather
         # than after the client's default backoff. Its run_ids are read in the
         # background (RedisWatch.start): no per-connection hook on a cluster client.
-        cluster: Any = RedisCluster.from_url(
+        # Its transactions rebuild a slot map on this loop (security/cluster_client.py).
+        cluster: Any = ClusterClient.from_url(
             settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
         )
         return cast(Redis, cluster)

@@ -33,7 +33,7 @@ from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
-from redis.asyncio import Redis
+from redis_client import redis_client
 from redis_cluster import RedisClusterNodes
 from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
@@ -309,6 +309,8 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         **backend_urls,
         **overrides,
     }
+    if "redis_url" in overrides and "redis_cluster" not in overrides:
+        values["redis_cluster"] = False  # a Redis of the test's own: one server, cluster run or not
     return Settings(**values)
 
 
@@ -321,7 +323,7 @@ TOTP_NOW = time.time() // 30 * 30 + 15
 
 async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
     """Make the flow's resend cooldown be over now, as if its seconds had passed."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0)
     finally:
@@ -331,7 +333,7 @@ async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id
 async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
     """Wait until the outbox has delivered a resent code and promoted it: from then on the
     earlier code no longer verifies (a mail lands in the sink a moment before that)."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         deadline = asyncio.get_running_loop().time() + 10
         while await redis.hexists(f"{prefix}:{{{flow_id}}}", "pending"):
