@@ -40,7 +40,7 @@ from endpoints.routes import (
     ready,
     social_callback,
 )
-from logs import RequestIds, lean_records, log_config
+from logs import RequestIds, fast_access_lines, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
@@ -185,6 +185,7 @@ def main() -> None:
     logs = log_config(settings.log_format)
     logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
     lean_records()  # fields neither log format shows are not filled in per record
+    fast_access_lines()  # the access line written without a record when it is text
     logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
