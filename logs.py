@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from security.client_ip import from_trusted_proxy
 from settings import LogFormat
@@ -51,32 +51,6 @@ current_request: ContextVar[RequestInfo | None] = ContextVar("current_request", 
 def current_request_id() -> str | None:
     request = current_request.get()
     return request.id if request is not None else None
-
-
-class RequestIds:
-    """ASGI middleware: picks the request's id, holds it for the log lines the request
-    causes, and answers it in the `X-Request-ID` header."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope)
-        header = (b"x-request-id", request_id.encode("ascii"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), header]}
-            await send(message)
-
-        token = current_request.set(RequestInfo(request_id, time.monotonic()))
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            current_request.reset(token)
 
 
 def request_id_of(scope: Scope) -> str:
