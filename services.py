@@ -45,6 +45,7 @@ from security.keyring import (
 )
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.lua.line import close_line
 from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
 from security.rate_limits import RateLimits, close_storage
@@ -136,6 +137,7 @@ class Services:
         await self.redis_watch.stop()
         self.passwords.close()
         await self.http.aclose()
+        close_line(self.redis)  # the signed-in path's own connection (security/lua/line.py)
         # Closing sockets to a Redis node that died or moved meanwhile must neither stop the
         # shutdown nor hold it: each close is bounded by the backend timeout.
         for close in (partial(close_storage, self.redis), self.redis.aclose):
