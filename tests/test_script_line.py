@@ -163,3 +163,20 @@ async def test_a_timeout_fails_every_call_waiting_and_the_next_call_reconnects(t
         await redis.aclose()
         await admin.aclose()
         redis_server.stop()
+
+
+async def test_a_caller_cancelled_while_the_line_opens_cancels_only_its_own_wait(backend_urls):
+    redis = Redis.from_url(backend_urls["redis_url"], socket_timeout=2)
+    try:
+        lined = lua.register(redis, "user_cache/check")
+        calls = [
+            asyncio.create_task(lined(keys=["a:{x}", "b:{x}"], args=["token", "pending"])) for _ in range(5)
+        ]
+        await asyncio.sleep(0)  # the first has started opening the line
+        calls[0].cancel()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert outcomes[1:] == [[0, [None, None]]] * 4
+    finally:
+        close_line(redis)
+        await redis.aclose()

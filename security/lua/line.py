@@ -225,7 +225,7 @@ class ScriptLine:
     def __init__(self, redis: Redis) -> None:
         self._pool: ConnectionPool = redis.connection_pool
         self._line: Line | None = None
-        self._opening: asyncio.Future[Line] | None = None
+        self._opening: asyncio.Task[Line] | None = None
 
     async def call(self, *args: bytes | str | int) -> Any:
         """The reply to one command (an error reply returned as its exception, not raised);
@@ -244,24 +244,17 @@ class ScriptLine:
             return await line.call(command)
 
     async def _open(self) -> Line:
-        """A new line; callers arriving meanwhile share the one being opened."""
+        """A new line; callers arriving meanwhile share the one being opened. The opening
+        is a task of its own: a caller cancelled meanwhile (its client hung up) cancels
+        only its own wait."""
         line = self._line
-        if line is not None and not line.closed and line.loop is asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        if line is not None and not line.closed and line.loop is loop:
             return line
         opening = self._opening
-        if opening is not None and not opening.done():
-            return await asyncio.shield(opening)
-        opening = self._opening = asyncio.get_running_loop().create_future()
-        try:
-            self._line = line = await self._connect()
-        except BaseException as error:
-            opening.set_exception(error)
-            opening.exception()
-            raise
-        finally:
-            self._opening = None
-        opening.set_result(line)
-        return line
+        if opening is None or opening.done() or opening.get_loop() is not loop:
+            opening = self._opening = loop.create_task(self._connect())
+        return await asyncio.shield(opening)
 
     async def _connect(self) -> Line:
         connection: AbstractConnection = self._pool.make_connection()
@@ -274,9 +267,12 @@ class ScriptLine:
         timeout = self._pool.connection_kwargs.get("socket_timeout")
         line = Line((writer, reader), timeout, _address(connection))
         line.transport.set_protocol(line)
+        self._line = line
         return line
 
     def close(self) -> None:
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
         if self._line is not None:
             self._line.close()
             self._line = None
