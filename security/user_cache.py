@@ -52,13 +52,14 @@ from documents.user import User
 from security import lua
 from security.user_snapshot import Unreadable, UserSnapshot, read_snapshot, snapshot_of
 
+# The stamp's fields, as the scripts (security/lua/user_cache/) name them too.
 TOKEN = "token"
 PENDING = "pending"
-# The snapshot (security/user_snapshot.py) and what it is valid under: the token it was
-# written with, the run_id of the Redis server that holds it, when (microseconds, by that
-# server's clock). The same hash as the stamp: the same slot, the same expiry.
+# The snapshot (security/user_snapshot.py), beside what it is valid under: the token it was
+# written with (`snapshot-token`), the run_id of the Redis server that holds it
+# (`snapshot-server`), when (`snapshot-at`: microseconds, by that server's clock). The same
+# hash as the stamp: the same slot, the same expiry.
 SNAPSHOT = "snapshot"
-SNAPSHOT_FIELDS = (TOKEN, PENDING, SNAPSHOT, "snapshot-token", "snapshot-server", "snapshot-at")
 # What the check's script says of the session: not live, live, live and found in MongoDB
 # lately by some process on this Redis server (security/lua/sessions/confirm.lua).
 NOT_LIVE, LIVE, CONFIRMED = 0, 1, 2
@@ -92,7 +93,7 @@ class UserCache:
         self._copies: OrderedDict[str, tuple[bytes, User | UserSnapshot, float]] = OrderedDict()
         self._check = lua.register(redis, "user_cache/check")
         self._keep = lua.register(redis, "user_cache/keep")
-        self._window = str(int(max_age_seconds * 1_000_000))
+        self._window = str(int(max_age_seconds * 1_000_000)).encode()
 
     async def check(self, live_key: str, user_id: str, *, confirm: bool = False) -> tuple[int, Stamp]:
         """Whether `live_key` (the session's, security/sessions.py) exists (NOT_LIVE, LIVE,
@@ -104,7 +105,7 @@ class UserCache:
         current = kept[0] if kept is not None and time.monotonic() - kept[2] < self._max_age else b""
         reply = await self._check(
             keys=[live_key, _key(user_id)],
-            args=[*SNAPSHOT_FIELDS, current, self._window, b"1" if confirm else b"0"],
+            args=[current, self._window, b"1" if confirm else b"0"],
         )
         live, (token, pending) = reply[0], reply[1]
         stamp = Stamp(token, int(pending) if pending is not None else 0)
@@ -163,7 +164,7 @@ class UserCache:
         if stamp.snapshot is None:  # none under this token yet: leave one for the other processes
             snapshot = snapshot_of(user)
             if snapshot is not None:
-                await self._keep(keys=[_key(user_id)], args=[*SNAPSHOT_FIELDS, stamp.token, snapshot])
+                await self._keep(keys=[_key(user_id)], args=[stamp.token, snapshot])
 
     def forget_all(self) -> None:
         """Drop every copy: Redis may no longer hold the stamps they were kept under."""
