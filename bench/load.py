@@ -24,6 +24,8 @@ class Request:
     authorization: str = ""
     # Sent in turn instead of `body` when given (one JSON document each, no newline inside).
     bodies: list[str] = field(default_factory=list)
+    # Sent in turn as the Authorization header when given (bench/scale_out.py).
+    authorizations: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +69,7 @@ def wrk_env(request: Request) -> dict[str, str]:
         "BENCH_BODY": request.body,
         "BENCH_BODIES": "\n".join(request.bodies),
         "BENCH_AUTHORIZATION": request.authorization,
+        "BENCH_AUTHORIZATIONS": "\n".join(request.authorizations),
         "BENCH_EXPECT": request.expect,
     }
 

@@ -22,6 +22,21 @@ if #bodies > 0 then
    end
 end
 
+-- BENCH_AUTHORIZATIONS: several Authorization headers, one per line, sent in turn (signed-in
+-- reads spread over many accounts: bench/scale_out.py).
+local authorizations = {}
+for line in string.gmatch(os.getenv("BENCH_AUTHORIZATIONS") or "", "[^\n]+") do
+   table.insert(authorizations, line)
+end
+
+if #authorizations > 0 then
+   function request()
+      turn = turn % #authorizations + 1
+      wrk.headers["Authorization"] = authorizations[turn]
+      return wrk.format()
+   end
+end
+
 function init(args)
    ok = 0
    bad = 0
