@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from security import clock
 from security.redis_epoch import RedisEpoch
@@ -49,12 +49,25 @@ class DurableCounts:
 
     async def _add(self, key: str, window_seconds: float, amount: int) -> None:
         """Count `amount` in `key`'s window, opened now if it has closed. Two writers that
-        both open a window at once may lose one count: Redis's own stays exact."""
+        both reopen a closed window at once may lose one count: Redis's own stays exact.
+
+        One round trip for a key counted before in an open window or never counted (the
+        upsert makes it), two or three for one whose window has closed (the upsert meets
+        the key's old document: a duplicate key)."""
         now = clock.now_ms()
-        counted = await self._collection.update_one(
-            {"_id": key, "window_end_ms": {"$gt": now}},
-            {"$inc": {"count": amount}, "$set": {"last_at_ms": now}},
-        )
+        open_window = {"_id": key, "window_end_ms": {"$gt": now}}
+        count = {"$inc": {"count": amount}, "$set": {"last_at_ms": now}}
+        if amount > 0:
+            try:
+                await self._collection.update_one(
+                    open_window,
+                    {**count, "$setOnInsert": {"window_end_ms": now + int(window_seconds * 1000)}},
+                    upsert=True,
+                )
+                return
+            except DuplicateKeyError:
+                pass  # the key's window has closed (or another writer just opened it)
+        counted = await self._collection.update_one(open_window, count)
         if counted.matched_count == 0 and amount > 0:
             window_end = now + int(window_seconds * 1000)
             await self._collection.update_one(
