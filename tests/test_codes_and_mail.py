@@ -220,7 +220,7 @@ async def test_one_client_cannot_use_up_the_mail_for_everyone(backend_urls, mail
                 "PasswordResetStarted"
             )
             # Resends come out of the same budget.
-            await skip_cooldown(redis.url, "reg", first["registrationId"])
+            await skip_cooldown({"redis_url": redis.url}, "reg", first["registrationId"])
             resent = await field(client, RESEND, {"id": first["registrationId"]}, ip=attacker)
             assert resent["__typename"] == "RegistrationCodeSent", resent
             refused = [new_email(), new_email()]
