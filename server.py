@@ -43,6 +43,7 @@ from logs import fast_access_lines, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
+from security.rate_limits import open_storage
 from security.redis_durability import warn_if_forgetful
 from services import live_services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.webhooks.start()  # this process's webhook sender (webhooks/deliveries.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
         await warn_if_forgetful(services.redis)  # no persistence, or evicting keys
+        await open_storage(services.redis)  # the per-IP limits' own cluster client, if any
         live_services.append(services)
         app.state.services = services
         settle_heap()
