@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx2
 from beanie import init_beanie
+from beanie.exceptions import CollectionWasNotInitialized
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
@@ -111,9 +112,22 @@ class Services:
     hooks: Hooks
 
     async def bind_documents(self) -> None:
+        """Bind Beanie's document classes to this database. Beanie binds them per process,
+        not per client: of several apps in one process (the tests), each binds them again
+        before it serves a request (`documents_bound`), however they were left."""
         await init_beanie(
             database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
         )
+
+    def documents_bound(self) -> bool:
+        """Whether Beanie's document classes work on this database through this client."""
+        try:
+            database = DOCUMENT_MODELS[0].get_pymongo_collection().database
+        except CollectionWasNotInitialized:
+            return False
+        return database.client is self.mongo and database.name == self.settings.mongo_db
+
+    async def create_admin_indexes(self) -> None:
         if self.admin_keys.enabled:  # the admin API's own collections (security/admin_keys.py, audit.py)
             await self.admin_keys.create_indexes()
             await self.audit.create_indexes()
@@ -156,10 +170,6 @@ USER_CACHE_SIZE = 10_000
 DAY_SECONDS = 86_400
 # The MongoDB collection of counts that must survive Redis losing its data.
 DURABLE_COUNTS = "security_counts"
-
-# Beanie binds document classes per process, to the last initialised database. When
-# one of several apps in a process (tests do this) stops, the others rebind.
-live_services: list[Services] = []
 
 
 async def open_services(settings: Settings) -> Services:
