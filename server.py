@@ -29,10 +29,9 @@ from starlette.routing import Mount, Route
 import metrics
 from endpoints.admin import AdminGraphiQLFiles, AdminGraphQLRoute, admin_graphql_app
 from endpoints.graphql import graphql_app
-from endpoints.middleware import BodyLimits, HeadLimit, WatchDisconnect
+from endpoints.middleware import Front
 from endpoints.routes import (
     GraphiQLFiles,
-    GraphQLFirst,
     GraphQLRoute,
     jwks,
     live,
@@ -40,7 +39,7 @@ from endpoints.routes import (
     ready,
     social_callback,
 )
-from logs import RequestIds, lean_records, log_config
+from logs import fast_access_lines, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
@@ -96,13 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/admin/graphql", AdminGraphQLRoute(), methods=["GET", "POST"]),
         Mount("/admin/graphiql", AdminGraphiQLFiles()),
     ]
-    middleware = [
-        Middleware(HeadLimit),
-        Middleware(RequestIds),
-        Middleware(WatchDisconnect),
-        Middleware(BodyLimits),
-        Middleware(GraphQLFirst),
-    ]
+    middleware = [Middleware(Front)]  # endpoints/middleware.py: one layer does all the middleware's work
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -185,6 +178,7 @@ def main() -> None:
     logs = log_config(settings.log_format)
     logging.config.dictConfig(logs)  # now, for the start-up lines; uvicorn applies it again
     lean_records()  # fields neither log format shows are not filled in per record
+    fast_access_lines()  # the access line written without a record when it is text
     logging.captureWarnings(True)  # a library's warning is a log record too, not a stray stderr line
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import httpx2
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
@@ -30,6 +30,7 @@ from mail.outbox import Outbox
 from mail.sealing import MailSeal
 from security.admin_keys import AdminKeys
 from security.audit import AuditLog
+from security.cluster_client import ClusterClient
 from security.codes import CodeFlows, Limits
 from security.durable_counts import DurableCounts, Lasting
 from security.events import SecurityEvents
@@ -44,6 +45,7 @@ from security.keyring import (
 )
 from security.known_clients import KnownClients
 from security.lockout import LoginLockout
+from security.lua.line import close_line
 from security.passkeys import PasskeyCeremonies
 from security.passwords import Passwords
 from security.rate_limits import RateLimits, close_storage
@@ -135,6 +137,7 @@ class Services:
         await self.redis_watch.stop()
         self.passwords.close()
         await self.http.aclose()
+        close_line(self.redis)  # the signed-in path's own connection (security/lua/line.py)
         # Closing sockets to a Redis node that died or moved meanwhile must neither stop the
         # shutdown nor hold it: each close is bounded by the backend timeout.
         for close in (partial(close_storage, self.redis), self.redis.aclose):
@@ -340,7 +343,8 @@ def open_redis(settings: Settings, watch: RedisWatch) -> Redis:
         # No more: a shard with no primary answers SERVICE_UNAVAILABLE at once rather
         # than after the client's default backoff. Its run_ids are read in the
         # background (RedisWatch.start): no per-connection hook on a cluster client.
-        cluster: Any = RedisCluster.from_url(
+        # Its transactions rebuild a slot map on this loop (security/cluster_client.py).
+        cluster: Any = ClusterClient.from_url(
             settings.redis_url, retry=Retry(NoBackoff(), 1), require_full_coverage=False, **timeouts
         )
         return cast(Redis, cluster)
@@ -489,4 +493,6 @@ def build_mailer(settings: Settings) -> Mailer:
         security=settings.smtp_security,
         timeout=settings.smtp_timeout_seconds,
         sender=settings.mail_from,
+        idle_seconds=settings.smtp_idle_seconds,
+        local_hostname=settings.smtp_local_hostname,
     )

@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # One SMTP connection is kept across mails, closed after this long unused (0: one per mail).
+    smtp_idle_seconds: float = Field(30.0, ge=0, le=300)
+    # The name said in EHLO; unset: socket.getfqdn(), asked once per process (it may wait on DNS).
+    smtp_local_hostname: str | None = Field(
+        None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$"
+    )
     mail_from: str = "authql <no-reply@localhost>"
     # The outbox (mail/outbox.py): tries per mail before it is abandoned, the first retry's
     # delay (doubled at each retry, with jitter: 8 tries span about an hour), how long a

@@ -148,6 +148,21 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
 
 
+def cpu_seconds_not_niced(pid: int) -> float:
+    """utime + stime of the process's threads at nice 0: authql's all but its hashing
+    threads, which run niced (HASHING_NICENESS), so the CPU spent outside the hashes."""
+    total = 0.0
+    try:
+        threads = [int(entry.name) for entry in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return 0.0
+    for thread in threads:
+        stat = _stat_fields(pid, f"task/{thread}/stat")
+        if stat is not None and int(stat[16]) == 0:  # field 19, nice
+            total += (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+    return total
+
+
 def rss_bytes(pid: int) -> int | None:
     stat = _stat_fields(pid)
     return None if stat is None else int(stat[21]) * PAGE_SIZE

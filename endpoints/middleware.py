@@ -1,16 +1,19 @@
-"""The ASGI middleware in front of every route: the request head's size (431), the
-body's size and arrival deadline (413, 408), and the hang-up watch of the password pool.
-An answer given before the body was read closes the connection."""
+"""The ASGI middleware in front of every route, one layer (Front): the request head's
+size (431), the request id, the hang-up watch of the password pool, the body's size and
+arrival deadline (413, 408), and /graphql's POST straight to the view. An answer given
+before the body was read closes the connection."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
-from starlette.datastructures import Headers
+from starlette._utils import get_route_path
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from endpoints.errors import error_response
+from logs import RequestInfo, current_request, request_id_of
 from schema.error_codes import ErrorCode
 from security.passwords import caller_gone
 from settings import Settings
@@ -21,60 +24,12 @@ MAX_HEAD_BYTES = 16 * 1024
 CLOSE = (b"connection", b"close")
 
 
-class HeadLimit:
-    """431 for a request whose head (target and header lines) is over MAX_HEAD_BYTES,
-    however it arrived: h11 refuses an unfinished head over its bound, but a whole one
-    delivered in one write reaches the app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and head_bytes(scope) > MAX_HEAD_BYTES:
-            response = error_response(
-                431,
-                f"The request head is over {MAX_HEAD_BYTES} bytes.",
-                ErrorCode.REQUEST_HEADERS_TOO_LARGE,
-                {"Connection": "close"},
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 def head_bytes(scope: Scope) -> int:
     """The request head's size as sent, near enough: the target and each `name: value` line."""
     size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
     for name, value in scope["headers"]:
         size += len(name) + len(value) + 4
     return size
-
-
-class WatchDisconnect:
-    """Tells the password pool when a client hangs up before its answer, so a hash still
-    waiting for a worker is dropped instead of computed for nobody.
-
-    The watch starts only when a hash asks for it (`caller_gone`): the reads that never
-    hash, nearly all requests, pay for no task. Nothing else is interrupted: a request
-    cut off between two writes would be worse than one that finishes for a client who left.
-    (`caller_gone` stays a context variable: the hash is asked for deep in the resolvers,
-    through the security layer, which knows nothing of HTTP requests.)
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        watch = HangUpWatch(receive)
-        token = caller_gone.set(watch.start)
-        try:
-            await self.app(scope, watch.receive, send)
-        finally:
-            watch.stop()
-            caller_gone.reset(token)
 
 
 class HangUpWatch:
@@ -143,36 +98,82 @@ class BodyTimedOut(BodyReadError):
         return error_response(408, message, ErrorCode.REQUEST_TIMEOUT)
 
 
-class BodyLimits:
-    """413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is parsed;
-    408 for one that has not fully arrived BODY_READ_TIMEOUT_SECONDS after the headers
-    (a slow or stalled body would otherwise hold its connection open for ever).
+class Front:
+    """The one middleware layer of every HTTP request (each layer more was one more frame
+    every await of the request passes through, and one more wrapper of its messages):
 
-    Any answer that starts before the body was read (these two, a 404, a health check
-    with a body) says `Connection: close`: the server then closes the socket instead of
-    waiting on the rest of a body nobody will read."""
+    - 431 for a request whose head (target and header lines) is over MAX_HEAD_BYTES,
+      however it arrived: h11 refuses an unfinished head over its bound, but a whole one
+      delivered in one write reaches the app;
+    - the request's id (logs.request_id_of), held for the log lines the request causes
+      and answered in the `X-Request-ID` header;
+    - the hang-up watch of the password pool (HangUpWatch, started only by a hash that
+      asks for it through `caller_gone`);
+    - 413 for a request body over MAX_BODY_BYTES, declared or streamed, before it is
+      parsed; 408 for one that has not fully arrived BODY_READ_TIMEOUT_SECONDS after the
+      headers (a slow or stalled body would otherwise hold its connection open for ever).
+      Any answer that starts before the body was read (these two, a 404, a health check
+      with a body) says `Connection: close`: the server then closes the socket instead of
+      waiting on the rest of a body nobody will read;
+    - a POST to /graphql goes straight to the view: it answers every error of its own as
+      JSON, so Starlette's exception middleware and router (a Request, closures and a walk
+      over the routes per request) have nothing to do for the request that is most of the
+      traffic. Every other request (any other path or method, /graphql's GET and OPTIONS
+      and its 405s) takes the router.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not hasattr(scope["app"].state, "services"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        settings: Settings = scope["app"].state.services.settings
-        limit = settings.max_body_bytes
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length", "0")
-        # No body to read (the usual GET): keep-alive as usual.
-        complete = declared == "0" and "transfer-encoding" not in headers
+        if head_bytes(scope) > MAX_HEAD_BYTES:
+            response = error_response(
+                431,
+                f"The request head is over {MAX_HEAD_BYTES} bytes.",
+                ErrorCode.REQUEST_HEADERS_TOO_LARGE,
+                {"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        request = current_request.set(RequestInfo(request_id, time.monotonic()))
+        watch = HangUpWatch(receive)
+        gone = caller_gone.set(watch.start)
+        try:
+            await self.within_limits(
+                scope, watch.receive, send, (b"x-request-id", request_id.encode("ascii"))
+            )
+        finally:
+            watch.stop()
+            caller_gone.reset(gone)
+            current_request.reset(request)
 
-        async def closing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and not complete:
-                message["headers"] = [*message.get("headers", []), CLOSE]
+    async def within_limits(self, scope: Scope, receive: Receive, send: Send, id_header: RawHeader) -> None:
+        state = scope["app"].state
+        services = getattr(state, "services", None)
+        declared, chunked = body_headers(scope)
+        # No body to read (the usual GET): keep-alive as usual. No services yet: no limits.
+        complete = services is None or (declared == "0" and not chunked)
+
+        async def front_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", [])]
+                if not complete:
+                    headers.append(CLOSE)
+                headers.append(id_header)
+                message = {**message, "headers": headers}
             await send(message)
 
+        if services is None:
+            await self.app(scope, receive, front_send)
+            return
+        settings: Settings = services.settings
+        limit = settings.max_body_bytes
         if not declared.isdigit() or int(declared) > limit:
-            await BodyTooLarge(limit).response()(scope, receive, closing_send)
+            await BodyTooLarge(limit).response()(scope, receive, front_send)
             return
         timeout = settings.body_read_timeout_seconds
         deadline = asyncio.get_running_loop().time() + timeout
@@ -195,6 +196,26 @@ class BodyLimits:
             return message
 
         try:
-            await self.app(scope, limited_receive, closing_send)
+            graphql = getattr(state, "graphql", None)
+            if graphql is not None and scope["method"] == "POST" and get_route_path(scope) == "/graphql":
+                await graphql(scope, limited_receive, front_send)
+            else:
+                await self.app(scope, limited_receive, front_send)
         except BodyReadError as error:
-            await error.response()(scope, receive, closing_send)
+            await error.response()(scope, receive, front_send)
+
+
+RawHeader = tuple[bytes, bytes]
+
+
+def body_headers(scope: Scope) -> tuple[str, bool]:
+    """The request's first Content-Length ("0" when none) and whether it names a Transfer-Encoding."""
+    declared: str | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if declared is None:
+                declared = value.decode("latin-1")
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared if declared is not None else "0", chunked

@@ -9,11 +9,10 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 import metrics
 from endpoints.errors import error_response
@@ -33,29 +32,6 @@ class GraphQLRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
-
-
-class GraphQLFirst:
-    """The innermost middleware: a POST to /graphql goes straight to the view.
-
-    The view answers every error of its own as JSON, so Starlette's exception middleware
-    and router (a Request, closures and a walk over the routes per request) have nothing
-    to do for the one request that is most of the traffic. Every other request (any other
-    path or method, /graphql's GET and OPTIONS and its 405s) takes the router as before."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and get_route_path(scope) == "/graphql"
-            and hasattr(scope["app"].state, "graphql")
-        ):
-            await scope["app"].state.graphql(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 class GraphiQLFiles:
@@ -153,7 +129,7 @@ async def social_callback(request: Request) -> Response:
     expired), and nothing else. An unknown state names no app to go back to: a 400."""
     services: Services = request.app.state.services
     provider = services.social.find(request.path_params["provider"])
-    if request.method == "POST":  # form_post: urlencoded, its size bounded by BodyLimits
+    if request.method == "POST":  # form_post: urlencoded, its size bounded by Front
         body = (await request.body()).decode("utf-8", "replace")
         try:
             params = dict(parse_qsl(body, max_num_fields=20))

@@ -20,3 +20,6 @@ class ConsoleMailer:
     async def send(self, message: MailMessage) -> None:
         mail = f"To: {message.to}\nSubject: {message.subject}\n\n{message.text.rstrip()}"
         logger.info("console mailer: mail printed (code included)", extra={"mail": mail})
+
+    async def aclose(self) -> None:
+        """Nothing held between mails."""

@@ -22,3 +22,6 @@ class Mailer(Protocol):
     """Anything that can deliver a `MailMessage` (SMTP in production, stdout in dev)."""
 
     async def send(self, message: MailMessage) -> None: ...
+
+    async def aclose(self) -> None:
+        """Let go of what it holds between mails (a kept SMTP connection); at shutdown."""

@@ -50,6 +50,9 @@ RECORD_RETENTION = timedelta(days=7)
 # Jitter from the OS, not the shared `random` state other code may seed or watch.
 JITTER = random.SystemRandom()
 LONGEST_RETRY_SECONDS = 3600.0
+# The depth and age gauges are read from MongoDB (two queries) at most this often: not
+# each time the queue drains, which under steady mail is after every mail.
+MEASURE_EVERY_SECONDS = 1.0
 
 
 class Outbox:
@@ -84,6 +87,7 @@ class Outbox:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._claimed: ObjectId | None = None  # the mail in hand, released if we stop
+        self._measured_at = float("-inf")  # monotonic time of the gauges' last reading
 
     async def enqueue(
         self,
@@ -151,6 +155,10 @@ class Outbox:
             except (TimeoutError, asyncio.CancelledError):
                 pass  # cancelled; its claim is released below
             self._task = None
+        try:
+            await self._mailer.aclose()  # the kept SMTP connection, if any
+        except Exception:
+            logger.warning("outbox: the mailer did not close cleanly")
         if held is None:
             return
         try:
@@ -284,6 +292,9 @@ class Outbox:
 
     async def _measure(self) -> None:
         """The outbox's depth and the age of its oldest queued mail, for the metrics."""
+        if time.monotonic() - self._measured_at < MEASURE_EVERY_SECONDS:
+            return
+        self._measured_at = time.monotonic()
         depth = await self._collection.count_documents({"state": QUEUED})
         oldest = await self._collection.find_one(
             {"state": QUEUED}, projection={"created_ms": 1}, sort=[("created_ms", 1)]

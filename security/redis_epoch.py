@@ -11,17 +11,29 @@ a few reads more, nothing refused.
 
 The marker is read at most every `recheck_seconds` per process (and again at once when
 security/redis_watch.py sees a new server): data lost in between shows within that bound.
+
+A Redis Cluster can lose one shard's data alone (its primary restarted empty with no
+replica to take over, a FLUSHALL on it): a single marker, on some other shard, would not
+tell. So each primary holds a marker of its own, `authql:epoch:{<tag>}`, the tag the first
+that hashes to a slot it serves, and Redis is young while any of them is. (A resharding
+that gives a primary other slots gives it another marker too: young for a day, so a few
+reads more, nothing refused.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from bisect import bisect_right
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.crc import key_slot
 
 from security import clock
 
 EPOCH_KEY = "authql:epoch"
+# How far to look for a tag per primary: a primary serving a single slot needs about 16384.
+MOST_TAGS = 1_000_000
 
 
 class RedisEpoch:
@@ -40,8 +52,37 @@ class RedisEpoch:
         """True while Redis's data may be missing counts from within the horizon."""
         if self._since is None or time.monotonic() - self._read_at >= self._recheck:
             now = clock.now()
-            await self._redis.set(EPOCH_KEY, repr(now), nx=True)
-            stored = await self._redis.get(EPOCH_KEY)
-            self._since = float(stored) if stored is not None else now
+            began = await asyncio.gather(*(self._began(key, now) for key in await self.markers()))
+            self._since = max(began)  # the shard whose data began last
             self._read_at = time.monotonic()
         return clock.now() - self._since < self._horizon
+
+    async def _began(self, key: str, now: float) -> float:
+        await self._redis.set(key, repr(now), nx=True)
+        stored = await self._redis.get(key)
+        return float(stored) if stored is not None else now
+
+    async def markers(self) -> list[str]:
+        """The marker keys: one on a single server, one per primary on a cluster."""
+        if not isinstance(self._redis, RedisCluster):
+            return [EPOCH_KEY]
+        ranges = await self._redis.cluster_slots()
+        return [f"{EPOCH_KEY}:{{{tag}}}" for tag in tags_per_primary(ranges)]
+
+
+def tags_per_primary(ranges: dict[tuple[int, int], dict[str, object]]) -> list[str]:
+    """For `CLUSTER SLOTS` as redis-py reads it ({(first, last): {"primary": address}}),
+    the first of "0", "1", "2"... hashing to a slot of each primary: stable while the
+    slots stay where they are, whichever process asks."""
+    spans = sorted((first, last, str(at["primary"])) for (first, last), at in ranges.items())
+    starts = [first for first, _, _ in spans]
+    owners = {owner for _, _, owner in spans}
+    found: dict[str, str] = {}
+    for number in range(MOST_TAGS):
+        if len(found) == len(owners):
+            break
+        slot = key_slot(str(number).encode())
+        first, last, owner = spans[max(0, bisect_right(starts, slot) - 1)]
+        if first <= slot <= last:
+            found.setdefault(owner, str(number))
+    return sorted(found.values(), key=int)

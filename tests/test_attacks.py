@@ -29,6 +29,7 @@ from conftest import Mailbox, end_resend_cooldown, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import COMPLETE, PASSWORD, PROFILE, SET_PASSWORD, START, VERIFY, new_email, wrong_codes
 from redis.asyncio import Redis
+from redis_client import redis_client
 
 from embedded import start_redis
 from settings import RATE_LIMITED_OPERATIONS
@@ -602,7 +603,7 @@ async def test_lockout_progresses_doubles_caps_and_resets_on_success(backend_url
     async with app(backend_urls, mailbox, login_lockout_threshold=5) as client:
         email, _ = await register(client, mailbox, new_ip())
         ip = new_ip()  # the lock is per (address, client): one client's guesses
-        redis = Redis.from_url(backend_urls["redis_url"])
+        redis = redis_client(backend_urls)
         try:
             before = await lockout_keys(redis)
             wrong_times = []
@@ -657,7 +658,7 @@ async def test_lockout_of_an_unknown_address_answers_exactly_like_a_known_one(ba
         known, _ = await register(client, mailbox, new_ip())
         unknown = new_email()
         ips = {known: new_ip(), unknown: new_ip()}  # one client guessing at each
-        redis = Redis.from_url(backend_urls["redis_url"])
+        redis = redis_client(backend_urls)
         try:
             sequences: dict[str, list[dict[str, Any]]] = {known: [], unknown: []}
             keys: dict[str, bytes] = {}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 from security import clock
 from security.two_factor import Challenges, SecondFactorBudget, TotpSecrets, budget_key
@@ -43,7 +43,7 @@ def test_a_totp_code_is_checked_at_the_clocks_time(monkeypatch):
 async def test_a_challenge_and_the_budget_run_on_the_clock(backend_urls, monkeypatch):
     then = 2_000_000_000.0
     monkeypatch.setattr(clock, "now", lambda: then)
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         challenge = await Challenges(redis, ttl_seconds=300, max_attempts=5).open("u", ("pwd",), 1)
         assert challenge.expires_at == datetime.fromtimestamp(then + 300, UTC)

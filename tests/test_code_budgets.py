@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from conftest import captured_security_events, text_of
 from flows import START, VERIFY, new_email, wrong_codes
 from prometheus_client import REGISTRY
-from redis.asyncio import Redis
+from redis_client import redis_client
 from test_attacks import (
     COMPLETE_CODE_LOGIN,
     LOGIN_SUBJECT,
@@ -50,9 +51,11 @@ def login_mails(mailbox: Any, email: str) -> int:
     return sum(1 for message in mailbox.received(email) if message["Subject"] == LOGIN_SUBJECT)
 
 
-async def code_sign_in(client: Any, mailbox: Any, redis_url: str, email: str, ip: str) -> dict[str, Any]:
+async def code_sign_in(
+    client: Any, mailbox: Any, urls: Mapping[str, Any], email: str, ip: str
+) -> dict[str, Any]:
     """A whole sign-in by code from `ip` (its start cooldown ended first), signed in."""
-    await end_start_cooldowns(redis_url, ip)
+    await end_start_cooldowns(urls, ip)
     mails = login_mails(mailbox, email)
     started = await field(client, START_CODE_LOGIN, {"email": email}, ip=ip)
     assert started["__typename"] == "CodeLoginStarted", started
@@ -145,12 +148,10 @@ async def test_a_sign_in_by_code_from_a_new_client_mails_the_owner_a_notice(back
         home = new_ip()
         email, _ = await register(client, mailbox, home)
         # From the client the account signed up from: no notice.
-        assert (await code_sign_in(client, mailbox, backend_urls["redis_url"], email, home))[
-            "__typename"
-        ] == "AuthPayload"
+        assert (await code_sign_in(client, mailbox, backend_urls, email, home))["__typename"] == "AuthPayload"
         # From another one: the owner hears of it, with where it came from.
         elsewhere = new_ip()
-        assert (await code_sign_in(client, mailbox, backend_urls["redis_url"], email, elsewhere))[
+        assert (await code_sign_in(client, mailbox, backend_urls, email, elsewhere))[
             "__typename"
         ] == "AuthPayload"
         deadline = time.monotonic() + 10
@@ -160,7 +161,7 @@ async def test_a_sign_in_by_code_from_a_new_client_mails_the_owner_a_notice(back
         (notice,) = notices(mailbox, email)
         assert elsewhere in text_of(notice), text_of(notice)
         # Once: it is a known client now.
-        assert (await code_sign_in(client, mailbox, backend_urls["redis_url"], email, elsewhere))[
+        assert (await code_sign_in(client, mailbox, backend_urls, email, elsewhere))[
             "__typename"
         ] == "AuthPayload"
         await asyncio.sleep(0.3)
@@ -179,13 +180,13 @@ async def test_notices_are_capped_per_account_and_counted_in_the_mail_budgets(
             overrides = {"redis_url": redis.url, "notices_per_account_per_hour": 2}
             async with app(backend_urls, mailbox, **overrides) as client:
                 email, _ = await register(client, mailbox, new_ip())
-                urls = {**backend_urls, "redis_url": redis.url}
-                store = Redis.from_url(redis.url)
+                urls = {**backend_urls, "redis_url": redis.url, "redis_cluster": False}
+                store = redis_client(urls)
                 try:
                     sent_before = int(await store.get("mail-quota:{all}") or 0)
                     clients = [new_ip() for _ in range(3)]
                     for ip in clients:
-                        assert (await code_sign_in(client, mailbox, urls["redis_url"], email, ip))[
+                        assert (await code_sign_in(client, mailbox, urls, email, ip))[
                             "__typename"
                         ] == "AuthPayload"
                     # Each client's budget holds its code mail and its notice; the global one all six.
@@ -207,7 +208,7 @@ async def test_notices_are_capped_per_account_and_counted_in_the_mail_budgets(
 
 @pytest.fixture
 async def flows(settings):
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client(settings)
     yield code_flows(redis, settings, "reg", settings.registration_ttl_seconds)
     await redis.aclose()
 
@@ -223,7 +224,7 @@ async def open_flow(flows: CodeFlows) -> CodeIssued:
 
 
 async def test_two_resends_during_an_outage_each_code_works_once_its_mail_arrives(flows, settings):
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client(settings)
     issued: list[CodeIssued] = []
 
     async def deliver(code: CodeIssued) -> None:
@@ -255,7 +256,7 @@ async def test_a_host_clock_ahead_changes_no_code_expiry(flows, monkeypatch):
 
 async def test_a_host_clock_ahead_prunes_no_other_hosts_lockout_slots(settings, monkeypatch):
     monkeypatch.setattr(lockout, "WAIT_FOR_SLOT_SECONDS", 0.3)
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client(settings)
     guard = LoginLockout(redis, key=b"k" * 32, threshold=3, address_threshold=20)
     email, ip = new_email(), new_ip()
     release = asyncio.Event()

@@ -16,7 +16,7 @@ import pytest
 from conftest import ASGI_CLIENT_IP, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import ME, PASSWORD, data, new_email, register, wrong_codes
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 from services import code_flows
 from settings import Settings
@@ -70,7 +70,7 @@ async def login_code(mailbox, email: str, count: int = 1) -> str:
 
 async def end_start_cooldown(settings: Settings, email: str) -> None:
     """As if the address's start cooldown had passed: its key in Redis goes."""
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client(settings)
     try:
         flows = code_flows(redis, settings, "login", settings.code_ttl_seconds)
         key = flows.start_cooldown_key(email, ASGI_CLIENT_IP)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import secrets
 
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 from security.counters import WindowedCounters
 from security.two_factor import CodeTries
 
 
 async def test_tries_count_down_past_zero_in_one_window_the_first_try_opened(backend_urls):
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         tries = CodeTries(redis, tries=5, window_seconds=600)
         user = secrets.token_hex(8)
@@ -31,7 +31,7 @@ async def test_tries_count_down_past_zero_in_one_window_the_first_try_opened(bac
 
 
 async def test_a_right_code_ends_the_window(backend_urls):
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         tries = CodeTries(redis, tries=5, window_seconds=600)
         user = secrets.token_hex(8)

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pytest
 from conftest import TEST_SECRET, captured_security_events, resent_code_promoted
 from flows import START, VERIFY, new_email
 from flows import register as register_account
-from redis.asyncio import Redis
+from redis_client import redis_client
 from test_attacks import (
     COMPLETE_RESET,
     NEW_PASSWORD,
@@ -67,9 +67,9 @@ def security_events() -> Iterator[list[dict[str, Any]]]:
         yield events
 
 
-async def skip_cooldown(redis_url: str, prefix: str, flow_id: str) -> None:
-    """Make the flow's resend available now, as if the cooldown had passed."""
-    redis = Redis.from_url(redis_url)
+async def skip_cooldown(urls: Mapping[str, Any], prefix: str, flow_id: str) -> None:
+    """Make the flow's resend available now, as if the cooldown had passed (`urls`: backend_urls)."""
+    redis = redis_client(urls)
     try:
         assert await redis.hset(f"{prefix}:{{{flow_id}}}", "resend_at_ms", 0) == 0
     finally:
@@ -259,7 +259,7 @@ async def test_a_resend_that_cannot_be_queued_keeps_the_delivered_code_and_gives
             email = new_email()
             flow = (await field(client, START, {"email": email}, ip=ip))["registrationId"]
             old_code = await mailbox.code_for(email)
-            await skip_cooldown(backend_urls["redis_url"], "reg", flow)
+            await skip_cooldown(backend_urls, "reg", flow)
             mongo.stop()
             assert_service_unavailable(await raw(client, RESEND, {"id": flow}, ip))
             mongo = start_mongo(tmp_path, port=port)
@@ -346,6 +346,7 @@ async def test_production_prints_mail_only_when_asked_with_mailer_console(backen
         MONGO_DB="authql_console_" + os.urandom(4).hex(),
         MONGO_INDEXES="build",  # a fresh database, no migrate step run before
         REDIS_URL=backend_urls["redis_url"],
+        REDIS_CLUSTER=backend_urls.get("redis_cluster", "false"),
         JWT_SECRET=TEST_SECRET,
         MAILER="console",
     )

@@ -16,7 +16,7 @@ import pytest
 from conftest import ASGI_CLIENT_IP, captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 from services import code_flows
 from settings import Settings
@@ -78,7 +78,7 @@ async def change_code(mailbox, email: str, count: int = 1) -> str:
 async def end_start_cooldown(settings: Settings, email: str, prefix: str = "email-change") -> None:
     """As if the address's start cooldown (of an email change, or of `prefix`) had passed:
     its key in Redis goes."""
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client(settings)
     try:
         flows = code_flows(redis, settings, prefix, settings.code_ttl_seconds)
         await redis.delete(flows.start_cooldown_key(email, ASGI_CLIENT_IP))

@@ -19,6 +19,7 @@ from conftest import Mailbox, captured_security_events, serve
 from conftest import test_settings as settings_with
 from flows import LOGIN, PASSWORD, data, new_email, register
 from redis.asyncio import Redis
+from redis_client import redis_client
 
 from security import lockout
 
@@ -102,7 +103,7 @@ async def test_an_in_flight_slot_of_a_dead_process_expires_by_itself(backend_url
     async with app(backend_urls, mailbox) as client:
         email = new_email()
         await register(client, mailbox, email)
-        redis = Redis.from_url(backend_urls["redis_url"])
+        redis = redis_client(backend_urls)
         try:
             key = await lockout_key_of(client, redis, email)
             # Every slot taken by verifies that died with their process a moment ago.
@@ -120,7 +121,7 @@ async def test_an_attempt_waits_for_a_slot_a_bounded_time(backend_urls, mailbox,
     async with app(backend_urls, mailbox) as client:
         email = new_email()
         await register(client, mailbox, email)
-        redis = Redis.from_url(backend_urls["redis_url"])
+        redis = redis_client(backend_urls)
         try:
             key = await lockout_key_of(client, redis, email)
             # Every slot held by verifies still running elsewhere (a stuck hash queue, say).
@@ -143,7 +144,7 @@ async def test_a_slot_that_comes_free_goes_to_the_attempt_waiting_longest(backen
     async with app(backend_urls, mailbox) as client:
         email = new_email()
         await register(client, mailbox, email)
-        redis = Redis.from_url(backend_urls["redis_url"])
+        redis = redis_client(backend_urls)
         try:
             key = await lockout_key_of(client, redis, email)
             assert (await login(client, email))["__typename"] == "AuthPayload"  # no failures: 5 slots
@@ -264,7 +265,7 @@ async def test_a_completed_password_reset_lifts_the_lockout(backend_urls, mailbo
 async def test_logins_with_impossible_addresses_leave_nothing_in_redis(client, backend_urls):
     """No account can have an address that is not one: such logins are refused alike,
     without a hash and without a lockout key each (review A12)."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         before = {key async for key in redis.scan_iter(match="lockout:*")}
         with captured_security_events() as events:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 SECURITY = ROOT / "security"
@@ -42,7 +42,7 @@ def test_every_script_opens_with_its_keys_and_is_run_by_a_module():
 
 
 async def test_every_script_compiles_on_redis(backend_urls):
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         for path in lua_files():
             digest = await redis.script_load(path.read_text(encoding="utf-8"))

@@ -9,11 +9,12 @@ cooldowns are ended by deleting their Redis keys, never by sleeping.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from conftest import captured_security_events
 from flows import PASSWORD, wrong_codes
-from redis.asyncio import Redis
+from redis_client import redis_client
 from test_attacks import (
     COMPLETE_CODE_LOGIN,
     COMPLETE_RESET,
@@ -31,9 +32,9 @@ from test_attacks import (
 )
 
 
-async def end_start_cooldowns(redis_url: str, ip: str) -> None:
-    """As if every sign-in-by-code start cooldown of `ip` had run out."""
-    redis = Redis.from_url(redis_url)
+async def end_start_cooldowns(urls: Mapping[str, Any], ip: str) -> None:
+    """As if every sign-in-by-code start cooldown of `ip` had run out (`urls`: backend_urls)."""
+    redis = redis_client(urls)
     try:
         async for key in redis.scan_iter(match=f"login:cooldown:*:{ip}"):
             await redis.delete(key)
@@ -59,7 +60,7 @@ async def attack(client: Any, mailbox: Any, backend_urls: dict[str, str], email:
                 client, COMPLETE_CODE_LOGIN, {"id": started["loginId"], "code": guess}, ip=ip
             )
             kinds.append(answer["__typename"])
-        await end_start_cooldowns(backend_urls["redis_url"], ip)
+        await end_start_cooldowns(backend_urls, ip)
     return kinds
 
 

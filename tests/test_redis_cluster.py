@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,7 @@ from conftest import test_settings as settings_with
 from flows import LOGIN, ME, PASSWORD, data, gql, new_email, register
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ClusterDownError, RedisClusterException
+from redis_client import redis_client
 from redis_cluster import RedisClusterNodes
 
 # The other modules' flows, on the cluster.
@@ -54,6 +56,8 @@ from test_two_factor import (  # noqa: F401
 )
 
 from schema.errors import failure_answer
+from security.known_clients import KnownClients
+from security.redis_epoch import RedisEpoch
 
 pytestmark = pytest.mark.subprocess
 
@@ -84,7 +88,7 @@ KEY_FAMILIES = {
     "social sign-in ticket": r"social-ticket:\{(?P<tag>[0-9a-f]{64})\}",
     "passkey challenge": r"passkey-challenge:\{(?P<tag>[\w-]+)\}",
     "health probe": r"authql:health",
-    "epoch marker (when Redis's data began)": r"authql:epoch",
+    "epoch marker (when Redis's data began), one per primary": r"authql:epoch:\{(?P<tag>\d+)\}",
     "per-IP limits (the limits library: one key per limit)": r"LIMITS:LIMITER/.+",
 }
 
@@ -238,8 +242,26 @@ async def wait_ready(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.1)
 
 
+async def test_a_transaction_first_leaves_the_client_working(backend_urls):
+    """A client whose first command is a transaction (a process started while the cluster
+    was unreachable; or any client after a failover flagged its slot map for a rebuild):
+    redis-py would build the slot map on a loop that dies at once, and every command after
+    would fail (security/cluster_client.py)."""
+    redis = redis_client(backend_urls)
+    try:
+        user = secrets.token_hex(12)
+        assert await KnownClients(redis, key=b"k" * 32).remember(user, "198.51.100.7") is True
+        keys = [f"known-clients:{{{secrets.token_hex(12)}}}" for _ in range(12)]  # on every primary
+        for key in keys:
+            await redis.sadd(key, "x")
+        assert await redis.delete(*keys) == len(keys)
+        assert await KnownClients(redis, key=b"k" * 32).remember(user, "198.51.100.7") is False
+    finally:
+        await redis.aclose()
+
+
 async def test_every_key_written_is_in_a_listed_family(redis_cluster):
-    """Runs last: every flow above has written its keys by now."""
+    """Runs after the flows: every flow above has written its keys by now."""
     families = [re.compile(pattern) for pattern in KEY_FAMILIES.values()]
     cluster = RedisCluster.from_url(redis_cluster.url, decode_responses=True)
     try:
@@ -251,3 +273,37 @@ async def test_every_key_written_is_in_a_listed_family(redis_cluster):
     assert strays == []
     for name in ("user-cache", "live-session", "lockout", "mails to an address", "wrong codes"):
         assert any(re.fullmatch(KEY_FAMILIES[name], key) for key in keys), f"no {name} key was written"
+
+
+async def test_a_shard_that_lost_its_data_alone_gives_no_fresh_guesses(backend_urls, mailbox):
+    """Last: it empties a shard, after the key census above. One primary's data lost
+    (FLUSHALL on it, its replica following), the other shards' kept: that shard's own epoch
+    marker went with it, so the lockout it held is rebuilt from MongoDB. A single marker on
+    another shard would not have told (security/redis_epoch.py)."""
+    redis = redis_client(backend_urls)
+    try:
+        markers = await RedisEpoch(redis, horizon_seconds=86_400, recheck_seconds=1).markers()
+        primaries = {node.name for node in redis.get_primaries()}
+        assert {redis.get_node_from_key(key).name for key in markers} == primaries  # one each
+        for key in markers:  # Redis's data began two days ago: trusted alone, MongoDB not read
+            await redis.set(key, repr(time.time() - 2 * 86_400))
+        settings = settings_with(backend_urls, mailbox, login_lockout_threshold=5, redis_watch_seconds=0.5)
+        async with serve(settings) as client:
+            email = (await register(client, mailbox))["user"]["email"]
+            before = {key async for key in redis.scan_iter(match="lockout:*")}
+            answers = [
+                (await data(client, LOGIN, {"email": email, "password": f"wrong {n}"}))["__typename"]
+                for n in range(6)
+            ]
+            assert answers == ["InvalidCredentials"] * 5 + ["RateLimited"]
+            locks = {key async for key in redis.scan_iter(match="lockout:*")} - before
+            (shard,) = {redis.get_node_from_key(key) for key in locks}  # one hash tag: one shard
+            async with Redis(host=shard.host, port=shard.port) as primary:
+                await primary.flushall()
+            assert not [key async for key in redis.scan_iter(match="lockout:*") if key in locks]
+            await asyncio.sleep(0.6)  # the app reads the markers again within REDIS_WATCH_SECONDS
+            for password in ("wrong again", PASSWORD):
+                answer = await data(client, LOGIN, {"email": email, "password": password})
+                assert answer["__typename"] == "RateLimited", answer
+    finally:
+        await redis.aclose()

@@ -21,7 +21,7 @@ from conftest import serve, serve_app
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import PASSWORD, PROBLEM, RATE, data, gql, new_email, register
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis_client import redis_client
 from test_two_factor import (
     CONFIRM,
     DISABLE,
@@ -65,7 +65,7 @@ def wrong_for(totp: pyotp.TOTP, now: float) -> str:
 
 
 async def budget(backend_urls: dict[str, str], user_id: str) -> dict[str, int]:
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         stored = await redis.hgetall(budget_key(user_id))
     finally:
@@ -75,7 +75,7 @@ async def budget(backend_urls: dict[str, str], user_id: str) -> dict[str, int]:
 
 async def set_budget(backend_urls: dict[str, str], user_id: str, **fields: int) -> None:
     """Write the account's budget state, as if its windows had come and gone."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         await redis.hset(budget_key(user_id), mapping=fields)  # type: ignore[arg-type]
         await redis.pexpire(budget_key(user_id), 86_400_000)

@@ -71,6 +71,8 @@ def test_defaults_match_the_design():
         # Shorter than twice the default SMTP_TIMEOUT_SECONDS (10): a claim must outlast a send.
         ("OUTBOX_LEASE_SECONDS", "15"),
         ("OUTBOX_COLLECTION", "outbox; drop"),
+        ("SMTP_IDLE_SECONDS", "301"),
+        ("SMTP_LOCAL_HOSTNAME", "host\r\nRCPT TO:<x@example.com>"),
         ("WEBHOOK_RETRY_BASE_SECONDS", "0.5"),
         ("WEBHOOK_RETRY_BASE_SECONDS", "61"),
         ("WEBHOOK_MAX_ATTEMPTS", "0"),

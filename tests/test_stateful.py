@@ -52,6 +52,7 @@ from hypothesis.stateful import (
 )
 from pymongo import MongoClient
 from redis import Redis
+from redis_client import sync_redis_client
 from served import stop, wait_until_ready
 
 from embedded import free_port
@@ -142,11 +143,12 @@ def env(
 ) -> Iterator[Env]:
     # Its own Redis database: the hundreds of mails sent here must not count against the
     # global hourly mail cap (a Redis key shared by every app) that other tests' apps enforce.
+    # (A cluster has database 0 only: there it shares it; the cap is generous everywhere.)
     redis_url = urlsplit(backend_urls["redis_url"])._replace(path=f"/{REDIS_DB}").geturl()
     app_settings = settings_with(
         backend_urls,
         mailbox,
-        redis_url=redis_url,
+        **({} if backend_urls.get("redis_cluster") else {"redis_url": redis_url}),
         mongo_db="authql_stateful_" + secrets.token_hex(4),
         mails_per_hour=1_000_000,
         code_resend_cooldown_seconds=RESEND_COOLDOWN_SECONDS,
@@ -168,7 +170,7 @@ def env(
             stderr=subprocess.STDOUT,
         )
     mongo: MongoClient[Any] = MongoClient(backend_urls["mongo_url"], serverSelectionTimeoutMS=5000)
-    redis = Redis.from_url(redis_url, socket_timeout=5)
+    redis = sync_redis_client(app_settings, socket_timeout=5)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
         wait_until_ready(process, f"http://127.0.0.1:{port}", log_path)

@@ -21,7 +21,7 @@ import pytest
 from conftest import TOTP_NOW, captured_security_events, serve, text_of
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import AUTH, PASSWORD, PROBLEM, RATE, data, register
-from redis.asyncio import Redis
+from redis_client import redis_client
 
 from security.two_factor import budget_key
 
@@ -115,7 +115,7 @@ async def raw_user(backend_urls, settings, email: str) -> dict[str, Any]:
 
 async def forget_tries(backend_urls, user_id: str) -> None:
     """Start the account's count of second-factor tries afresh (as if its window had passed)."""
-    redis = Redis.from_url(backend_urls["redis_url"])
+    redis = redis_client(backend_urls)
     try:
         await redis.delete(budget_key(user_id))
     finally:

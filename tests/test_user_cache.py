@@ -12,7 +12,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,8 +22,8 @@ from conftest import (
 )
 from flows import AUTH, ME, PASSWORD, UPDATE_PROFILE, data, gql, register
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-from served import REDIS_DB, served
+from redis_client import redis_client
+from served import served, served_settings
 
 from embedded import start_mongo, start_redis
 
@@ -124,9 +123,8 @@ async def test_a_stamp_lost_by_redis_or_a_write_left_half_done_never_serves_an_o
     registered = await register(a, mailbox)
     token, user_id = registered["accessToken"], registered["user"]["id"]
     settings = settings_with(backend_urls, mailbox)
-    redis_url = urlsplit(backend_urls["redis_url"])._replace(path=f"/{REDIS_DB}").geturl()
     key = f"user-cache:{{{user_id}}}"
-    async with Redis.from_url(redis_url) as redis:
+    async with redis_client(served_settings(settings)) as redis:
         await warm(b, token)
         await redis.delete(key)
         await data(a, UPDATE_PROFILE, {"input": {"lastName": "Evicted"}}, token=token)

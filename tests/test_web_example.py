@@ -25,8 +25,8 @@ from conftest import Mailbox
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import LOGIN, PASSWORD, data, new_email, register
 from playwright.async_api import Browser, Page, expect
-from redis.asyncio import Redis
-from served import REDIS_DB, served
+from redis_client import redis_client
+from served import served, served_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
@@ -210,7 +210,8 @@ async def test_the_example_refreshes_before_expiry_and_once_on_unauthenticated_t
 ):
     async with example_page(browser, backend_urls, mailbox, tmp_path) as (page, url):
         async with httpx.AsyncClient(base_url=url) as client:
-            email = (await register(client, mailbox))["user"]["email"]
+            user = (await register(client, mailbox))["user"]
+        email, user_id = user["email"], user["id"]
         await log_in(page, email)
         await expect(page.locator("#user-email")).to_have_text(email)
 
@@ -222,9 +223,10 @@ async def test_the_example_refreshes_before_expiry_and_once_on_unauthenticated_t
         await stored_refresh_token(page, other_than=first)  # the new one serves the refresh below
 
         # Redis lost the sessions' keys: the access token is refused, one refresh restores it.
-        redis = Redis.from_url(urlsplit(backend_urls["redis_url"])._replace(path=f"/{REDIS_DB}").geturl())
+        redis = redis_client(served_settings(settings_with(backend_urls, mailbox)))
         try:
-            assert await redis.delete(*[key async for key in redis.scan_iter("live-session:*")]) == 2
+            sessions = [key async for key in redis.scan_iter(f"live-session:{{{user_id}}}:*")]
+            assert await redis.delete(*sessions) == 2
         finally:
             await redis.aclose()
         await page.get_by_role("button", name="Show sessions").click()

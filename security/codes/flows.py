@@ -229,7 +229,7 @@ class CodeFlows:
             raise FlowNotFound()
         taken = await self.quotas.take_failure(email.decode(), client)
         token = f"{flow_id}.{secrets.token_urlsafe(32)}"
-        status, attempts_left = await self._verify(
+        status, attempts_left, *verified = await self._verify(
             keys=[self._key(flow_id)],
             args=[self._code_mac(flow_id, code[:64]), self._max_attempts, self._token_mac(token)],
         )
@@ -243,7 +243,11 @@ class CodeFlows:
                 address_ceiling=taken.address_ceiling_crossed,
                 breaker=taken.breaker_crossed,
             )
-        return token, await self.authorize(token, stages=(VERIFIED,))
+        # The script set the token and read the flow back in the same step: no `authorize`.
+        fields = {
+            key.decode(): value.decode() for key, value in zip(verified[::2], verified[1::2], strict=True)
+        }
+        return token, _flow(flow_id, fields)
 
     async def authorize(self, token: str, *, stages: tuple[str, ...]) -> Flow:
         """The flow a token opens, if it is at one of `stages`."""
@@ -254,12 +258,7 @@ class CodeFlows:
             raise FlowNotFound()
         if fields.get("stage") not in stages:
             raise FlowNotFound()
-        return Flow(
-            flow_id=flow_id,
-            email=fields["email"],
-            expires_at=_datetime(int(fields["expires_ms"])),
-            fields=fields,
-        )
+        return _flow(flow_id, fields)
 
     async def update(self, flow: Flow, *, stages: tuple[str, ...], **values: str) -> None:
         """Set fields on a flow only if it still exists at one of `stages`."""
@@ -342,6 +341,15 @@ class CodeFlows:
 
     def _address_digest(self, email: str) -> str:
         return hmac.new(self._mac_key, email.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flow(flow_id: str, fields: dict[str, str]) -> Flow:
+    return Flow(
+        flow_id=flow_id,
+        email=fields["email"],
+        expires_at=_datetime(int(fields["expires_ms"])),
+        fields=fields,
+    )
 
 
 def _datetime(epoch_ms: int) -> datetime:

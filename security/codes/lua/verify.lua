@@ -1,4 +1,6 @@
 -- KEYS[1] flow; ARGV: candidate mac, max attempts, token mac.
+-- Returns {status, attempts left}, and on 'ok' the verified flow's fields after them (field,
+-- value, ...): the next step needs them, and reading them here saves it a round trip.
 -- Counts the attempt before comparing, compares in constant time against the delivered
 -- code and every resent code whose mail is still on its way, and burns the flow after
 -- the last allowed wrong code. `now` is Redis's clock, the same for every app host.
@@ -28,7 +30,10 @@ end
 if ok then
   redis.call('HSET', KEYS[1], 'stage', 'VERIFIED', 'token_mac', ARGV[3])
   redis.call('HDEL', KEYS[1], 'code_mac', 'code_expires_ms', 'pending')
-  return {'ok', max - attempts}
+  local reply = redis.call('HGETALL', KEYS[1])
+  table.insert(reply, 1, max - attempts)
+  table.insert(reply, 1, 'ok')
+  return reply
 end
 if attempts >= max then
   redis.call('DEL', KEYS[1])
