@@ -74,6 +74,8 @@ class Stamp:
     # Read with the stamp, for a caller without a current copy: the snapshot and its age.
     snapshot: bytes | None = None
     snapshot_age_seconds: float = 0.0
+    # Read in the same call: how long ago a process found the session in MongoDB (CONFIRMED).
+    confirmed_age_seconds: float | None = None
 
     @property
     def cacheable(self) -> bool:
@@ -108,10 +110,11 @@ class UserCache:
             args=[current, self._window, b"1" if confirm else b"0"],
         )
         live, (token, pending) = reply[0], reply[1]
-        stamp = Stamp(token, int(pending) if pending is not None else 0)
-        if len(reply) > 2:
-            stamp = Stamp(token, stamp.pending, reply[2], reply[3] / 1_000_000)
-        return live, stamp
+        if len(reply) == 2:  # nothing more (the warm path)
+            return live, Stamp(token, int(pending) if pending is not None else 0)
+        confirmed = reply[2] / 1_000_000 if reply[2] is not None else None
+        snapshot, age = (reply[3], reply[4] / 1_000_000) if len(reply) > 3 else (None, 0.0)
+        return live, Stamp(token, int(pending) if pending is not None else 0, snapshot, age, confirmed)
 
     def get(self, user_id: str, stamp: Stamp) -> User | UserSnapshot | None:
         """The kept copy, when it was loaded under the stamp Redis holds now; else the
