@@ -122,15 +122,14 @@ class UserCache:
         if not stamp.cacheable:
             return None
         kept = self._copies.get(user_id)
-        if kept is None or kept[0] != stamp.token:
-            return self._from_snapshot(user_id, stamp)
-        if time.monotonic() - kept[2] >= self._max_age:
+        if kept is not None and kept[0] == stamp.token:
+            if time.monotonic() - kept[2] < self._max_age:
+                self._copies.move_to_end(user_id)
+                copy = kept[1]
+                # A request may change its copy of a User (lists too); the kept one stays.
+                return own_copy(copy) if type(copy) is User else copy
             del self._copies[user_id]  # old enough that a Redis rollback may hide a change
-            return None
-        self._copies.move_to_end(user_id)
-        copy = kept[1]
-        # A request may change its copy of a User (lists too); the kept one stays.
-        return own_copy(copy) if type(copy) is User else copy
+        return self._from_snapshot(user_id, stamp)
 
     def _from_snapshot(self, user_id: str, stamp: Stamp) -> UserSnapshot | None:
         if stamp.snapshot is None or stamp.token is None:
