@@ -48,7 +48,12 @@ async def identity_for_token(
         sessions.live_key(claims.subject, claims.session_id), claims.subject, confirm=confirm
     )
     if not live or (
-        confirm and not await sessions.confirmed(claims.subject, claims.session_id, vouched=live == CONFIRMED)
+        confirm
+        and not await sessions.confirmed(
+            claims.subject,
+            claims.session_id,
+            vouched_ago=stamp.confirmed_age_seconds if live == CONFIRMED else None,
+        )
     ):
         return None
     user = users.get(claims.subject, stamp)

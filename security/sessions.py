@@ -251,12 +251,15 @@ class Sessions:
         seen = self._confirmed.get(session_id)
         return seen is not None and time.monotonic() - seen < self._confirm_seconds
 
-    async def confirmed(self, user_id: str, session_id: str, *, vouched: bool = False) -> bool:
+    async def confirmed(self, user_id: str, session_id: str, *, vouched_ago: float | None = None) -> bool:
         """Whether MongoDB holds this session, unexpired: asked once per `confirm_seconds`
-        per session (`vouched`: its live key says another process asked lately, on the
-        Redis server that answers now), so that a live key a Redis rollback brought back
-        is refused within that bound."""
-        if vouched or self.confirmed_here(session_id):
+        per session (`vouched_ago`: its live key says a process asked that many seconds ago,
+        on the Redis server that answers now: trusted here until that mark is as old), so
+        that a live key a Redis rollback brought back is refused within that bound."""
+        if self.confirmed_here(session_id):
+            return True
+        if vouched_ago is not None and vouched_ago < self._confirm_seconds:
+            self._keep_confirmed(session_id, time.monotonic() - vouched_ago)
             return True
         session = await self._unexpired(session_id)
         if session is None or session.user_id != user_id:
@@ -264,11 +267,14 @@ class Sessions:
             return False
         now = time.monotonic()
         await self._confirm(keys=[_live_key(user_id, session_id)])
-        self._confirmed[session_id] = now
+        self._keep_confirmed(session_id, now)
+        return True
+
+    def _keep_confirmed(self, session_id: str, when: float) -> None:
+        self._confirmed[session_id] = when
         self._confirmed.move_to_end(session_id)
         while len(self._confirmed) > self._confirmed_kept:
             self._confirmed.popitem(last=False)
-        return True
 
     def forget_confirmed(self) -> None:
         """Ask MongoDB again about every session: Redis may have brought ended ones back."""

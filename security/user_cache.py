@@ -74,6 +74,8 @@ class Stamp:
     # Read with the stamp, for a caller without a current copy: the snapshot and its age.
     snapshot: bytes | None = None
     snapshot_age_seconds: float = 0.0
+    # Read in the same call: how long ago a process found the session in MongoDB (CONFIRMED).
+    confirmed_age_seconds: float | None = None
 
     @property
     def cacheable(self) -> bool:
@@ -108,10 +110,11 @@ class UserCache:
             args=[current, self._window, b"1" if confirm else b"0"],
         )
         live, (token, pending) = reply[0], reply[1]
-        stamp = Stamp(token, int(pending) if pending is not None else 0)
-        if len(reply) > 2:
-            stamp = Stamp(token, stamp.pending, reply[2], reply[3] / 1_000_000)
-        return live, stamp
+        if len(reply) == 2:  # nothing more (the warm path)
+            return live, Stamp(token, int(pending) if pending is not None else 0)
+        confirmed = reply[2] / 1_000_000 if reply[2] is not None else None
+        snapshot, age = (reply[3], reply[4] / 1_000_000) if len(reply) > 3 else (None, 0.0)
+        return live, Stamp(token, int(pending) if pending is not None else 0, snapshot, age, confirmed)
 
     def get(self, user_id: str, stamp: Stamp) -> User | UserSnapshot | None:
         """The kept copy, when it was loaded under the stamp Redis holds now; else the
@@ -119,15 +122,14 @@ class UserCache:
         if not stamp.cacheable:
             return None
         kept = self._copies.get(user_id)
-        if kept is None or kept[0] != stamp.token:
-            return self._from_snapshot(user_id, stamp)
-        if time.monotonic() - kept[2] >= self._max_age:
+        if kept is not None and kept[0] == stamp.token:
+            if time.monotonic() - kept[2] < self._max_age:
+                self._copies.move_to_end(user_id)
+                copy = kept[1]
+                # A request may change its copy of a User (lists too); the kept one stays.
+                return own_copy(copy) if type(copy) is User else copy
             del self._copies[user_id]  # old enough that a Redis rollback may hide a change
-            return None
-        self._copies.move_to_end(user_id)
-        copy = kept[1]
-        # A request may change its copy of a User (lists too); the kept one stays.
-        return own_copy(copy) if type(copy) is User else copy
+        return self._from_snapshot(user_id, stamp)
 
     def _from_snapshot(self, user_id: str, stamp: Stamp) -> UserSnapshot | None:
         if stamp.snapshot is None or stamp.token is None:

@@ -143,6 +143,10 @@ async def test_a_worker_that_never_saw_the_user_answers_me_with_no_mongodb_read(
     on_a = await me(a, token)
     on_b = await served_by_snapshot(b, app_b, token, mongo_commands)
     assert on_b == on_a  # every field, the datetimes to the millisecond
+    # A's mark on the session's key holds on B too, until it is as old as KEPT_TRUST_SECONDS:
+    # B's next reads need not ask Redis's clock for it either.
+    session_id = jwt.decode(token, options={"verify_signature": False})["sid"]
+    assert app_b.state.services.sessions.confirmed_here(session_id)
     # B keeps what it was served: its next read needs no snapshot either.
     with mongo_commands.counting() as sent:
         assert await me(b, token) == on_a

@@ -9,6 +9,9 @@ if stamp[1] ~= ARGV[1] or (tonumber(stamp[2]) or 0) > 0 then
   return 0
 end
 local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+if not server then
+  return 0  -- no run_id to bind it to (a proxy's INFO): no snapshot
+end
 local time = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[2], 'snapshot-token', ARGV[1], 'snapshot-server', server,
   'snapshot-at', string.format('%d', tonumber(time[1]) * 1000000 + tonumber(time[2])))
