@@ -25,6 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import metrics
 from endpoints.admin import AdminGraphiQLFiles, AdminGraphQLRoute, admin_graphql_app
@@ -43,8 +44,9 @@ from logs import fast_access_lines, lean_records, log_config
 from security.keyring import LEGACY_DATA_KEY_ID, generate, write_key
 from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
+from security.rate_limits import open_storage
 from security.redis_durability import warn_if_forgetful
-from services import live_services, open_services
+from services import Services, open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
 
 logger = logging.getLogger("authql")
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.admin_graphql = admin_graphql_app(services)  # None without ADMIN_API_KEY
         await services.bind_documents()
         try:
+            await services.create_admin_indexes()
             await services.ensure_indexes()  # built here, or only checked (documents/migrate.py)
         except BaseException:
             await services.close()  # a refused start leaves no connection open
@@ -69,20 +72,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.webhooks.start()  # this process's webhook sender (webhooks/deliveries.py)
         services.redis_watch.start(services.redis)  # notices a restored Redis (security/redis_watch.py)
         await warn_if_forgetful(services.redis)  # no persistence, or evicting keys
-        live_services.append(services)
+        await open_storage(services.redis)  # the per-IP limits' own cluster client, if any
         app.state.services = services
         settle_heap()
         try:
             yield
         finally:
-            live_services.remove(services)
             await services.outbox.stop()  # after uvicorn drained the requests: no new mail comes
             await services.webhooks.stop()
             await services.close()
-            if live_services:
-                await live_services[-1].bind_documents()
-            else:
-                metrics.process_stopped()
+            metrics.process_stopped()
 
     routes = [
         Route("/graphql", GraphQLRoute(), methods=["GET", "POST", "OPTIONS"]),
@@ -95,8 +94,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/admin/graphql", AdminGraphQLRoute(), methods=["GET", "POST"]),
         Mount("/admin/graphiql", AdminGraphiQLFiles()),
     ]
-    middleware = [Middleware(Front)]  # endpoints/middleware.py: one layer does all the middleware's work
+    # DocumentsBound first: Front hands POST /graphql straight to the view (endpoints/middleware.py)
+    middleware = [Middleware(DocumentsBound), Middleware(Front)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+class DocumentsBound:
+    """Beanie binds its document classes per process, to one database: an app binds them
+    at start-up, and binds them again before a request if another app of the process took
+    them since (the tests run several apps in one process, and one that stops closes the
+    client they were bound through). With one app per process: a check per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            services: Services | None = getattr(scope["app"].state, "services", None)
+            if services is not None and not services.documents_bound():
+                await services.bind_documents()
+        await self.app(scope, receive, send)
 
 
 app = create_app()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ssl
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -13,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx2
 from beanie import init_beanie
+from beanie.exceptions import CollectionWasNotInitialized
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -113,9 +116,22 @@ class Services:
     hooks: Hooks
 
     async def bind_documents(self) -> None:
+        """Bind Beanie's document classes to this database. Beanie binds them per process,
+        not per client: of several apps in one process (the tests), each binds them again
+        before it serves a request (`documents_bound`), however they were left."""
         await init_beanie(
             database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
         )
+
+    def documents_bound(self) -> bool:
+        """Whether Beanie's document classes work on this database through this client."""
+        try:
+            database = DOCUMENT_MODELS[0].get_pymongo_collection().database
+        except CollectionWasNotInitialized:
+            return False
+        return database.client is self.mongo and database.name == self.settings.mongo_db
+
+    async def create_admin_indexes(self) -> None:
         if self.admin_keys.enabled:  # the admin API's own collections (security/admin_keys.py, audit.py)
             await self.admin_keys.create_indexes()
             await self.audit.create_indexes()
@@ -159,10 +175,6 @@ USER_CACHE_SIZE = 10_000
 DAY_SECONDS = 86_400
 # The MongoDB collection of counts that must survive Redis losing its data.
 DURABLE_COUNTS = "security_counts"
-
-# Beanie binds document classes per process, to the last initialised database. When
-# one of several apps in a process (tests do this) stops, the others rebind.
-live_services: list[Services] = []
 
 
 async def open_services(settings: Settings) -> Services:
@@ -252,7 +264,7 @@ async def open_services(settings: Settings) -> Services:
     for forget in (tokens.forget_all, sessions.forget_confirmed, users.forget_all, epoch.forget):
         redis_watch.on_change(forget)
     # No proxies from the environment: a proxy would connect to a name after the address check.
-    http = httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0)
+    http = httpx2.AsyncClient(verify=tls_context(), trust_env=False, follow_redirects=False, timeout=10.0)
     return Services(
         settings=settings,
         data_keys=ring,
@@ -316,6 +328,13 @@ async def open_services(settings: Settings) -> Services:
             timeout_seconds=settings.hook_timeout_seconds,
         ),
     )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The CA bundle, loaded once per process (about 90 ms of CPU) and shared by each
+    Services the process opens (the tests open hundreds)."""
+    return httpx2.create_ssl_context(trust_env=False)
 
 
 def passkey_ceremonies(redis: Redis, settings: Settings, ring: KeyRing) -> PasskeyCeremonies:

@@ -45,16 +45,24 @@ class WindowedCounters:
         self._refund = lua.register(redis, "counters/refund")
         self._restore = lua.register(redis, "counters/restore")
 
-    async def take(self, key: str, window_seconds: int, amount: int = 1, *, lasting: bool = False) -> Count:
-        """Count `amount` in `key`'s window (opened now if there is none)."""
+    async def take(
+        self, key: str, window_seconds: int, amount: int = 1, *, lasting: bool = False, copy: bool = True
+    ) -> Count:
+        """Count `amount` in `key`'s window (opened now if there is none). `copy=False`: a
+        lasting count is restored as ever, but its MongoDB copy is left to `keep` (a count
+        that may be refunded at once is written there only if it stands)."""
         lasting = lasting and self._lasting is not None
         if lasting:
             await self._restore_lost(key)
         value, ttl = await self._take(keys=[key], args=[window_seconds, amount])
-        if lasting:
-            assert self._lasting is not None
-            await self._lasting.counts.add(key, window_seconds, amount)
+        if lasting and copy:
+            await self.keep(key, window_seconds, amount)
         return Count(int(value), max(int(ttl), 1))
+
+    async def keep(self, key: str, window_seconds: int, amount: int = 1) -> None:
+        """Add a count taken with `copy=False` to its MongoDB copy."""
+        if self._lasting is not None:
+            await self._lasting.counts.add(key, window_seconds, amount)
 
     async def refund(self, key: str, *, lasting: bool = False) -> None:
         await self._refund(keys=[key])

@@ -6,6 +6,7 @@ one request are twenty logins. The moving window gives an exact retry-after.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 
 class RateLimits:
@@ -68,3 +70,16 @@ async def close_storage(redis: Redis | RedisCluster) -> None:
     client = getattr(getattr(storage, "bridge", None), "storage", None)  # limits' own RedisCluster
     if client is not None:
         await client.aclose()
+
+
+async def open_storage(redis: Redis | RedisCluster) -> None:
+    """Build the slot map of the cluster client `limits` opened for `redis` now, at start-up.
+    redis-py's asyncio cluster client (8.1) left to do it on the first burst of concurrent
+    commands fails some of them (AttributeError on a connection another command reset): the
+    first requests of a new process would answer INTERNAL_SERVER_ERROR. A cluster not
+    reachable yet is left to the first request, as before."""
+    storage = CLUSTER_STORAGES.get(redis) if isinstance(redis, RedisCluster) else None
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    if isinstance(client, RedisCluster):
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await client.initialize()

@@ -91,11 +91,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # one worker busy while the others have nothing left. A module not listed runs after them.
 LONGEST_MODULES = (
     "test_typescript_client.py",
+    "test_bench_smoke.py",  # a minute, no longer alone (not `serial`): first, beside the others
     "test_stateful.py",
     "test_sessions.py",
     "test_fuzz.py",
     "test_web_example.py",
     "test_outbox.py",
+    "test_metrics.py",
+    "test_webhooks.py",
     "test_codes_and_mail.py",
     "test_lockout.py",
     "test_races.py",
@@ -109,7 +112,6 @@ LONGEST_MODULES = (
     "test_gate.py",
     "test_password_reset.py",
     "test_server_process.py",
-    "test_bench_smoke.py",
     "test_graphiql_browser.py",
     "test_admin_keys.py",
     "test_admin_graphiql_browser.py",

@@ -217,7 +217,7 @@ async def test_the_admin_graphiql_page_and_its_files_are_served_offline(client):
     assert script.status_code == 200 and len(script.content) > 10_000
 
 
-@pytest.mark.serial
+@pytest.mark.subprocess
 async def test_a_revoked_key_and_a_disabled_account_are_refused_at_once_by_every_worker(
     admin_settings: Settings, tmp_path: Path
 ):

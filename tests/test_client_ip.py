@@ -5,6 +5,7 @@ address, an IPv6 prefix). Unit rules first, then start-up, then the production c
 
 from __future__ import annotations
 
+import secrets
 from ipaddress import ip_network
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from conftest import test_settings as settings_with  # renamed so pytest does not collect it
 from flows import PASSWORD, new_email, register
 from served import PRODUCTION_COMMAND, ROOT, served
+from test_attacks import new_ip
 
 from security.client_ip import client_bucket, client_ip
 from settings import ConfigurationError, load_settings
@@ -209,16 +211,14 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted_and_record
 ):
     settings = settings_with(backend_urls, mailbox, trusted_proxies="127.0.0.1", rate_limit_login="3/minute")
     async with served(settings, tmp_path / "server.log") as url, httpx.AsyncClient(base_url=url) as client:
-        email = new_email()
+        email, forwarded, other = new_email(), new_ip(), new_ip()
         await register(client, mailbox, email)
-        signed_in = await signed_in_from(client, email, "1.2.3.4, 198.51.100.9")
+        signed_in = await signed_in_from(client, email, f"1.2.3.4, {forwarded}")
         current = await current_session(client, signed_in["accessToken"])
-        assert current["ipAddress"] == "198.51.100.9"
+        assert current["ipAddress"] == forwarded
 
-        assert await failed_logins(client, ["198.51.100.9"] * 3) == ["InvalidCredentials"] * 2 + [
-            "RateLimited"
-        ]
-        assert await failed_logins(client, ["198.51.100.10"]) == ["InvalidCredentials"]
+        assert await failed_logins(client, [forwarded] * 3) == ["InvalidCredentials"] * 2 + ["RateLimited"]
+        assert await failed_logins(client, [other]) == ["InvalidCredentials"]
 
 
 @pytest.mark.subprocess
@@ -227,18 +227,18 @@ async def test_ipv6_clients_are_counted_per_64_and_recorded_in_full(backend_urls
     log = tmp_path / "server.log"
     async with served(settings, log, host="::1") as url, httpx.AsyncClient(base_url=url) as client:
         email = new_email()
+        # A /48 of its own: the limits' counts outlive the test (a cluster run shares them).
+        net = f"2001:db8:{secrets.randbelow(0xFFFF):x}"
         await register(client, mailbox, email)
-        signed_in = await signed_in_from(client, email, "2001:db8:1:2::abcd")
+        signed_in = await signed_in_from(client, email, f"{net}:2::abcd")
         current = await current_session(client, signed_in["accessToken"])
-        assert current["ipAddress"] == "2001:db8:1:2::abcd"
+        assert current["ipAddress"] == f"{net}:2::abcd"
 
         # Other addresses of the same /64 share its budget (the login above was its first).
-        same_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::2"]
+        same_64 = [f"{net}:2::1", f"{net}:2:ffff:ffff:ffff:fffe", f"{net}:2::2"]
         assert await failed_logins(client, same_64) == ["InvalidCredentials"] * 2 + ["RateLimited"]
         # The neighbouring /64 and an IPv4 client have their own.
-        assert (
-            await failed_logins(client, ["2001:db8:1:3::1", "2001:db8:1:3::2"]) == ["InvalidCredentials"] * 2
-        )
-        assert await failed_logins(client, ["198.51.100.9"]) == ["InvalidCredentials"]
+        assert await failed_logins(client, [f"{net}:3::1", f"{net}:3::2"]) == ["InvalidCredentials"] * 2
+        assert await failed_logins(client, [new_ip()]) == ["InvalidCredentials"]
         # Without X-Forwarded-For the proxy itself is the client.
         assert await failed_logins(client, [""]) == ["InvalidCredentials"]

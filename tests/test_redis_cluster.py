@@ -260,6 +260,15 @@ async def test_a_transaction_first_leaves_the_client_working(backend_urls):
         await redis.aclose()
 
 
+async def test_a_new_process_answers_its_first_burst_of_requests(settings):
+    """Thirty requests at once on a process just started, each counted by the per-IP
+    document limit: every one answered as usual (the limits' cluster client is ready
+    before the first: security/rate_limits.py)."""
+    async with serve(settings) as client:
+        answers = await asyncio.gather(*(gql(client, ME, token="not-a-token") for _ in range(30)))
+    assert [answer["errors"][0]["extensions"]["code"] for answer in answers] == ["UNAUTHENTICATED"] * 30
+
+
 async def test_every_key_written_is_in_a_listed_family(redis_cluster):
     """Runs after the flows: every flow above has written its keys by now."""
     families = [re.compile(pattern) for pattern in KEY_FAMILIES.values()]

@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 from conftest import serve
 from conftest import test_settings as settings_with
-from flows import LOGIN, PASSWORD, START, data, new_email, register
+from flows import LOGIN, PASSWORD, START, VERIFY, data, new_email, register
+from pymongo import AsyncMongoClient
 
 from embedded import EmbeddedService, start_redis
+from security import clock
+from security.durable_counts import DurableCounts
 
 pytestmark = pytest.mark.subprocess
 
@@ -164,3 +167,54 @@ async def test_a_redis_whose_data_began_over_a_day_ago_is_not_young(private_redi
         await redis.flushall()  # data lost without a restart: seen at the next read
         epoch.forget()
         assert await epoch.young()
+
+
+async def test_a_redis_restarted_empty_keeps_the_wrong_codes_and_not_the_right_one(
+    backend_urls, mailbox, private_redis
+):
+    """Wrong codes reach MongoDB after the compare (a right one writes nothing there): a
+    Redis restarted empty still knows them, and the right code was not counted."""
+    settings = settings_with(
+        backend_urls, mailbox, redis_url=private_redis[0].url, code_failures_per_address_per_day=5
+    )
+    async with serve(settings) as client:
+        email = new_email()
+        first = (await data(client, START, {"email": email}))["registrationId"]
+        code = await mailbox.code_for(email)
+        wrong = "000000" if code != "000000" else "111111"
+        for _ in range(3):
+            answer = await data(client, VERIFY, {"id": first, "code": wrong})
+            assert answer["__typename"] == "InvalidCode", answer
+        assert (await data(client, VERIFY, {"id": first, "code": code}))[
+            "__typename"
+        ] == "RegistrationVerified"
+        restart_empty(private_redis)
+        # 3 wrong codes kept, the right one not counted: one more wrong code is allowed...
+        second = (await data(client, START, {"email": email}))["registrationId"]
+        assert (await data(client, VERIFY, {"id": second, "code": wrong}))["__typename"] == "InvalidCode"
+        third = (await data(client, START, {"email": email}))["registrationId"]
+        assert (await data(client, VERIFY, {"id": third, "code": wrong}))["__typename"] == "InvalidCode"
+        # ...and with the fifth this client's wrong codes at the address are spent.
+        assert (await data(client, START, {"email": email}))["__typename"] == "RateLimited"
+
+
+async def test_a_durable_count_opens_counts_and_reopens_its_window(backend_urls):
+    """The MongoDB copy of a count: made by the first count (one upsert), counted on in its
+    window, started again once the window has closed, and refunded only within it."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(backend_urls["mongo_url"])
+    collection = client["authql_durable_" + new_email().split("@")[0]]["counts"]
+    counts = DurableCounts(collection)
+    try:
+        await counts.add("key", 60)
+        await counts.add("key", 60, 2)
+        [kept] = (await counts.read(["key"])).values()
+        assert kept.count == 3 and kept.window_end_ms > clock.now_ms() + 50_000
+        await collection.update_one({"_id": "key"}, {"$set": {"window_end_ms": clock.now_ms() - 1}})
+        await counts.add("key", 0, -1)  # a refund after the window: nothing to give back
+        assert await counts.read(["key"]) == {}
+        await counts.add("key", 60)
+        [kept] = (await counts.read(["key"])).values()
+        assert kept.count == 1 and kept.window_end_ms > clock.now_ms() + 50_000
+    finally:
+        await collection.drop()
+        await client.close()

@@ -34,6 +34,7 @@ def backend_urls(backend_urls: dict[str, str], redis_sentinel: RedisSentinels) -
     return {
         **backend_urls,
         "redis_url": redis_sentinel.url,
+        "redis_cluster": False,  # a cluster run too: this module's Redis is its own
         "redis_sentinels": redis_sentinel.sentinels,
         "redis_sentinel_master": MASTER,
     }

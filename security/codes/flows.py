@@ -235,6 +235,8 @@ class CodeFlows:
         )
         if status in (b"ok", b"expired"):
             await self.quotas.refund_failure(taken)
+        else:
+            await self.quotas.keep_failure(taken)
         if status == b"expired":
             raise FlowNotFound()
         if status != b"ok":

@@ -80,21 +80,25 @@ class FailureTaken:
     keys: tuple[str, ...]
     address_ceiling_crossed: bool
     breaker_crossed: bool
+    # The address's counts (key, window) whose MongoDB copy waits for the compare: written
+    # for a wrong code only, so a right one costs MongoDB no write and no refund.
+    lasting: tuple[tuple[str, int], ...] = ()
 
 
 def client_mail_key(client: str | None) -> str:
     return f"{CLIENT_MAIL_PREFIX}:{{{client or 'unknown'}}}"
 
 
-async def take_all(counters: WindowedCounters, budgets: Sequence[Budget]) -> list[str]:
-    """Count one in every budget; if any is over, give every count back and refuse."""
+async def take_all(counters: WindowedCounters, budgets: Sequence[Budget], *, copy: bool = True) -> list[str]:
+    """Count one in every budget; if any is over, give every count back and refuse.
+    `copy=False`: lasting budgets' MongoDB copies are left to the caller (`keep`)."""
     taken: list[str] = []
     for budget in budgets:
-        count = await counters.take(budget.key, budget.window_seconds, lasting=budget.lasting)
+        count = await counters.take(budget.key, budget.window_seconds, lasting=budget.lasting, copy=copy)
         taken.append(budget.key)
         if count.over(budget.limit):
             for key, was in zip(taken, budgets, strict=False):
-                await counters.refund(key, lasting=was.lasting)
+                await counters.refund(key, lasting=was.lasting and copy)
             raise RateLimitExceeded(count.ttl_seconds, budget.reason)
     return taken
 
@@ -192,11 +196,14 @@ class Quotas:
     # ------------------------------------------------------------------ wrong codes
 
     async def take_failure(self, email: str, client: str | None) -> FailureTaken:
-        """Count one wrong code before the compare (refund it if the code was right).
+        """Count one wrong code before the compare (refund it if the code was right, `keep`
+        it if it was wrong).
 
         Refused (nothing compared, nothing counted) when this client is past its wrong codes
         for the address or across addresses; the address's ceiling and the global breaker
-        only count here: they stop new flows (`check_start`), never an open flow's code."""
+        only count here: they stop new flows (`check_start`), never an open flow's code.
+        Redis counts before the compare (parallel guesses all count); MongoDB's copy of the
+        address's counts is written after it, by `keep_failure`, for a wrong code alone."""
         digest = self._digest(email)
         taken = await take_all(
             self._counters,
@@ -215,20 +222,27 @@ class Quotas:
                     "client_code_failures",
                 ),
             ),
+            copy=False,
         )
-        address = await self._counters.take(_address_failures_key(digest), DAY, lasting=True)
+        address = await self._counters.take(_address_failures_key(digest), DAY, lasting=True, copy=False)
         overall = await self._counters.take(GLOBAL_FAILURES_KEY, HOUR)
         return FailureTaken(
             keys=(*taken, _address_failures_key(digest), GLOBAL_FAILURES_KEY),
             address_ceiling_crossed=address.value == self.limits.failures_per_address,
             breaker_crossed=overall.value == self.limits.failures,
+            lasting=((_client_failures_key(digest, client), DAY), (_address_failures_key(digest), DAY)),
         )
 
+    async def keep_failure(self, taken: FailureTaken) -> None:
+        """The code was wrong: the address's counts go to MongoDB too."""
+        for key, window_seconds in taken.lasting:
+            await self._counters.keep(key, window_seconds)
+
     async def refund_failure(self, taken: FailureTaken) -> None:
+        """The code was right (or the flow gone): give the counts back, in Redis alone,
+        where they were all that was written."""
         for key in taken.keys:
-            await self._counters.refund(
-                key, lasting=key not in (GLOBAL_FAILURES_KEY,) and ":client:{" not in key
-            )
+            await self._counters.refund(key)
 
 
 def _address_failures_key(digest: str) -> str:
