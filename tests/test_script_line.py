@@ -17,12 +17,13 @@ from conftest import (
 )
 from flows import ME, gql, register
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.asyncio.connection import Connection
+from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from embedded import start_redis
 from security import lua
-from security.lua.line import Incomplete, close_line, parse, supports
+from security.lua.line import PENDING, close_line, pack, reader, supports
 
 LOGOUT = "mutation { logout { revokedSessions } }"
 
@@ -73,24 +74,60 @@ async def test_the_line_answers_what_redis_py_answers(backend_urls, protocol):
         await redis.aclose()
 
 
+def replies_of(*pieces: bytes) -> list[Any]:
+    """The replies the line's reader gives for the bytes received in `pieces`."""
+    parser, replies = reader(), []
+    for piece in pieces:
+        parser.feed(piece)
+        reply = parser.gets()
+        while reply is not PENDING:
+            replies.append(reply)
+            reply = parser.gets()
+    return replies
+
+
 def test_replies_cut_anywhere_wait_for_the_rest():
-    replies = (
-        b"*2\r\n:1\r\n*2\r\n$3\r\na\r\n\r\n$-1\r\n",  # RESP2: the check's reply
-        b"*2\r\n:0\r\n*2\r\n_\r\n_\r\n",  # RESP3 nulls
-        b"%1\r\n+k\r\n#t\r\n",
-        b"-NOSCRIPT No matching script.\r\n",
+    whole = b"".join(
+        (
+            b"*2\r\n:1\r\n*2\r\n$3\r\na\r\n\r\n$-1\r\n",  # RESP2: the check's reply
+            b"*2\r\n:0\r\n*2\r\n_\r\n_\r\n",  # RESP3 nulls
+            b"%1\r\n+k\r\n#t\r\n",
+            b"#f\r\n",  # a reply of False, not "wait for more"
+            b"-NOSCRIPT No matching script.\r\n",
+            b"-ERR caf\xc3\xa9\r\n",
+        )
     )
-    whole = b"".join(replies)
-    expected = []
-    at = 0
-    while at < len(whole):
-        reply, at = parse(whole, at)
-        expected.append(reply)
-    assert expected[:3] == [[1, [b"a\r\n", None]], [0, [None, None]], {b"k": True}]
-    assert isinstance(expected[3], NoScriptError)
-    for cut in range(1, len(replies[0])):
-        with pytest.raises(Incomplete):
-            parse(replies[0][:cut], 0)
+    for cut in range(len(whole) + 1):
+        replies = replies_of(whole[:cut], whole[cut:])
+        assert replies[:4] == [[1, [b"a\r\n", None]], [0, [None, None]], {b"k": True}, False], cut
+        assert type(replies[4]) is NoScriptError and type(replies[5]) is ResponseError
+        assert str(replies[5]) == "caf\u00e9"
+    assert replies_of(*(whole[at : at + 1] for at in range(len(whole))))[:4] == replies[:4]
+    with pytest.raises(InvalidResponse):
+        replies_of(b"?what\r\n")
+
+
+def test_commands_are_the_bytes_redis_py_writes():
+    args = ("EVALSHA", "a" * 40, 2, "live-session:{x}:s", b"\x00\r\n$1", "caf\u00e9", -5, 10**20)
+    assert pack(*args) == b"".join(Connection().pack_command(*args))
+
+
+async def test_a_push_message_is_no_calls_reply(backend_urls):
+    redis = Redis.from_url(backend_urls["redis_url"], protocol=3, socket_timeout=2)
+    try:
+        line = lua.line_for(redis)
+        key = f"tracked:{{{secrets.token_hex(6)}}}"
+        assert await line.call("CLIENT", "TRACKING", "ON") == b"OK"
+        assert await line.call("GET", key) is None  # the line now tracks `key`
+        # The line's own write pushes an invalidation, after SET's reply and before ECHO's.
+        assert await asyncio.gather(line.call("SET", key, "changed"), line.call("ECHO", "after")) == [
+            b"OK",
+            b"after",
+        ]
+        assert await line.call("GET", key) == b"changed"
+    finally:
+        close_line(redis)
+        await redis.aclose()
 
 
 def test_clusters_and_sentinels_keep_the_clients_own_routing():

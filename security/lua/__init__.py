@@ -22,7 +22,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from security.lua.line import ScriptLine, line_for, pack_items, supports
+from security.lua.line import ScriptLine, line_for, supports
 
 SCRIPTS = Path(__file__).parent
 # Run once by every signed-in request (security/user_cache.py): the client's own
@@ -60,18 +60,9 @@ class LinedScript(Script):
     def __init__(self, redis: Redis, text: str, line: ScriptLine) -> None:
         super().__init__(redis, text)
         self._line = line
-        # (keys, args) counts -> the packed command up to its keys: the same on every call
-        self._heads: dict[tuple[int, int], bytes] = {}
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
-        counts = (len(keys), len(args))
-        head = self._heads.get(counts)
-        if head is None:
-            head = self._heads[counts] = b"*%d\r\n%s" % (
-                3 + counts[0] + counts[1],
-                pack_items(("EVALSHA", self._sha, counts[0])),
-            )
-        reply = await self._line.send(head + pack_items(keys) + pack_items(args))
+        reply = await self._line.call("EVALSHA", self._sha, len(keys), *keys, *args)
         if isinstance(reply, NoScriptError):
             reply = await self._line.call("EVAL", self._text, len(keys), *keys, *args)
         if isinstance(reply, Exception):

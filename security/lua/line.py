@@ -8,6 +8,10 @@ script call of the signed-in path that was a fifth of the request's CPU. Here ev
 is one write on one shared connection, pipelined: replies come back in order, and the
 transport's own callback parses them and wakes their callers.
 
+The protocol itself is hiredis's, the redis org's C parser that redis-py uses too when it
+is installed: `hiredis.pack_command` encodes each call and a `hiredis.Reader` fed the
+bytes received gives the replies, RESP2 or RESP3 as the handshake chose, as bytes.
+
 Kept what the client gave:
 - the handshake is redis-py's own (a connection of the client's pool, opened as the pool
   opens them: AUTH, SELECT, HELLO, TLS, and RedisWatch's run_id check before any command),
@@ -16,7 +20,9 @@ Kept what the client gave:
   caller's SERVICE_UNAVAILABLE) and drops the connection, as the client does;
 - a connection that broke is opened again by the next call, and a call whose connection
   broke before its reply is sent once more on a new one (the client's one retry);
-- Redis's error replies raise redis-py's exception classes (NOSCRIPT is NoScriptError).
+- Redis's error replies raise redis-py's exception classes (NOSCRIPT is NoScriptError,
+  by redis-py's own `parse_error`), and a malformed reply its InvalidResponse;
+- RESP3 push messages are nobody's reply: they are passed over.
 
 Only for a client of one server (`redis://`, `rediss://`, `unix://`): a cluster or the
 sentinels' primary keep redis-py's own routing (`supports`).
@@ -27,9 +33,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
+from hiredis import PushNotification, Reader, pack_command
 from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 from redis.asyncio.connection import (
@@ -45,7 +51,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # The connection classes whose handshake ends with the socket ready for commands.
 PLAIN_CONNECTIONS = (Connection, SSLConnection, UnixDomainSocketConnection)
-CRLF = b"\r\n"
+# What the reader answers while the bytes received end inside a reply.
+PENDING: Any = object()
 
 
 def supports(redis: object) -> bool:
@@ -60,68 +67,17 @@ def supports(redis: object) -> bool:
 
 
 def pack(*args: bytes | str | int) -> bytes:
-    """One command in RESP: an array of bulk strings."""
-    return b"*%d\r\n%s" % (len(args), pack_items(args))
+    """One command in RESP (an array of bulk strings), by hiredis's encoder: the bytes
+    redis-py writes for bytes, str and int arguments."""
+    return pack_command(args)
 
 
-def pack_items(args: Sequence[bytes | str | int]) -> bytes:
-    """The bulk strings of a command's arguments, without the array's header."""
-    parts = []
-    for arg in args:
-        value = arg if isinstance(arg, bytes) else (arg if isinstance(arg, str) else str(arg)).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
-    return b"".join(parts)
-
-
-class Incomplete(Exception):
-    """The buffer ends inside a reply: wait for more bytes."""
-
-
-def parse(data: bytes, at: int) -> tuple[Any, int]:
-    """The reply starting at `data[at]` and where the next starts; the values redis-py's
-    parsers give (bytes, int, None, lists; an error reply as its exception, not raised)."""
-    end = data.find(CRLF, at)
-    if end < 0:
-        raise Incomplete
-    kind, line, at = data[at : at + 1], data[at + 1 : end], end + 2
-    if kind == b"$" or kind == b"=" or kind == b"!":
-        size = int(line)
-        if size < 0:
-            return None, at
-        if len(data) < at + size + 2:
-            raise Incomplete
-        value = data[at : at + size]
-        if kind == b"!":
-            return BaseParser.parse_error(value.decode("utf-8", "replace")), at + size + 2
-        return (value[4:] if kind == b"=" else value), at + size + 2
-    if kind == b":" or kind == b"(":
-        return int(line), at
-    if kind == b"*" or kind == b"~" or kind == b">":
-        count = int(line)
-        if count < 0:
-            return None, at
-        items = []
-        for _ in range(count):
-            item, at = parse(data, at)
-            items.append(item)
-        return items, at
-    if kind == b"%":
-        pairs = {}
-        for _ in range(int(line)):
-            key, at = parse(data, at)
-            pairs[key], at = parse(data, at)
-        return pairs, at
-    if kind == b"+":
-        return line, at
-    if kind == b"-":
-        return BaseParser.parse_error(line.decode("utf-8", "replace")), at
-    if kind == b"_":
-        return None, at
-    if kind == b"#":
-        return line == b"t", at
-    if kind == b",":
-        return float(line), at
-    raise InvalidResponse(f"Protocol error, got {bytes(kind)!r} as reply type byte")
+def reader() -> Reader:
+    """A parser of Redis's replies, RESP2 and RESP3 alike: the values redis-py's parsers
+    give (bytes, int, None, lists, dicts; an error reply as its exception, not raised);
+    `gets()` answers PENDING while the bytes end inside a reply (not False: RESP3's #f
+    is False). A malformed reply raises redis-py's InvalidResponse."""
+    return Reader(protocolError=InvalidResponse, replyError=BaseParser.parse_error, notEnoughData=PENDING)
 
 
 class Line(asyncio.Protocol):
@@ -136,7 +92,7 @@ class Line(asyncio.Protocol):
         self.address = address
         self.closed = False
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
-        self._buffer = b""
+        self._reader = reader()
         self._timer: asyncio.TimerHandle | None = None
         self._unsent: list[bytes] | None = None
 
@@ -162,24 +118,18 @@ class Line(asyncio.Protocol):
             self.transport.write(b"".join(unsent))
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
-        at = 0
-        size = len(buffer)
+        self._reader.feed(data)
         try:
-            while at < size:
-                try:
-                    reply, at = parse(buffer, at)
-                except Incomplete:
-                    break
+            reply = self._reader.gets()
+            while reply is not PENDING:
                 self._answer(reply)
-        except (InvalidResponse, ValueError) as error:
+                reply = self._reader.gets()
+        except InvalidResponse as error:
             self._break(InvalidResponse(f"Unreadable reply from Redis ({self.address}): {error}"))
-            return
-        self._buffer = buffer[at:] if at < size else b""
 
     def _answer(self, reply: Any) -> None:
-        if not self._waiting:
-            return  # a push message (RESP3) nobody asked for
+        if not self._waiting or type(reply) is PushNotification:
+            return  # a push message (RESP3): no call's reply
         reply_future, _ = self._waiting.popleft()
         if not reply_future.done():  # a caller that was cancelled meanwhile gets nothing
             reply_future.set_result(reply)
