@@ -38,7 +38,8 @@ async def end_start_cooldowns(urls: Mapping[str, Any], ip: str) -> None:
     """As if every sign-in-by-code start cooldown of `ip` had run out (`urls`: backend_urls)."""
     redis = redis_client(urls)
     try:
-        async for key in redis.scan_iter(match=f"login:cooldown:*:{ip}"):
+        # Big steps: a Redis shared by a whole run (a cluster) holds many keys to walk.
+        async for key in redis.scan_iter(match=f"login:cooldown:*:{ip}", count=1000):
             await redis.delete(key)
     finally:
         await redis.aclose()
