@@ -20,12 +20,17 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis_client import not_on_cluster
 
 from embedded import start_redis
 from security import lua
 from security.lua.line import PENDING, close_line, pack, reader, supports
 
 LOGOUT = "mutation { logout { revokedSessions } }"
+
+# The line is for a client of one server: on a cluster run the suite's Redis is a cluster,
+# which keeps redis-py's own routing (test_clusters_and_sentinels_keep_the_clients_own_routing).
+ONE_SERVER = not_on_cluster("the script line serves a client of one server only")
 
 
 def new_email() -> str:
@@ -36,6 +41,7 @@ async def me(client: Any, token: str) -> dict[str, Any]:
     return await gql(client, ME, token=token)
 
 
+@ONE_SERVER
 @pytest.mark.parametrize("protocol", [2, 3])
 async def test_the_line_answers_what_redis_py_answers(backend_urls, protocol):
     redis = Redis.from_url(backend_urls["redis_url"], protocol=protocol, socket_timeout=2)
@@ -112,6 +118,7 @@ def test_commands_are_the_bytes_redis_py_writes():
     assert pack(*args) == b"".join(Connection().pack_command(*args))
 
 
+@ONE_SERVER
 async def test_a_push_message_is_no_calls_reply(backend_urls):
     redis = Redis.from_url(backend_urls["redis_url"], protocol=3, socket_timeout=2)
     try:
@@ -168,6 +175,7 @@ async def test_a_flushed_script_a_killed_connection_and_a_hung_redis_on_the_sign
         redis_server.stop()
 
 
+@ONE_SERVER
 async def test_a_session_ended_is_refused_at_once_on_the_line(backend_urls, mailbox):
     async with serve_app(settings_with(backend_urls, mailbox)) as (client, app):
         assert type(app.state.services.users._check) is lua.LinedScript
@@ -202,6 +210,7 @@ async def test_a_timeout_fails_every_call_waiting_and_the_next_call_reconnects(t
         redis_server.stop()
 
 
+@ONE_SERVER
 async def test_a_caller_cancelled_while_the_line_opens_cancels_only_its_own_wait(backend_urls):
     redis = Redis.from_url(backend_urls["redis_url"], socket_timeout=2)
     try:
