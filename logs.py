@@ -91,10 +91,17 @@ class AccessPath(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) == 5:
-            client, method, path, version, status = record.args
-            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        if isinstance(record.args, tuple):
+            record.args = without_query(record.args)
         return True
+
+
+def without_query(args: tuple[object, ...]) -> tuple[object, ...]:
+    """uvicorn's access arguments with the path's query string cut (it may hold secrets)."""
+    if len(args) != 5:
+        return args
+    client, method, path, version, status = args
+    return (client, method, str(path).split("?", 1)[0], version, status)
 
 
 class AccessLines(logging.StreamHandler):  # type: ignore[type-arg]
@@ -108,10 +115,8 @@ class AccessLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            args = record.args
-            if isinstance(args, tuple) and len(args) == 5:
-                client, method, path, version, status = args
-                record.args = (client, method, str(path).split("?", 1)[0], version, status)
+            if isinstance(record.args, tuple):
+                record.args = without_query(record.args)
             request = current_request.get()
             record.request_id = request.id if request is not None else None
             if request is not None:
@@ -134,9 +139,7 @@ class AccessLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def write_text_line(self, formatter: TextFormatter, msg: object, args: tuple[object, ...]) -> None:
         """The text line `emit` writes for a record of `msg % args` made now (AccessLogger)."""
-        if len(args) == 5:
-            client, method, path, version, status = args
-            args = (client, method, str(path).split("?", 1)[0], version, status)
+        args = without_query(args)
         created = time.time()
         request = current_request.get()
         line = (

@@ -25,7 +25,6 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 import metrics
 from endpoints.admin import AdminGraphiQLFiles, AdminGraphQLRoute, admin_graphql_app
@@ -46,7 +45,7 @@ from security.keys import refuse_loose_permissions
 from security.password_policy import common_passwords
 from security.rate_limits import open_storage
 from security.redis_durability import warn_if_forgetful
-from services import Services, open_services
+from services import open_services
 from settings import ConfigurationError, MailerKind, Settings, load_settings
 
 logger = logging.getLogger("authql")
@@ -94,26 +93,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/admin/graphql", AdminGraphQLRoute(), methods=["GET", "POST"]),
         Mount("/admin/graphiql", AdminGraphiQLFiles()),
     ]
-    # DocumentsBound first: Front hands POST /graphql straight to the view (endpoints/middleware.py)
-    middleware = [Middleware(DocumentsBound), Middleware(Front)]
+    middleware = [Middleware(Front)]  # endpoints/middleware.py: one layer does all the middleware's work
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-
-
-class DocumentsBound:
-    """Beanie binds its document classes per process, to one database: an app binds them
-    at start-up, and binds them again before a request if another app of the process took
-    them since (the tests run several apps in one process, and one that stops closes the
-    client they were bound through). With one app per process: a check per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            services: Services | None = getattr(scope["app"].state, "services", None)
-            if services is not None and not services.documents_bound():
-                await services.bind_documents()
-        await self.app(scope, receive, send)
 
 
 app = create_app()

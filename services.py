@@ -118,7 +118,7 @@ class Services:
     async def bind_documents(self) -> None:
         """Bind Beanie's document classes to this database. Beanie binds them per process,
         not per client: of several apps in one process (the tests), each binds them again
-        before it serves a request (`documents_bound`), however they were left."""
+        before it serves a request (`documents_bound`, endpoints/middleware.py), however they were left."""
         await init_beanie(
             database=self.mongo[self.settings.mongo_db], document_models=DOCUMENT_MODELS, skip_indexes=True
         )

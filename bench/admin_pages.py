@@ -25,9 +25,11 @@ USERS = """query($first: Int!, $after: String) { users(first: $first, after: $af
   edges { cursor node { id email status roles } } pageInfo { hasNextPage endCursor } } }"""
 
 
-def seed_accounts(mongo_url: str, database: str, count: int) -> int:
-    """Insert `count` accounts in batches (ascending ObjectIds: created in order); the total
-    the collection then holds."""
+def seed_accounts(
+    mongo_url: str, database: str, count: int, *, email_prefix: str = "bench-admin", password_hash: str = ""
+) -> int:
+    """Insert `count` accounts, `<email_prefix>-<n>@example.com`, in batches (ascending
+    ObjectIds: created in order); the total the collection then holds."""
     client: MongoClient = MongoClient(mongo_url)
     try:
         users = client[database]["users"]
@@ -37,8 +39,8 @@ def seed_accounts(mongo_url: str, database: str, count: int) -> int:
                 [
                     {
                         "_id": ObjectId(),
-                        "email": f"bench-admin-{number}@example.com",
-                        "password_hash": "",
+                        "email": f"{email_prefix}-{number}@example.com",
+                        "password_hash": password_hash,
                         "first_name": "Bench",
                         "last_name": f"Account {number}",
                         "created_at": now,

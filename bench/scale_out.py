@@ -31,16 +31,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import bson
 import httpx
 from argon2 import PasswordHasher
-from bson import ObjectId
-from pymongo import MongoClient
 
+from bench.admin_pages import seed_accounts
 from bench.load import Request, run_wrk
 from bench.procs import App, start_app, wait_ready
 from bench.runner import authql_env
@@ -164,27 +162,8 @@ def scratch_copy(commit: str, into: Path) -> Path:
 def seed(mongo_url: str, database: str, count: int) -> list[str]:
     """`count` accounts with the bench password; their emails."""
     digest = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1).hash(PASSWORD)
-    now = datetime.now(UTC).replace(microsecond=0)
-    emails = [f"scale-{number}@example.com" for number in range(count)]
-    with MongoClient(mongo_url) as client:
-        client[database]["users"].insert_many(
-            [
-                {
-                    "_id": ObjectId(),
-                    "email": email,
-                    "password_hash": digest,
-                    "first_name": "Scale",
-                    "last_name": f"Out {number}",
-                    "created_at": now,
-                    "updated_at": now,
-                    "credential_version": 0,
-                    "roles": [],
-                    "app_metadata": {},
-                }
-                for number, email in enumerate(emails)
-            ]
-        )
-    return emails
+    seed_accounts(mongo_url, database, count, email_prefix="scale", password_hash=digest)
+    return [f"scale-{number}@example.com" for number in range(count)]
 
 
 async def call(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str = "") -> Any:

@@ -115,6 +115,9 @@ class Front:
       Any answer that starts before the body was read (these two, a 404, a health check
       with a body) says `Connection: close`: the server then closes the socket instead of
       waiting on the rest of a body nobody will read;
+    - Beanie's documents bound to this app's database again when another app of the same
+      process took them (Beanie binds per process; the tests run several apps in one; with
+      one app per process this is one identity check);
     - a POST to /graphql goes straight to the view: it answers every error of its own as
       JSON, so Starlette's exception middleware and router (a Request, closures and a walk
       over the routes per request) have nothing to do for the request that is most of the
@@ -170,6 +173,8 @@ class Front:
         if services is None:
             await self.app(scope, receive, front_send)
             return
+        if not services.documents_bound():  # another app of this process took them (the tests run several)
+            await services.bind_documents()
         settings: Settings = services.settings
         limit = settings.max_body_bytes
         if not declared.isdigit() or int(declared) > limit:

@@ -85,9 +85,7 @@ class SmtpMailer:
         """Send `message` or raise `MailUnavailable`; the error never carries the body."""
         mime = self._build(message)
         async with self._lock:
-            if self._closer is not None:
-                self._closer.cancel()
-                self._closer = None
+            self._cancel_closer()
             try:
                 # aiosmtplib's timeout is per operation; this one bounds the whole exchange,
                 # so a server that accepts the connection and then stalls cannot hang us.
@@ -110,10 +108,13 @@ class SmtpMailer:
     async def aclose(self) -> None:
         """Say goodbye on the kept connection, if any (bounded; at shutdown)."""
         async with self._lock:
-            if self._closer is not None:
-                self._closer.cancel()
-                self._closer = None
+            self._cancel_closer()
             await self._quit()
+
+    def _cancel_closer(self) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
 
     async def _connection(self) -> aiosmtplib.SMTP:
         """The kept connection if it is young enough and answers a NOOP, else a new one."""

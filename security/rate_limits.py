@@ -67,7 +67,7 @@ CLUSTER_STORAGES: WeakKeyDictionary[RedisCluster, Storage] = WeakKeyDictionary()
 async def close_storage(redis: Redis | RedisCluster) -> None:
     """Close the cluster client `limits` opened for `redis`, if it opened one."""
     storage = CLUSTER_STORAGES.pop(redis, None) if isinstance(redis, RedisCluster) else None
-    client = getattr(getattr(storage, "bridge", None), "storage", None)  # limits' own RedisCluster
+    client = _own_cluster_client(storage)
     if client is not None:
         await client.aclose()
 
@@ -79,7 +79,13 @@ async def open_storage(redis: Redis | RedisCluster) -> None:
     first requests of a new process would answer INTERNAL_SERVER_ERROR. A cluster not
     reachable yet is left to the first request, as before."""
     storage = CLUSTER_STORAGES.get(redis) if isinstance(redis, RedisCluster) else None
-    client = getattr(getattr(storage, "bridge", None), "storage", None)
-    if isinstance(client, RedisCluster):
+    client = _own_cluster_client(storage)
+    if client is not None:
         with contextlib.suppress(RedisError, RedisClusterException, OSError):
             await client.initialize()
+
+
+def _own_cluster_client(storage: Storage | None) -> RedisCluster | None:
+    """The RedisCluster client `limits` made for `storage`, if it made one."""
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    return client if isinstance(client, RedisCluster) else None

@@ -110,11 +110,12 @@ class UserCache:
             args=[current, self._window, b"1" if confirm else b"0"],
         )
         live, (token, pending) = reply[0], reply[1]
+        writes = int(pending) if pending is not None else 0
         if len(reply) == 2:  # nothing more (the warm path)
-            return live, Stamp(token, int(pending) if pending is not None else 0)
+            return live, Stamp(token, writes)
         confirmed = reply[2] / 1_000_000 if reply[2] is not None else None
         snapshot, age = (reply[3], reply[4] / 1_000_000) if len(reply) > 3 else (None, 0.0)
-        return live, Stamp(token, int(pending) if pending is not None else 0, snapshot, age, confirmed)
+        return live, Stamp(token, writes, snapshot, age, confirmed)
 
     def get(self, user_id: str, stamp: Stamp) -> User | UserSnapshot | None:
         """The kept copy, when it was loaded under the stamp Redis holds now; else the

@@ -72,9 +72,21 @@ def snapshot_of(user: User) -> bytes | None:
 def read_snapshot(encoded: bytes) -> UserSnapshot:
     """The snapshot `snapshot_of` wrote; Unreadable for anything else."""
     try:
-        fields = orjson.loads(encoded)
-        version, user_id, email, first, last, phone, created, updated, *rest = fields
-        credentials, two_factor, left, password, roles = rest
+        (
+            version,
+            user_id,
+            email,
+            first,
+            last,
+            phone,
+            created,
+            updated,
+            credentials,
+            two_factor,
+            left,
+            password,
+            roles,
+        ) = orjson.loads(encoded)
         if version != 1:
             raise Unreadable("another layout")
         return UserSnapshot(

@@ -33,7 +33,7 @@ from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from github_provider import GitHubProvider
 from oidc_provider import OidcProvider
-from redis_client import redis_client
+from redis_client import ON_CLUSTER, redis_client
 from redis_cluster import RedisClusterNodes
 from redis_sentinel import RedisSentinels
 from starlette.applications import Starlette
@@ -216,7 +216,7 @@ def backend_urls(data_dir: Path) -> Iterator[dict[str, str]]:
             started.append(start_redis(data_dir))
             redis_url = started[-1].url
         urls = {"mongo_url": mongo_url, "redis_url": redis_url}
-        if os.environ.get("AUTHQL_TEST_REDIS_CLUSTER"):  # AUTHQL_TEST_REDIS_URL names a cluster node
+        if ON_CLUSTER:  # AUTHQL_TEST_REDIS_URL names a cluster node
             urls["redis_cluster"] = "true"
         yield urls
     finally:

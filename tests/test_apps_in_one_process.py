@@ -1,7 +1,7 @@
 """Several apps in one process (the tests run hundreds) each keep working on their own
 database: Beanie binds its document classes per process, and each app binds them to its
-own database before a request when another app took them or stopped (server.py,
-DocumentsBound)."""
+own database before a request when another app took them or stopped (endpoints/middleware.py,
+Front)."""
 
 from __future__ import annotations
 

@@ -165,8 +165,8 @@ async def test_mongodb_down_a_worker_that_never_saw_the_user_still_answers_me(
             registered = await signed_in_on_a(a, mailbox)
             token = registered["accessToken"]
             expected = await me(a, token)
-            # Two apps in one process share Beanie's binding: B takes it back (server.py
-            # DocumentsBound) with a request that reads nothing, while MongoDB is still there.
+            # Two apps in one process share Beanie's binding: B takes it back (endpoints/middleware.py
+            # Front) with a request that reads nothing, while MongoDB is still there.
             assert (await gql(b, "{ __typename }"))["data"] == {"__typename": "Query"}
             mongo.stop()
             assert await me(b, token) == expected

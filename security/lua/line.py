@@ -180,10 +180,7 @@ class ScriptLine:
     async def call(self, *args: bytes | str | int) -> Any:
         """The reply to one command (an error reply returned as its exception, not raised);
         a call whose connection broke before its reply goes once more on a new one."""
-        return await self.send(pack(*args))
-
-    async def send(self, command: bytes) -> Any:
-        """As `call`, for a command already packed."""
+        command = pack(*args)
         line = self._line
         if line is None or line.closed or line.loop is not asyncio.get_running_loop():
             line = await self._open()
